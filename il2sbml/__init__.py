@@ -1,0 +1,15 @@
+"""il2sbml: rule-based models of IL-2 signalling, a native network generator, SBML and simulation.
+
+Public entry points::
+
+    from il2sbml import Model, load_model, generate_network
+"""
+
+from .dsl import Model, load_model
+from .errors import Il2sbmlError, ModelError, NetworkLimitError, NotSupportedError, UnitError
+from .netgen import generate_network
+from .network import Network
+
+__all__ = ["Model", "load_model", "generate_network", "Network", "Il2sbmlError", "ModelError",
+           "NetworkLimitError", "NotSupportedError", "UnitError"]
+__version__ = "0.1.0"

@@ -1,0 +1,93 @@
+"""Command-line interface. Thin: it parses arguments and calls the public functions.
+
+    il2sbml network MODEL [--json] [--net] [--max-iter N] [--max-agg N] [--timeout S]
+    il2sbml build MODEL [-o OUT_DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+from .dsl import load_model
+from .errors import Il2sbmlError
+from .netgen import generate_network
+
+
+def _limits(args) -> dict:
+    return {"max_iter": args.max_iter, "max_agg": args.max_agg, "max_species": args.max_species,
+            "max_reactions": args.max_reactions, "timeout": args.timeout}
+
+
+def _add_limits(p):
+    p.add_argument("--max-iter", type=int, help="truncate after N rule-application rounds")
+    p.add_argument("--max-agg", type=int, help="drop complexes of more than N molecules")
+    p.add_argument("--max-species", type=int, help="fail beyond N species")
+    p.add_argument("--max-reactions", type=int, help="fail beyond N reactions")
+    p.add_argument("--timeout", type=float, help="fail after S seconds")
+
+
+def atomic_write(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def cmd_network(args) -> int:
+    net = generate_network(load_model(args.model), **_limits(args))
+    if args.net:
+        sys.stdout.write(net.to_net())
+    else:
+        print(net.to_json(full=args.full))
+    return 0
+
+
+def cmd_build(args) -> int:
+    model = load_model(args.model)
+    net = generate_network(model, **_limits(args))
+    out = args.output
+    stem = model.name
+    atomic_write(os.path.join(out, f"{stem}.net"), net.to_net())
+    atomic_write(os.path.join(out, f"{stem}.network.json"), net.to_json(full=True) + "\n")
+    s = net.summary()
+    print(f"{args.model}: {s['species']} species, {s['reactions']} reactions, {s['observables']} observables "
+          f"-> {os.path.join(out, stem)}.net, .network.json")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="il2sbml", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("network", help="generate the reaction network and print a summary")
+    p.add_argument("model", help="model file (.py DSL)")
+    p.add_argument("--json", action="store_true", help="print JSON (the default)")
+    p.add_argument("--full", action="store_true", help="include species, reactions and observables in the JSON")
+    p.add_argument("--net", action="store_true", help="print the network in BioNetGen .net layout")
+    _add_limits(p)
+    p.set_defaults(func=cmd_network)
+    b = sub.add_parser("build", help="generate the network and write build outputs")
+    b.add_argument("model", help="model file (.py DSL)")
+    b.add_argument("-o", "--output", default="build", help="output folder (default: build)")
+    _add_limits(b)
+    b.set_defaults(func=cmd_build)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except Il2sbmlError as exc:
+        print(f"il2sbml: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,596 @@
+"""Molecular graphs: patterns and species, their BNGL syntax, canonical labels and embeddings.
+
+A *graph* is a list of molecules; each molecule has a type, an optional compartment and an
+ordered list of components (sites); a component has a name, an internal state and a bond.
+Species are complete graphs (every site of every molecule present, states set, bonds
+explicit). Patterns may leave sites out and put constraints on bonds:
+
+========  =====================  ==========================================
+syntax    ``Comp.bond`` value    meaning
+========  =====================  ==========================================
+``b``     ``None``               site is free
+``b!1``   ``1`` (an int label)   bonded to the other site labelled ``!1``
+``b!+``   ``BOUND``              bonded to something
+``b!?``   ``ANY``                bonded or not
+(absent)  --                     no constraint
+========  =====================  ==========================================
+
+Canonical labels (:func:`canonical_label`) are computed by colour refinement followed by
+individualisation with a lexicographically-least leaf (the scheme of nauty/bliss, written
+here for the small graphs of signalling complexes); components that are indistinguishable
+free twins on one molecule are branched on once. The label is a BNGL string, so equal labels
+mean isomorphic species and the label is readable.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from itertools import permutations
+
+from .errors import PatternSyntaxError
+
+BOUND = "+"
+ANY = "?"
+
+
+@dataclass
+class Comp:
+    name: str
+    state: str | None = None
+    bond: object = None          # None (free) | int label | BOUND | ANY
+    label: str | None = None     # %label (state inheritance / explicit mapping)
+
+
+@dataclass
+class Mol:
+    type: str
+    comps: list[Comp] = field(default_factory=list)
+    compartment: str | None = None
+    label: str | None = None
+
+
+@dataclass
+class Graph:
+    """A pattern or species graph. ``compartment`` is the species-level ``@C::`` location."""
+
+    mols: list[Mol]
+    compartment: str | None = None
+    fixed: bool = False
+
+    def bonds(self) -> dict:
+        """Bond label -> list of (mol index, comp index) ends."""
+        ends: dict = {}
+        for mi, m in enumerate(self.mols):
+            for ci, c in enumerate(m.comps):
+                if isinstance(c.bond, int):
+                    ends.setdefault(c.bond, []).append((mi, ci))
+        return ends
+
+    def __str__(self) -> str:
+        return to_bngl(self)
+
+
+# --------------------------------------------------------------------------------------
+# BNGL pattern syntax
+# --------------------------------------------------------------------------------------
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_MOL_RE = re.compile(rf"^\s*(?P<type>{_NAME})(?P<comp0>@{_NAME})?(?P<label>%\w+)?(?:\((?P<comps>[^()]*)\))?"
+                     rf"(?P<comp>@{_NAME})?(?P<label2>%\w+)?\s*$")
+_COMP_RE = re.compile(rf"^(?P<name>{_NAME})(?P<rest>([~!%][^~!%]*)*)$")
+
+
+def parse_graph(text: str, *, declaration: bool = False) -> Graph:
+    """Parse one BNGL complex pattern, e.g. ``R(l!1,r~P).L(r!1)``, ``@EC::A()``, ``$B()``.
+
+    With ``declaration=True`` a component may list several states (``b~0~1``); they are
+    returned joined by ``~`` in ``Comp.state``.
+    """
+    src = text
+    text = text.strip()
+    if not text:
+        raise PatternSyntaxError("empty pattern", hint="write a molecule such as 'A()'")
+    fixed = False
+    if text.startswith("$"):
+        fixed, text = True, text[1:].strip()
+    compartment = None
+    m = re.match(rf"^@({_NAME})\s*::?\s*", text)
+    if m:
+        compartment, text = m.group(1), text[m.end():]
+    # species compartment as a suffix on a single-molecule pattern is a molecule compartment;
+    # BNGL also allows "A().B()@C" meaning the species compartment: handled in the molecules.
+    mols = []
+    for part in _split_top(text, "."):
+        mm = _MOL_RE.match(part)
+        if not mm:
+            raise PatternSyntaxError(f"cannot read molecule {part.strip()!r} in pattern {src.strip()!r}",
+                                     hint="molecules look like Name(site~state!bond,...)")
+        comps = []
+        body = mm.group("comps")
+        if body is not None and body.strip():
+            for cpart in body.split(","):
+                comps.append(_parse_comp(cpart.strip(), src, declaration))
+        label = (mm.group("label") or mm.group("label2") or "")[1:] or None
+        if mm.group("comp0") and mm.group("comp"):
+            raise PatternSyntaxError(f"molecule {part.strip()!r} has two compartments in {src.strip()!r}")
+        mcomp = (mm.group("comp0") or mm.group("comp") or "@")[1:] or None
+        mols.append(Mol(mm.group("type"), comps, mcomp, label))
+    g = Graph(mols, compartment, fixed)
+    if not declaration:
+        for bond, ends in g.bonds().items():
+            if len(ends) != 2:
+                where = ", ".join(f"{g.mols[a].type}({g.mols[a].comps[b].name})" for a, b in ends)
+                raise PatternSyntaxError(
+                    f"bond !{bond} in {src.strip()!r} has {len(ends)} end(s) ({where}); a bond needs exactly two",
+                    hint="give the bond label to exactly two sites, or use !+ for 'bound to something'")
+    return g
+
+
+def _parse_comp(text: str, src: str, declaration: bool) -> Comp:
+    m = _COMP_RE.match(text)
+    if not m:
+        raise PatternSyntaxError(f"cannot read site {text!r} in {src.strip()!r}",
+                                 hint="sites look like name~state!bond")
+    comp = Comp(m.group("name"))
+    states = []
+    for tok in re.findall(r"[~!%][^~!%]*", m.group("rest")):
+        kind, val = tok[0], tok[1:]
+        if not val:
+            raise PatternSyntaxError(f"empty '{kind}' in site {text!r} of {src.strip()!r}")
+        if kind == "~":
+            if not re.fullmatch(r"[A-Za-z0-9_]+", val):
+                raise PatternSyntaxError(f"bad state {val!r} in site {text!r} of {src.strip()!r}")
+            states.append(val)
+        elif kind == "!":
+            if comp.bond is not None:
+                raise PatternSyntaxError(f"site {text!r} in {src.strip()!r} has two bonds; a site binds once")
+            if val == "+":
+                comp.bond = BOUND
+            elif val == "?":
+                comp.bond = ANY
+            elif val.isdigit():
+                comp.bond = int(val)
+            else:
+                raise PatternSyntaxError(f"bad bond {val!r} in site {text!r} of {src.strip()!r}",
+                                         hint="bonds are !1, !2 ..., !+ or !?")
+        else:
+            comp.label = val
+    if states:
+        if len(states) > 1 and not declaration:
+            raise PatternSyntaxError(f"site {text!r} in {src.strip()!r} has several states")
+        comp.state = "~".join(states)
+    return comp
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == sep and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+def to_bngl(g: Graph) -> str:
+    """Write a graph as a BNGL string (bond labels renumbered in order of appearance)."""
+    renum: dict = {}
+    out = []
+    for m in g.mols:
+        cs = []
+        for c in m.comps:
+            s = c.name
+            if c.state is not None:
+                s += "~" + c.state
+            if c.bond is BOUND or c.bond == BOUND:
+                s += "!+"
+            elif c.bond == ANY:
+                s += "!?"
+            elif isinstance(c.bond, int):
+                s += "!" + str(renum.setdefault(c.bond, len(renum) + 1))
+            if c.label:
+                s += "%" + c.label
+            cs.append(s)
+        text = f"{m.type}({','.join(cs)})"
+        if m.compartment and m.compartment != g.compartment:
+            text += "@" + m.compartment
+        out.append(text)
+    prefix = f"@{g.compartment}::" if g.compartment else ""
+    return ("$" if g.fixed else "") + prefix + ".".join(out)
+
+
+# --------------------------------------------------------------------------------------
+# Species: compact form used by the generator
+# --------------------------------------------------------------------------------------
+
+class Species:
+    """An immutable complete graph in array form, with its canonical BNGL label.
+
+    ``mtype[m]``, ``mcomp[m]`` (molecule compartment), ``cname[m][c]``, ``cstate[m][c]``,
+    ``partner[m][c]`` ((m2, c2) or None).
+    """
+
+    __slots__ = ("mtype", "mcomp", "cname", "cstate", "partner", "compartment", "label",
+                 "index", "by_type")
+
+    def __init__(self, mtype, mcomp, cname, cstate, partner, compartment):
+        self.mtype = mtype
+        self.mcomp = mcomp
+        self.cname = cname
+        self.cstate = cstate
+        self.partner = partner
+        self.compartment = compartment
+        self.label = ""
+        self.index = -1
+        by_type: dict = {}
+        for i, t in enumerate(mtype):
+            by_type.setdefault(t, []).append(i)
+        self.by_type = by_type
+
+    def __len__(self) -> int:
+        return len(self.mtype)
+
+    def stoich(self, mol_type: str) -> int:
+        return len(self.by_type.get(mol_type, ()))
+
+
+def species_from_graph(g: Graph, comp_order: dict) -> Species:
+    """A canonicalised :class:`Species` from a complete graph (e.g. a parsed seed)."""
+    ends = g.bonds()
+    mtype = [m.type for m in g.mols]
+    mcomp = [m.compartment or g.compartment for m in g.mols]
+    cname = [[c.name for c in m.comps] for m in g.mols]
+    cstate = [[c.state for c in m.comps] for m in g.mols]
+    partner = [[None] * len(m.comps) for m in g.mols]
+    for (a, b) in ends.values():
+        partner[a[0]][a[1]] = b
+        partner[b[0]][b[1]] = a
+    return canonicalise(mtype, mcomp, cname, cstate, partner, g.compartment, comp_order)
+
+
+def canonicalise(mtype, mcomp, cname, cstate, partner, compartment, comp_order) -> Species:
+    """Reorder molecules and sites canonically and return the :class:`Species` with its label."""
+    order, corder = _canonical_order(mtype, mcomp, cname, cstate, partner, comp_order)
+    newpos = {old: new for new, old in enumerate(order)}
+    cpos = []
+    for m in range(len(mtype)):
+        cpos.append({old: new for new, old in enumerate(corder[m])})
+    n_mtype = [mtype[o] for o in order]
+    n_mcomp = [mcomp[o] for o in order]
+    n_cname = [[cname[o][c] for c in corder[o]] for o in order]
+    n_cstate = [[cstate[o][c] for c in corder[o]] for o in order]
+    n_partner = []
+    for o in order:
+        row = []
+        for c in corder[o]:
+            p = partner[o][c]
+            row.append(None if p is None else (newpos[p[0]], cpos[p[0]][p[1]]))
+        n_partner.append(row)
+    sp = Species(n_mtype, n_mcomp, n_cname, n_cstate, n_partner, compartment)
+    sp.label = _label(sp)
+    return sp
+
+
+def _label(sp: Species) -> str:
+    bond_no: dict = {}
+    out = []
+    for m in range(len(sp.mtype)):
+        cs = []
+        for c in range(len(sp.cname[m])):
+            s = sp.cname[m][c]
+            if sp.cstate[m][c] is not None:
+                s += "~" + sp.cstate[m][c]
+            p = sp.partner[m][c]
+            if p is not None:
+                key = (min((m, c), p), max((m, c), p))
+                s += "!" + str(bond_no.setdefault(key, len(bond_no) + 1))
+            cs.append(s)
+        text = f"{sp.mtype[m]}({','.join(cs)})"
+        if sp.mcomp[m] is not None and sp.mcomp[m] != sp.compartment:
+            text += "@" + sp.mcomp[m]
+        out.append(text)
+    prefix = f"@{sp.compartment}::" if sp.compartment else ""
+    return prefix + ".".join(out)
+
+
+def _canonical_order(mtype, mcomp, cname, cstate, partner, comp_order):
+    """Canonical molecule order and, per molecule, canonical site order.
+
+    Nodes are molecules (label: type, compartment) and sites (label: declared position of
+    the site name, state); edges join a molecule to its sites and bonded sites to each other.
+    """
+    nm = len(mtype)
+    labels = []
+    adj = []
+    mol_node = []
+    comp_node = []
+    for m in range(nm):
+        mol_node.append(len(labels))
+        labels.append((0, mtype[m], mcomp[m] or "", -1, ""))
+        adj.append([])
+    for m in range(nm):
+        row = []
+        order = comp_order.get(mtype[m], {})
+        for c in range(len(cname[m])):
+            node = len(labels)
+            row.append(node)
+            labels.append((1, mtype[m], "", order.get(cname[m][c], 0), cname[m][c] + "~" + (cstate[m][c] or "")))
+            adj.append([mol_node[m]])
+            adj[mol_node[m]].append(node)
+        comp_node.append(row)
+    for m in range(nm):
+        for c in range(len(cname[m])):
+            p = partner[m][c]
+            if p is not None:
+                adj[comp_node[m][c]].append(comp_node[p[0]][p[1]])
+    n = len(labels)
+    # sites that hang off one molecule with no bond: twins when their labels agree
+    twin_key = [None] * n
+    for m in range(nm):
+        for c in range(len(cname[m])):
+            if partner[m][c] is None:
+                twin_key[comp_node[m][c]] = m
+    colours = _rank(labels)
+    best = _search(colours, adj, twin_key)
+    # best: node -> final colour (a permutation of 0..n-1)
+    order = sorted(range(nm), key=lambda m: best[mol_node[m]])
+    corder = []
+    for m in range(nm):
+        corder.append(sorted(range(len(cname[m])), key=lambda c: best[comp_node[m][c]]))
+    return order, corder
+
+
+def _rank(keys) -> list[int]:
+    distinct = sorted(set(keys))
+    index = {k: i for i, k in enumerate(distinct)}
+    return [index[k] for k in keys]
+
+
+def _refine(colours: list[int], adj) -> list[int]:
+    ncol = len(set(colours))
+    while True:
+        sigs = [(colours[v], tuple(sorted(colours[u] for u in adj[v]))) for v in range(len(colours))]
+        new = _rank(sigs)
+        nnew = len(set(new))
+        if nnew == ncol:
+            return new
+        colours, ncol = new, nnew
+
+
+def _search(colours, adj, twin_key):
+    """Least leaf over the individualisation-refinement tree; returns the leaf colouring."""
+    base = colours
+    colours = _refine(colours, adj)
+    best_cert = None
+    best_col = None
+    stack = [colours]
+    while stack:
+        col = stack.pop()
+        n = len(col)
+        if len(set(col)) == n:
+            inv = [0] * n
+            for v, c in enumerate(col):
+                inv[c] = v
+            cert = tuple((base[inv[i]], tuple(sorted(col[u] for u in adj[inv[i]])))
+                         for i in range(n))
+            if best_cert is None or cert < best_cert:
+                best_cert, best_col = cert, col
+            continue
+        # target cell: the smallest colour with more than one node
+        counts: dict = {}
+        for c in col:
+            counts[c] = counts.get(c, 0) + 1
+        target = min(c for c, k in counts.items() if k > 1)
+        members = [v for v in range(n) if col[v] == target]
+        seen_twins = set()
+        for v in reversed(members):
+            tk = twin_key[v]
+            if tk is not None:
+                if tk in seen_twins:
+                    continue
+                seen_twins.add(tk)
+            new = [2 * c + 1 for c in col]
+            new[v] = 2 * target  # individualised: just below its old cell
+            stack.append(_refine(_rank(new), adj))
+    return best_col
+
+
+# --------------------------------------------------------------------------------------
+# Embeddings of a pattern into a species
+# --------------------------------------------------------------------------------------
+
+class CompiledPattern:
+    """A pattern prepared for matching: per molecule ``(type, compartment, sites)`` where each
+    site is ``(name, state, bond)`` with bond ``None``/``BOUND``/``ANY``/``(pm, pc)``."""
+
+    __slots__ = ("graph", "mols", "order", "bond_pairs", "compartment")
+
+    def __init__(self, g: Graph):
+        self.graph = g
+        self.compartment = g.compartment
+        ends = g.bonds()
+        partner = {}
+        self.bond_pairs = []
+        for a, b in ends.values():
+            partner[a], partner[b] = b, a
+            self.bond_pairs.append((a, b))
+        self.mols = []
+        for mi, m in enumerate(g.mols):
+            sites = []
+            for ci, c in enumerate(m.comps):
+                bond = partner.get((mi, ci)) if isinstance(c.bond, int) else c.bond
+                sites.append((c.name, c.state, bond))
+            self.mols.append((m.type, m.compartment, sites))
+        # traversal order: breadth first along bonds from each unvisited molecule
+        order, seen = [], set()
+        for root in range(len(g.mols)):
+            if root in seen:
+                continue
+            seen.add(root)
+            queue = [(root, None)]
+            while queue:
+                pm, via = queue.pop(0)
+                order.append((pm, via))
+                for pc, (_, _, bond) in enumerate(self.mols[pm][2]):
+                    if isinstance(bond, tuple) and bond[0] not in seen:
+                        seen.add(bond[0])
+                        queue.append((bond[0], (pm, pc, bond[1])))
+        self.order = order
+
+
+def embeddings(pat: CompiledPattern, sp: Species) -> list:
+    """All embeddings of ``pat`` into ``sp`` as ``(molmap, compmap)`` tuples.
+
+    ``molmap[pm]`` is the species molecule of pattern molecule ``pm``; ``compmap[pm][pc]`` the
+    species site of pattern site ``pc``. Distinct site assignments on the same molecules are
+    distinct embeddings (``R(r)`` embeds twice into ``R(r,r)``), as in BioNetGen.
+    """
+    if pat.compartment is not None and sp.compartment != pat.compartment:
+        return []
+    n = len(pat.mols)
+    molmap = [-1] * n
+    cmap: list = [None] * n
+    used: set = set()
+    out: list = []
+    order = pat.order
+    pmols = pat.mols
+
+    def sites(pm, sm, forced):
+        psites = pmols[pm][2]
+        names = sp.cname[sm]
+        states = sp.cstate[sm]
+        partners = sp.partner[sm]
+        k = len(psites)
+        assign = [-1] * k
+        taken = set()
+
+        def rec(i):
+            if i == k:
+                yield tuple(assign)
+                return
+            name, state, bond = psites[i]
+            if forced is not None and forced[0] == i:
+                cands = (forced[1],)
+            else:
+                cands = range(len(names))
+            for sc in cands:
+                if sc in taken or names[sc] != name:
+                    continue
+                if state is not None and states[sc] != state:
+                    continue
+                p = partners[sc]
+                if bond is None:
+                    if p is not None:
+                        continue
+                elif bond is ANY:
+                    pass
+                elif p is None:  # BOUND or an explicit bond
+                    continue
+                assign[i] = sc
+                taken.add(sc)
+                yield from rec(i + 1)
+                taken.discard(sc)
+            assign[i] = -1
+
+        return rec(0)
+
+    def place(k):
+        if k == n:
+            for (a, b) in pat.bond_pairs:
+                if sp.partner[molmap[a[0]]][cmap[a[0]][a[1]]] != (molmap[b[0]], cmap[b[0]][b[1]]):
+                    return
+            out.append((tuple(molmap), tuple(cmap)))
+            return
+        pm, via = order[k]
+        ptype, pcomp, _ = pmols[pm]
+        forced = None
+        if via is None:
+            cands = sp.by_type.get(ptype, ())
+        else:
+            parent_pm, parent_pc, own_pc = via
+            p = sp.partner[molmap[parent_pm]][cmap[parent_pm][parent_pc]]
+            if p is None or sp.mtype[p[0]] != ptype:
+                return
+            cands = (p[0],)
+            forced = (own_pc, p[1])
+        for sm in cands:
+            if sm in used:
+                continue
+            if pcomp is not None and sp.mcomp[sm] != pcomp:
+                continue
+            used.add(sm)
+            molmap[pm] = sm
+            for assign in sites(pm, sm, forced):
+                cmap[pm] = assign
+                place(k + 1)
+            cmap[pm] = None
+            molmap[pm] = -1
+            used.discard(sm)
+
+    place(0)
+    return out
+
+
+def pattern_isomorphisms(p: CompiledPattern, q: CompiledPattern) -> list:
+    """Exact isomorphisms between two patterns (same constraints, not just compatible ones).
+
+    Returned as ``(molmap, compmap)`` from ``p`` to ``q``. Used for rule symmetry factors.
+    """
+    if len(p.mols) != len(q.mols) or p.compartment != q.compartment:
+        return []
+    n = len(p.mols)
+    out = []
+    molmap = [-1] * n
+    cmap: list = [None] * n
+    used: set = set()
+
+    def site_perms(pm, qm):
+        ps, qs = p.mols[pm][2], q.mols[qm][2]
+        if len(ps) != len(qs):
+            return
+        for perm in permutations(range(len(qs))):
+            ok = True
+            for i, j in enumerate(perm):
+                a, b = ps[i], qs[j]
+                if a[0] != b[0] or a[1] != b[1]:
+                    ok = False
+                    break
+                ka = "b" if isinstance(a[2], tuple) else a[2]
+                kb = "b" if isinstance(b[2], tuple) else b[2]
+                if ka != kb:
+                    ok = False
+                    break
+            if ok:
+                yield perm
+
+    def place(k):
+        if k == n:
+            for (a, b) in p.bond_pairs:
+                qa = (molmap[a[0]], cmap[a[0]][a[1]])
+                qb = (molmap[b[0]], cmap[b[0]][b[1]])
+                if q.mols[qa[0]][2][qa[1]][2] != qb:
+                    return
+            out.append((tuple(molmap), tuple(cmap)))
+            return
+        pm = k
+        for qm in range(n):
+            if qm in used or q.mols[qm][0] != p.mols[pm][0] or q.mols[qm][1] != p.mols[pm][1]:
+                continue
+            used.add(qm)
+            molmap[pm] = qm
+            for perm in site_perms(pm, qm):
+                cmap[pm] = perm
+                place(k + 1)
+            molmap[pm] = -1
+            cmap[pm] = None
+            used.discard(qm)
+
+    place(0)
+    return out

@@ -1,0 +1,994 @@
+"""Network generation: expand a rule-based :class:`~il2sbml.dsl.Model` into a :class:`Network`.
+
+Algorithm
+---------
+Rules are applied to species iteratively, as BioNetGen's ``generate_network`` does:
+
+1. The seed species are canonicalised (:func:`il2sbml.graph.canonicalise`) and numbered.
+2. Each *iteration* takes a snapshot of the species list. For every rule (forward and
+   reverse directions are separate :class:`CompiledRule` objects) and every reactant
+   pattern, the embeddings of the pattern into the snapshot's *new* species are found
+   (:func:`il2sbml.graph.embeddings`). Embeddings of one pattern into one species that agree
+   on the rule's *reaction centre* (the sites and molecules the rule changes) are lumped:
+   they lead to the same reaction.
+3. Rule instances are the Cartesian product of the per-pattern embedding lists, formed
+   incrementally so that each combination is visited exactly once over the whole run
+   (when pattern *k* gains new embeddings, they are combined with the updated lists of
+   patterns before *k* and the old lists of patterns after it).
+4. Each instance is applied (:meth:`CompiledRule.apply`): reactant copies are joined into one
+   working graph, the rule's operations (bond deletion and addition, state change, molecule
+   deletion or creation, whole-species deletion) are performed, and the result is split into
+   connected products, one per product pattern. Products are canonicalised and looked up
+   by label; unseen ones become new species.
+5. A reaction is keyed by its sorted reactant and product indices and its rate law;
+   instances with the same key add their statistical weight. Reactions whose products equal
+   their reactants are dropped.
+6. Iteration stops when an iteration adds no species, or at ``max_iter``.
+
+Statistical factors
+-------------------
+Each rule carries a symmetry factor (BioNetGen's ``MultScale``)::
+
+    factor = |Stab(RC)| / |RG| / prod(n_i!)
+
+``RG`` is the group of automorphisms of the reactant patterns that induce an automorphism of
+the product patterns through the rule map; ``Stab(RC)`` its subgroup fixing every
+reaction-centre element; ``n_i`` the number of mutually isomorphic reactant patterns that
+are pure context (no reaction centre). The rate of a generated reaction is
+``factor * (number of distinct instances) * k``. This reproduces BioNetGen's conventions:
+``A(b)+A(b)`` on one species gives ``0.5*k`` and its reverse ``k``; on ``A(b~0)+A(b~1)``
+``k``; a bivalent ligand ``L(l,l)`` binding ``R(r,r)`` gives ``4*k``; a dimer with two
+equivalent bonds breaks at ``2*k``; context (catalyst) copies are not divided; deleting a
+whole species counts once however many molecules match.
+
+Call hierarchy
+--------------
+``generate_network(model)`` → ``_Generator.run`` → per iteration, per rule:
+``CompiledRule.find_matches`` (embeddings + reaction-centre lumping) →
+``CompiledRule.apply`` (operations, product split, limits) → ``_Generator._add_species`` /
+``_Generator._add_reaction``. Rules are compiled once by ``compile_rule`` (called from
+``Model.rule`` so that a bad rule fails at its declaration line): molecule and site
+correspondence, operations, reaction centre, symmetry factor, rate-law kind and units.
+
+Design decisions
+----------------
+* Species identity is the canonical BNGL label (a string), so lookups are dictionary hits,
+  labels are readable and the output order is deterministic: species are numbered in order
+  of discovery, which depends only on the rule order and the canonical labels.
+* Molecules of a rule are mapped reactant → product by ``%`` labels first, then by type in
+  left-to-right order; repeated sites by the assignment that changes the fewest constraints.
+* Default limits raise (naming the rule that keeps growing the network); explicit limits
+  truncate as BioNetGen does. An aggregate bigger than ``max_agg`` (default 30 molecules,
+  raising) is the usual signature of unbounded polymerisation, so it is caught early, before
+  canonicalising ever larger complexes.
+* Reactions from different rules with the same reactants, products and rate law are merged
+  (as BioNetGen does); ``NetReaction.rules`` lists every contributing rule.
+
+Performance notes
+-----------------
+Embedding is a backtracking search that follows bonds, so its cost is proportional to the
+number of matches rather than to species size. Canonical labelling costs
+O(rounds × n log n) per product for n molecules+sites; free identical sites on one molecule
+are branched on once. Incremental instance formation means each (rule, reactant tuple) is
+tried once. See ``benchmarks/netgen.py`` and ``docs/benchmarks.md`` for measured figures.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import permutations, product
+
+from .dsl import Model, Rule
+from .errors import ModelError, NetworkLimitError, NotSupportedError, UnitError
+from .expr import Expr, ExprError
+from .graph import (ANY, BOUND, CompiledPattern, Graph, Species, canonicalise, embeddings,
+                    pattern_isomorphisms, species_from_graph)
+from .network import NetFunction, NetObservable, NetReaction, NetSpecies, Network
+from .units import DIMENSIONLESS, MOLECULE, Unit, rate_unit_options
+
+DEFAULT_MAX_ITER = 100
+DEFAULT_MAX_AGG = 30
+DEFAULT_MAX_SPECIES = 20_000
+DEFAULT_MAX_REACTIONS = 200_000
+DEFAULT_TIMEOUT = 600.0
+
+
+# ======================================================================================
+# Rule compilation
+# ======================================================================================
+
+@dataclass
+class CompiledRule:
+    rule: Rule
+    patterns: list                     # CompiledPattern per reactant
+    include: dict                      # reactant index -> [CompiledPattern]
+    exclude: dict
+    include_p: dict                    # product index -> [CompiledPattern]
+    exclude_p: dict
+    state_changes: list                # (pi, mi, ci, state)
+    bond_del: list                     # ((pi, mi, ci), (pi, mi, ci))
+    bond_add: list                     # (end, end); end = ('r', pi, mi, ci) | ('n', k, ci)
+    mol_del: list                      # (pi, mi)
+    species_del: list                  # pi
+    created: list                      # (type, compartment, [(name, state | ('inherit', (pi,mi,ci)))])
+    product_members: list              # per product pattern: [('r', pi, mi) | ('n', k)]
+    product_compartments: list         # per product pattern: species compartment or None
+    centre: list                       # per reactant pattern: list of centre elements
+    factor: float
+    functional: bool
+    unit: Unit | None                  # the rate's unit (None: unitless model)
+    order: int = 0
+    fixed_products: list = field(default_factory=list)
+
+
+def compile_rule(model: Model, rule: Rule) -> CompiledRule:
+    """Validate a rule and derive its operations, reaction centre and symmetry factor."""
+    comp = f"rule {rule.name!r}"
+    origin = rule.origin
+
+    def err(msg, hint=None, cls=ModelError):
+        return cls(msg, origin=origin, component=comp, hint=hint)
+
+    R, P = rule.reactants, rule.products
+    rmols = [(pi, mi) for pi, g in enumerate(R) for mi in range(len(g.mols))]
+    pmols = [(qj, mj) for qj, g in enumerate(P) for mj in range(len(g.mols))]
+    # ---- molecule map, by %label then by type in order
+    mapping: dict = {}
+    used: set = set()
+    labels_r = {R[pi].mols[mi].label: (pi, mi) for pi, mi in rmols if R[pi].mols[mi].label}
+    for qj, mj in pmols:
+        lab = P[qj].mols[mj].label
+        if lab and lab in labels_r:
+            src = labels_r[lab]
+            if R[src[0]].mols[src[1]].type != P[qj].mols[mj].type:
+                raise err(f"molecule label %{lab} joins different types "
+                          f"{R[src[0]].mols[src[1]].type} and {P[qj].mols[mj].type}")
+            mapping[(qj, mj)] = src
+            used.add(src)
+    for qj, mj in pmols:
+        if (qj, mj) in mapping or P[qj].mols[mj].label in labels_r:
+            continue
+        t = P[qj].mols[mj].type
+        for pi, mi in rmols:
+            if (pi, mi) not in used and R[pi].mols[mi].type == t and not R[pi].mols[mi].label:
+                mapping[(qj, mj)] = (pi, mi)
+                used.add((pi, mi))
+                break
+    inv = {v: k for k, v in mapping.items()}
+
+    # ---- site map for mapped molecules
+    compmap: dict = {}   # (pi, mi, ci) -> (qj, mj, cj)
+    for (qj, mj), (pi, mi) in mapping.items():
+        rm, pm = R[pi].mols[mi], P[qj].mols[mj]
+        if (rm.compartment or R[pi].compartment) != (pm.compartment or P[qj].compartment) and \
+                (pm.compartment is not None or P[qj].compartment is not None):
+            raise NotSupportedError(f"{origin}: {comp}: moves {rm.type} between compartments; transport "
+                                    "rules are not supported yet (declare one species per compartment)")
+        rnames = Counter(c.name for c in rm.comps)
+        pnames = Counter(c.name for c in pm.comps)
+        if rnames != pnames:
+            diff = sorted((set(rnames) ^ set(pnames)) | {n for n in rnames if rnames[n] != pnames.get(n)})
+            raise err(f"molecule {rm.type}: site(s) {', '.join(diff)} appear on one side of the rule only",
+                      hint="list the same sites of a molecule on both sides")
+        for name in rnames:
+            ri = [i for i, c in enumerate(rm.comps) if c.name == name]
+            pj = [j for j, c in enumerate(pm.comps) if c.name == name]
+            best = None
+            for perm in permutations(pj) if len(pj) <= 6 else [tuple(pj)]:
+                score = 0
+                for i, j in zip(ri, perm):
+                    a, b = rm.comps[i], pm.comps[j]
+                    score += (a.state != b.state) + (_bond_kind(a.bond) != _bond_kind(b.bond))
+                if best is None or score < best[0]:
+                    best = (score, perm)
+            for i, j in zip(ri, best[1]):
+                compmap[(pi, mi, i)] = (qj, mj, j)
+    cinv = {v: k for k, v in compmap.items()}
+
+    # ---- created molecules
+    created = []
+    created_index: dict = {}
+    for qj, mj in pmols:
+        if (qj, mj) in mapping:
+            continue
+        pm = P[qj].mols[mj]
+        mt = model.molecule_types[pm.type]
+        comps = []
+        by_name: dict = {}
+        for j, c in enumerate(pm.comps):
+            by_name.setdefault(c.name, []).append(j)
+        pos_of: dict = {}
+        taken: Counter = Counter()
+        for site in mt.sites:
+            k = taken[site]
+            taken[site] += 1
+            js = by_name.get(site, [])
+            if k >= len(js):
+                raise err(f"new molecule {pm.type} must list every site; {site!r} is missing",
+                          hint=f"write it fully, e.g. {mt.declaration()}")
+            c = pm.comps[js[k]]
+            pos_of[js[k]] = len(comps)
+            if c.bond not in (None,) and not isinstance(c.bond, int):
+                raise err(f"new molecule {pm.type} has a wildcard bond on {site!r}")
+            state = c.state
+            if c.label is not None:
+                src = [(pi, mi, ci) for pi, mi in rmols for ci, rc in enumerate(R[pi].mols[mi].comps)
+                       if rc.label == c.label]
+                if len(src) != 1:
+                    raise err(f"%{c.label} on new molecule {pm.type} matches {len(src)} reactant sites; needs one")
+                if state is None:
+                    state = ("inherit", src[0])
+            if state is None and mt.states.get(site):
+                raise err(f"new molecule {pm.type} gives no state to site {site!r}",
+                          hint=f"allowed: {', '.join(mt.states[site])}")
+            comps.append((site, state))
+        created_index[(qj, mj)] = (len(created), pos_of)
+        created.append((pm.type, pm.compartment or P[qj].compartment, comps))
+
+    # ---- operations
+    state_changes, bond_del, bond_add, mol_del, species_del = [], [], [], [], []
+    centre = [set() for _ in R]
+    r_partner = {}
+    for pi, g in enumerate(R):
+        for (a, b) in g.bonds().values():
+            r_partner[(pi,) + a] = (pi,) + b
+            r_partner[(pi,) + b] = (pi,) + a
+    p_partner = {}
+    for qj, g in enumerate(P):
+        for (a, b) in g.bonds().values():
+            p_partner[(qj,) + a] = (qj,) + b
+            p_partner[(qj,) + b] = (qj,) + a
+
+    def p_end(qc):
+        """A product site as an operation end: reactant-space if mapped, else created."""
+        if qc in cinv:
+            return ("r",) + cinv[qc]
+        k, pos_of = created_index[qc[:2]]
+        return ("n", k, pos_of[qc[2]])
+
+    for rc, qc in compmap.items():
+        pi, mi, ci = rc
+        a = R[pi].mols[mi].comps[ci]
+        b = P[qc[0]].mols[qc[1]].comps[qc[2]]
+        if b.state is None and a.state is not None:
+            raise err(f"site {R[pi].mols[mi].type}.{a.name} has state ~{a.state} on the left but none on the right",
+                      hint="give the product its state")
+        if b.state is not None and b.state != a.state:
+            state_changes.append((pi, mi, ci, b.state))
+            centre[pi].add(("c", mi, ci))
+        ka, kb = _bond_kind(a.bond), _bond_kind(b.bond)
+        if ka in ("+", "?") or kb in ("+", "?"):
+            if ka != kb:
+                raise err(f"site {R[pi].mols[mi].type}.{a.name} changes from {_show_bond(a.bond)} to "
+                          f"{_show_bond(b.bond)}; a wildcard bond cannot be made or broken",
+                          hint="name both ends of a bond that the rule makes or breaks")
+    # bonds deleted: reactant bonds whose image is not a product bond between the images
+    for x, y in r_partner.items():
+        if x > y:
+            continue
+        qx, qy = compmap.get(x), compmap.get(y)
+        if qx is not None and qy is not None and p_partner.get(qx) == qy:
+            continue
+        if qx is None and qy is None:
+            continue  # both ends on deleted molecules: implicit
+        for end, q in ((x, qx), (y, qy)):
+            if q is not None and p_partner.get(q) is not None:
+                raise err("a site's bond is moved to a new partner in one step; break and make bonds in separate rules")
+        if qx is None or qy is None:
+            # one end deleted with its molecule: the bond goes with it (not reaction centre)
+            continue
+        bond_del.append((x, y))
+        centre[x[0]].add(("c", x[1], x[2]))
+        centre[y[0]].add(("c", y[1], y[2]))
+    # bonds added
+    for qx, qy in p_partner.items():
+        if qx > qy:
+            continue
+        rx, ry = cinv.get(qx), cinv.get(qy)
+        if rx is not None and ry is not None and r_partner.get(rx) == ry:
+            continue
+        for r in (rx, ry):
+            if r is not None:
+                bond = R[r[0]].mols[r[1]].comps[r[2]].bond
+                if bond is not None:
+                    raise err(f"site {R[r[0]].mols[r[1]].type}.{R[r[0]].mols[r[1]].comps[r[2]].name} gains a bond but "
+                              f"is not free on the left ({_show_bond(bond)})",
+                              hint="a site that binds must be written free on the left")
+                centre[r[0]].add(("c", r[1], r[2]))
+        bond_add.append((p_end(qx), p_end(qy)))
+    # deleted molecules
+    for pi, g in enumerate(R):
+        gone = [mi for mi in range(len(g.mols)) if (pi, mi) not in inv]
+        if not gone:
+            continue
+        if rule.delete_molecules or len(gone) < len(g.mols):
+            for mi in gone:
+                mol_del.append((pi, mi))
+                centre[pi].add(("m", mi))
+        else:
+            species_del.append(pi)
+            centre[pi].add(("s",))
+    # product membership
+    product_members = []
+    for qj, g in enumerate(P):
+        members = []
+        for mj in range(len(g.mols)):
+            if (qj, mj) in mapping:
+                members.append(("r",) + mapping[(qj, mj)])
+            else:
+                members.append(("n", created_index[(qj, mj)][0]))
+        product_members.append(members)
+
+    patterns = [CompiledPattern(g) for g in R]
+    cr = CompiledRule(
+        rule=rule, patterns=patterns,
+        include={k: [CompiledPattern(g) for g in v] for k, v in rule.include_reactants.items()},
+        exclude={k: [CompiledPattern(g) for g in v] for k, v in rule.exclude_reactants.items()},
+        include_p={k: [CompiledPattern(g) for g in v] for k, v in rule.include_products.items()},
+        exclude_p={k: [CompiledPattern(g) for g in v] for k, v in rule.exclude_products.items()},
+        state_changes=state_changes, bond_del=bond_del, bond_add=bond_add, mol_del=mol_del,
+        species_del=species_del, created=created, product_members=product_members,
+        product_compartments=[g.compartment for g in P],
+        centre=[sorted(c) for c in centre], factor=1.0, functional=False, unit=None, order=len(R))
+    if not any([state_changes, bond_del, bond_add, mol_del, species_del, created]):
+        raise err("the rule changes nothing: its two sides are the same",
+                  hint="check the states and bonds on the right-hand side")
+    cr.factor = _symmetry_factor(cr, rule, mapping, compmap)
+    _compile_rate(model, cr, err)
+    return cr
+
+
+def _bond_kind(bond):
+    if bond is None:
+        return "free"
+    if bond == BOUND:
+        return "+"
+    if bond == ANY:
+        return "?"
+    return "bond"
+
+
+def _show_bond(bond):
+    return {"free": "free", "+": "!+", "?": "!?", "bond": "bonded"}[_bond_kind(bond)]
+
+
+def _symmetry_factor(cr: CompiledRule, rule: Rule, mapping: dict, compmap: dict) -> float:
+    """BioNetGen's MultScale = |Stab(RC)| / |RG| / (context permutations)."""
+    R, P = rule.reactants, rule.products
+    pats = cr.patterns
+    n = len(pats)
+    # automorphisms of the reactant side, as (sigma, per-pattern (molmap, compmap))
+    iso_cache: dict = {}
+
+    def isos(i, j):
+        if (i, j) not in iso_cache:
+            iso_cache[(i, j)] = pattern_isomorphisms(pats[i], pats[j])
+        return iso_cache[(i, j)]
+
+    autos = []
+    for sigma in permutations(range(n)):
+        lists = [isos(i, sigma[i]) for i in range(n)]
+        if any(not lst for lst in lists):
+            continue
+        for combo in product(*lists):
+            autos.append((sigma, combo))
+    inv_map = {v: k for k, v in mapping.items()}
+    prod_partner = {}
+    for qj, g in enumerate(P):
+        for (a, b) in g.bonds().values():
+            prod_partner[(qj,) + a] = (qj,) + b
+            prod_partner[(qj,) + b] = (qj,) + a
+    cinv = {v: k for k, v in compmap.items()}
+
+    def induced(auto):
+        """The product permutation induced by a reactant automorphism, or None."""
+        sigma, combo = auto
+        mol_perm = {}
+        for (qj, mj), (pi, mi) in mapping.items():
+            img = (sigma[pi], combo[pi][0][mi])
+            if img not in inv_map:
+                return None
+            mol_perm[(qj, mj)] = inv_map[img]
+        for (pi, mi) in [(pi, mi) for pi, g in enumerate(R) for mi in range(len(g.mols))]:
+            if (pi, mi) not in inv_map and (sigma[pi], combo[pi][0][mi]) in inv_map:
+                return None  # a deleted molecule would map onto a kept one
+        comp_perm = {}
+        for (pi, mi, ci), q in compmap.items():
+            img = (sigma[pi], combo[pi][0][mi], combo[pi][1][mi][ci])
+            if img not in compmap:
+                return None
+            comp_perm[q] = compmap[img]
+        return mol_perm, comp_perm
+
+    def is_product_auto(mol_perm, comp_perm):
+        block = {}
+        for (qj, mj), (qj2, mj2) in mol_perm.items():
+            if block.setdefault(qj, qj2) != qj2:
+                return False
+            a, b = P[qj].mols[mj], P[qj2].mols[mj2]
+            if a.type != b.type or a.compartment != b.compartment:
+                return False
+        for q, q2 in comp_perm.items():
+            a = P[q[0]].mols[q[1]].comps[q[2]]
+            b = P[q2[0]].mols[q2[1]].comps[q2[2]]
+            if a.name != b.name or a.state != b.state or _bond_kind(a.bond) != _bond_kind(b.bond):
+                return False
+            partner = prod_partner.get(q)
+            if partner is not None:
+                img = comp_perm.get(partner, partner)
+                if prod_partner.get(q2) != img:
+                    return False
+        return True
+
+    rule_group = []
+    for auto in autos:
+        ind = induced(auto)
+        if ind is not None and is_product_auto(*ind):
+            rule_group.append(auto)
+    stab = 0
+    for sigma, combo in rule_group:
+        ok = True
+        for pi, elems in enumerate(cr.centre):
+            for el in elems:
+                if el[0] == "s":
+                    ok = sigma[pi] == pi
+                elif el[0] == "m":
+                    ok = sigma[pi] == pi and combo[pi][0][el[1]] == el[1]
+                else:
+                    ok = (sigma[pi] == pi and combo[pi][0][el[1]] == el[1]
+                          and combo[pi][1][el[1]][el[2]] == el[2])
+                if not ok:
+                    break
+            if not ok:
+                break
+        stab += ok
+    # context reactant patterns, grouped by isomorphism
+    context = [i for i in range(n) if not cr.centre[i]]
+    crg = 1
+    while context:
+        i = context.pop(0)
+        same = [j for j in context if isos(i, j)]
+        for j in same:
+            context.remove(j)
+        crg *= math.factorial(len(same) + 1)
+    return stab / len(rule_group) / crg
+
+
+def _expr_unit(model: Model, expr: Expr):
+    """Unit of an expression from its names' units; None if none has units; 'mixed' if some do."""
+    import ast
+
+    known = []
+
+    def walk(node):
+        if isinstance(node, ast.Constant):
+            return DIMENSIONLESS
+        if isinstance(node, ast.Name):
+            if node.id in model.observables:
+                return MOLECULE  # a count: neutral in deciding whether the rate has units
+            u = model.unit_of(node.id)
+            known.append(u is not None)
+            return u if u is not None else DIMENSIONLESS
+        if isinstance(node, ast.UnaryOp):
+            return walk(node.operand)
+        if isinstance(node, ast.BinOp):
+            a, b = walk(node.left), walk(node.right)
+            if isinstance(node.op, ast.Mult):
+                return a * b
+            if isinstance(node.op, ast.Div):
+                return a / b
+            if isinstance(node.op, ast.Pow):
+                if isinstance(node.right, ast.Constant) and float(node.right.value).is_integer():
+                    return a ** int(node.right.value)
+                return DIMENSIONLESS
+            if a.dims != b.dims:
+                raise ExprError(f"adds or subtracts quantities of different units ({a.describe()} and {b.describe()})")
+            return a
+        if isinstance(node, ast.Call):
+            name = node.func.id
+            if name in model.functions:
+                u = model.functions[name].unit
+                known.append(u is not None)
+                return u if u is not None else DIMENSIONLESS
+            for arg in node.args:
+                walk(arg)
+            return DIMENSIONLESS
+        return DIMENSIONLESS
+
+    u = walk(expr.tree)
+    if not known or not any(known):
+        return None
+    if not all(known):
+        return "mixed"
+    return u
+
+
+def _compile_rate(model: Model, cr: CompiledRule, err) -> None:
+    rule = cr.rule
+    rate = rule.rate
+    cr.functional = bool(rate.calls & set(model.functions)) or bool(rate.names & set(model.observables))
+    try:
+        unit = _expr_unit(model, rate)
+    except ExprError as exc:
+        raise err(f"rate {rate.text!r}: {exc}", cls=UnitError) from None
+    if unit == "mixed":
+        raise err(f"rate {rate.text!r} mixes names with and without units", cls=UnitError,
+                  hint="declare units on every parameter the rate uses")
+    if unit is None:
+        if model.require_units:
+            raise err(f"rate {rate.text!r} has no units", cls=UnitError, hint="declare the parameter's units")
+        cr.unit = None
+        return
+    order = len(rule.reactants)
+    options = rate_unit_options(order, None)
+    if not any(unit.dims == u.dims for _, u in options):
+        expect = " or ".join(f"{u.describe()} ({kind})" for kind, u in options)
+        raise err(f"rate {rate.text!r} has units {unit.describe()}, but a rule with {order} reactant"
+                  f"{'s' if order != 1 else ''} needs {expect}", cls=UnitError,
+                  hint="check the rate constant's units and the rule's molecularity")
+    if unit.dims != options[0][1].dims and not model.compartments:
+        raise err(f"rate {rate.text!r} is concentration-based ({unit.describe()}) but the model has no "
+                  "compartments to convert it", cls=UnitError,
+                  hint="declare compartments with sizes, or give the rate per molecule")
+    cr.unit = unit
+
+
+# ======================================================================================
+# Rule application
+# ======================================================================================
+
+class _Work:
+    """A mutable working graph built from reactant species copies."""
+
+    __slots__ = ("mtype", "mcomp", "cname", "cstate", "partner", "alive", "offsets")
+
+    def __init__(self, species_list):
+        self.mtype, self.mcomp, self.cname, self.cstate, self.partner = [], [], [], [], []
+        self.offsets = []
+        for sp in species_list:
+            off = len(self.mtype)
+            self.offsets.append(off)
+            self.mtype.extend(sp.mtype)
+            self.mcomp.extend(sp.mcomp)
+            self.cname.extend(sp.cname)
+            self.cstate.extend([list(s) for s in sp.cstate])
+            self.partner.extend([[None if p is None else (p[0] + off, p[1]) for p in row]
+                                 for row in sp.partner])
+        self.alive = [True] * len(self.mtype)
+
+
+def _apply(cr: CompiledRule, match_tuple, gen) -> tuple | None:
+    """Apply a rule instance; return (product Species list) or None if the instance is void."""
+    species_list = [m[0] for m in match_tuple]
+    w = _Work(species_list)
+    off = w.offsets
+
+    def rmol(pi, mi):
+        return off[pi] + match_tuple[pi][1][mi]
+
+    def rsite(pi, mi, ci):
+        return rmol(pi, mi), match_tuple[pi][2][mi][ci]
+
+    for pi, mi, ci, state in cr.state_changes:
+        m, c = rsite(pi, mi, ci)
+        w.cstate[m][c] = state
+    for x, y in cr.bond_del:
+        mx, cx = rsite(*x)
+        my, cy = rsite(*y)
+        w.partner[mx][cx] = None
+        w.partner[my][cy] = None
+    for pi, mi in cr.mol_del:
+        m = rmol(pi, mi)
+        w.alive[m] = False
+        for c, p in enumerate(w.partner[m]):
+            if p is not None:
+                w.partner[p[0]][p[1]] = None
+                w.partner[m][c] = None
+    for pi in cr.species_del:
+        start = off[pi]
+        for m in range(start, start + len(species_list[pi])):
+            w.alive[m] = False
+    new_mol = []
+    for mtype, mcomp, comps in cr.created:
+        new_mol.append(len(w.mtype))
+        w.mtype.append(mtype)
+        w.mcomp.append(mcomp)
+        w.cname.append([c[0] for c in comps])
+        states = []
+        for _, st in comps:
+            if isinstance(st, tuple):
+                m, c = rsite(*st[1])
+                st = species_list[st[1][0]].cstate[match_tuple[st[1][0]][1][st[1][1]]][match_tuple[st[1][0]][2][st[1][1]][st[1][2]]]
+            states.append(st)
+        w.cstate.append(states)
+        w.partner.append([None] * len(comps))
+        w.alive.append(True)
+    for a, b in cr.bond_add:
+        ma, ca = rsite(*a[1:]) if a[0] == "r" else (new_mol[a[1]], a[2])
+        mb, cb = rsite(*b[1:]) if b[0] == "r" else (new_mol[b[1]], b[2])
+        if w.partner[ma][ca] is not None or w.partner[mb][cb] is not None:
+            return None
+        w.partner[ma][ca] = (mb, cb)
+        w.partner[mb][cb] = (ma, ca)
+    # split into connected products, one per product pattern
+    seen = [False] * len(w.mtype)
+    products = []
+    for members in cr.product_members:
+        seeds = [rmol(h[1], h[2]) if h[0] == "r" else new_mol[h[1]] for h in members]
+        start = seeds[0]
+        if seen[start]:
+            return None  # two product patterns ended up in one complex
+        comp = _component(w, start, seen)
+        cset = set(comp)
+        if any(s not in cset for s in seeds):
+            return None  # a product pattern's molecules are not connected
+        products.append(comp)
+    extra = []
+    for m in range(len(w.mtype)):
+        if w.alive[m] and not seen[m]:
+            if not cr.rule.delete_molecules:
+                return None
+            extra.append(_component(w, m, seen))
+    out = []
+    for k, comp in enumerate(products + extra):
+        sp = gen.make_species(w, comp, cr, k if k < len(products) else None, species_list)
+        if sp is None:
+            return None
+        out.append(sp)
+    return out
+
+
+def _component(w: _Work, start: int, seen: list) -> list:
+    stack = [start]
+    seen[start] = True
+    comp = []
+    while stack:
+        m = stack.pop()
+        comp.append(m)
+        for p in w.partner[m]:
+            if p is not None and not seen[p[0]] and w.alive[p[0]]:
+                seen[p[0]] = True
+                stack.append(p[0])
+    return sorted(comp)
+
+
+# ======================================================================================
+# The generator
+# ======================================================================================
+
+class _Generator:
+    def __init__(self, model: Model, limits):
+        self.model = model
+        self.limits = limits
+        self.comp_order = {name: {s: i for i, s in reversed(list(enumerate(mt.sites)))}
+                           for name, mt in model.molecule_types.items()}
+        self.species: list[Species] = []
+        self.by_label: dict[str, int] = {}
+        self.initial: dict[int, Expr] = {}
+        self.fixed: set = set()
+        self.reactions: dict = {}
+        self.reaction_order: list = []
+        self.made_by: Counter = Counter()
+        self.t0 = time.monotonic()
+        self.dims = {c.name: c.dimension for c in model.compartments.values()}
+        self.parents = {c.name: c.parent for c in model.compartments.values()}
+        self.current_rule = None
+        self.truncated = False
+
+    # ---------------- species
+    def make_species(self, w: _Work, comp: list, cr: CompiledRule, prod_index, reactants) -> Species | None:
+        lim = self.limits
+        if len(comp) > lim["max_agg"]:
+            if lim["max_agg_explicit"]:
+                return None
+            raise NetworkLimitError(
+                f"rule {cr.rule.name!r} makes a complex of {len(comp)} molecules, more than max_agg="
+                f"{lim['max_agg']} (the default): the rules seem to polymerise without bound. "
+                "Set max_agg or max_stoich to bound aggregates, or max_iter to truncate the network",
+                rule=cr.rule.name)
+        if lim["max_stoich"]:
+            counts = Counter(w.mtype[m] for m in comp)
+            for mol, cap in lim["max_stoich"].items():
+                if counts.get(mol, 0) > cap:
+                    return None
+        pos = {m: i for i, m in enumerate(comp)}
+        mtype = [w.mtype[m] for m in comp]
+        mcomp = [w.mcomp[m] for m in comp]
+        cname = [w.cname[m] for m in comp]
+        cstate = [list(w.cstate[m]) for m in comp]
+        partner = [[None if p is None else (pos[p[0]], p[1]) for p in w.partner[m]] for m in comp]
+        compartment = None
+        if self.dims:
+            compartment = self._infer_compartment(mcomp, cr, prod_index, reactants)
+            if compartment is None:
+                return None
+            mcomp = [c if c is not None else compartment for c in mcomp]
+        sp = canonicalise(mtype, mcomp, cname, cstate, partner, compartment, self.comp_order)
+        if prod_index is not None:
+            if prod_index in cr.exclude_p and any(embeddings(p, sp) for p in cr.exclude_p[prod_index]):
+                return None
+            if prod_index in cr.include_p and not any(embeddings(p, sp) for p in cr.include_p[prod_index]):
+                return None
+            want = cr.product_compartments[prod_index]
+            if want is not None and compartment != want:
+                return None
+        return sp
+
+    def _infer_compartment(self, mcomp, cr, prod_index, reactants):
+        present = {c for c in mcomp if c is not None}
+        surfaces = {c for c in present if self.dims[c] == 2}
+        if len(surfaces) > 1:
+            return None
+        if surfaces:
+            return surfaces.pop()
+        if len(present) > 1:
+            return None  # volumes not bridged by a surface
+        if present:
+            return present.pop()
+        if prod_index is not None and cr.product_compartments[prod_index]:
+            return cr.product_compartments[prod_index]
+        comps = [s.compartment for s in reactants]
+        for c in comps:
+            if c is not None and self.dims[c] == 2:
+                return c
+        for c in comps:
+            if c is not None:
+                return c
+        raise ModelError("cannot place a product in a compartment", origin=cr.rule.origin,
+                         component=f"rule {cr.rule.name!r}",
+                         hint="give the product pattern a compartment, e.g. 'B()@cyt'")
+
+    def _seed_compartment(self, mcomp, seed):
+        surfaces = {c for c in mcomp if self.dims[c] == 2}
+        volumes = {c for c in mcomp if self.dims[c] == 3}
+        if len(surfaces) > 1 or (not surfaces and len(volumes) > 1):
+            raise ModelError(f"seed {seed.text!r} spans compartments that cannot hold one complex",
+                             origin=seed.origin, component=f"seed {seed.text!r}")
+        return (surfaces or volumes).pop()
+
+    def add_species(self, sp: Species, cr=None) -> int:
+        idx = self.by_label.get(sp.label)
+        if idx is not None:
+            return idx
+        idx = len(self.species)
+        sp.index = idx
+        self.species.append(sp)
+        self.by_label[sp.label] = idx
+        if cr is not None:
+            self.made_by[cr.rule.name] += 1
+        if len(self.species) > self.limits["max_species"]:
+            raise NetworkLimitError(self._growth_message("species", self.limits["max_species"], cr),
+                                    rule=cr.rule.name if cr else None)
+        return idx
+
+    def _growth_message(self, what, limit, cr):
+        top = self.made_by.most_common(1)
+        name = top[0][0] if top else (cr.rule.name if cr else "?")
+        return (f"network generation passed max_{what}={limit}: rule {name!r} keeps growing the network "
+                f"(it made {self.made_by.get(name, 0)} of {len(self.species)} species). "
+                "Bound it with max_agg, max_stoich or max_iter, or raise the limit")
+
+    # ---------------- reactions
+    def add_reaction(self, cr: CompiledRule, reactant_idx, product_idx, weight):
+        rs = tuple(sorted(reactant_idx))
+        ps = tuple(sorted(product_idx))
+        if rs == ps:
+            return
+        vf, uf = self._volume_factor(cr, rs, ps)
+        key = (rs, ps, cr.rule.rate.text, vf, uf)
+        entry = self.reactions.get(key)
+        if entry is None:
+            entry = [0.0, cr, [cr.rule.name]]
+            self.reactions[key] = entry
+            self.reaction_order.append(key)
+            if len(self.reactions) > self.limits["max_reactions"]:
+                raise NetworkLimitError(self._growth_message("reactions", self.limits["max_reactions"], cr),
+                                        rule=cr.rule.name)
+        elif cr.rule.name not in entry[2]:
+            entry[2].append(cr.rule.name)
+        entry[0] += weight
+
+    def _volume_factor(self, cr: CompiledRule, rs, ps) -> tuple[str, float]:
+        """(volume-factor expression, unit factor) for a reaction of this rule."""
+        order = len(rs)
+        unit = cr.unit
+        uf = 1.0 if unit is None else unit.scale
+        if not self.dims or order == 1:
+            if unit is not None and order != 1 and unit.dims != (MOLECULE ** (1 - order) * Unit(1.0, time=-1)).dims:
+                raise UnitError(f"rate {cr.rule.rate.text!r} needs a compartment volume", origin=cr.rule.origin,
+                                component=f"rule {cr.rule.name!r}")
+            return "1", uf
+        if order == 0:
+            comps = [self.species[p].compartment for p in ps]
+            where = comps[0] if comps else None
+        else:
+            comps = [self.species[r].compartment for r in rs]
+            surf = [c for c in comps if self.dims.get(c) == 2]
+            vols = [c for c in comps if self.dims.get(c) == 3]
+            where = surf[0] if surf else (vols[0] if vols else None)
+        if unit is not None:
+            per_molecule = unit.dims == (MOLECULE ** (1 - order) * Unit(1.0, time=-1)).dims
+            if per_molecule:
+                return "1", uf
+            want_dim = 3 if unit.length == -3 * (1 - order) or unit.length == 3 * (order - 1) else 2
+            if order == 0:
+                want_dim = 3 if unit.length == -3 else 2
+            cands = [c for c in (comps if order else [where]) if c is not None and self.dims[c] == want_dim]
+            if order and want_dim == 3 and not cands:
+                cands = [c for c in comps if c is not None and self.dims[c] == 3]
+            if not cands:
+                raise UnitError(f"rate {cr.rule.rate.text!r} is per {'volume' if want_dim == 3 else 'area'} "
+                                f"but no reactant lies in a {want_dim}-D compartment",
+                                origin=cr.rule.origin, component=f"rule {cr.rule.name!r}",
+                                hint="use a rate per molecule, or per area for membrane reactions")
+            if len(set(cands)) > 1:
+                raise UnitError(f"rate {cr.rule.rate.text!r}: reactants lie in different compartments "
+                                f"({', '.join(sorted(set(cands)))}); the reaction volume is ambiguous",
+                                origin=cr.rule.origin, component=f"rule {cr.rule.name!r}")
+            where = cands[0]
+        if where is None:
+            return "1", uf
+        if order == 0:
+            return where, uf
+        return ("1/" + where if order == 2 else f"1/{where}^{order - 1}"), uf
+
+    # ---------------- main loop
+    def run(self) -> Network:
+        model = self.model
+        lim = self.limits
+        for seed in model.seeds:
+            sp = species_from_graph(seed.pattern, self.comp_order)
+            if self.dims:
+                mcomp = [c or sp.compartment for c in sp.mcomp]
+                comp = sp.compartment or self._seed_compartment(mcomp, seed)
+                sp = canonicalise(sp.mtype, mcomp, sp.cname, [list(s) for s in sp.cstate],
+                                  sp.partner, comp, self.comp_order)
+            idx = self.add_species(sp)
+            self.initial[idx] = seed.amount
+            if seed.fixed:
+                self.fixed.add(idx)
+        rules = [compile_rule(model, r) for r in model.rules]
+        matches = [[[] for _ in cr.patterns] for cr in rules]
+        # zero-order rules fire once
+        for cr in rules:
+            if not cr.patterns:
+                self.current_rule = cr
+                prods = _apply(cr, (), self)
+                if prods is not None:
+                    self.add_reaction(cr, (), [self.add_species(p, cr) for p in prods], cr.factor)
+        processed = 0
+        iteration = 0
+        while True:
+            if iteration >= lim["max_iter"]:
+                if len(self.species) > processed:
+                    if not lim["max_iter_explicit"]:
+                        raise NetworkLimitError(self._growth_message("iter", lim["max_iter"], None))
+                    self.truncated = True
+                break
+            snapshot = len(self.species)
+            if snapshot == processed:
+                break
+            iteration += 1
+            new = self.species[processed:snapshot]
+            for ri, cr in enumerate(rules):
+                self.current_rule = cr
+                for k in range(len(cr.patterns) - 1, -1, -1):
+                    fresh = self._find(cr, k, new)
+                    if not fresh:
+                        continue
+                    lists = [matches[ri][j] if j != k else fresh for j in range(len(cr.patterns))]
+                    self._instances(cr, lists)
+                    matches[ri][k].extend(fresh)
+                self._check_time(cr)
+            processed = snapshot
+        return self._freeze(rules, iteration)
+
+    def _find(self, cr: CompiledRule, k: int, new) -> list:
+        pat = cr.patterns[k]
+        centre = cr.centre[k]
+        inc = cr.include.get(k)
+        exc = cr.exclude.get(k)
+        out = []
+        for sp in new:
+            if inc and not any(embeddings(p, sp) for p in inc):
+                continue
+            if exc and any(embeddings(p, sp) for p in exc):
+                continue
+            found = embeddings(pat, sp)
+            if not found:
+                continue
+            seen = set()
+            for molmap, cmap in found:
+                image = tuple(("s",) if el[0] == "s" else (molmap[el[1]],) if el[0] == "m"
+                              else (molmap[el[1]], cmap[el[1]][el[2]]) for el in centre)
+                if image in seen:
+                    continue
+                seen.add(image)
+                out.append((sp, molmap, cmap))
+        return out
+
+    def _instances(self, cr: CompiledRule, lists) -> None:
+        for combo in product(*lists):
+            prods = _apply(cr, combo, self)
+            if prods is None:
+                continue
+            if self.dims and len(combo) > 1 and not _interacting([m[0].compartment for m in combo], self.dims):
+                continue
+            pidx = [self.add_species(p, cr) for p in prods]
+            self.add_reaction(cr, [m[0].index for m in combo], pidx, cr.factor)
+
+    def _check_time(self, cr):
+        if time.monotonic() - self.t0 > self.limits["timeout"]:
+            raise NetworkLimitError(
+                f"network generation passed its timeout of {self.limits['timeout']:g} s while applying rule "
+                f"{cr.rule.name!r} ({len(self.species)} species, {len(self.reactions)} reactions so far)",
+                rule=cr.rule.name)
+
+    def _freeze(self, rules, iterations) -> Network:
+        model = self.model
+        params = model.parameter_values()
+        sizes = {}
+        for c in model.compartments.values():
+            v = c.size.evaluate(params)
+            sizes[c.name] = v * (c.unit.scale if c.unit is not None else 1.0)
+        species = []
+        for sp in self.species:
+            species.append(NetSpecies(sp.index, sp.label, self.initial.get(sp.index), sp.index in self.fixed,
+                                      sp.compartment, tuple(sp.mtype)))
+        reactions = []
+        for i, key in enumerate(self.reaction_order):
+            weight, cr, names = self.reactions[key]
+            rs, ps, _, vf, uf = key
+            reactions.append(NetReaction(i, rs, ps, cr.rule.rate, weight, uf, Expr.parse(vf), cr.functional,
+                                         cr.rule.name, tuple(names)))
+        observables = []
+        for o in model.observables.values():
+            weights = []
+            pats = [CompiledPattern(g) for g in o.patterns]
+            for sp in self.species:
+                if o.kind == "molecules":
+                    w = sum(len(embeddings(p, sp)) for p in pats)
+                else:
+                    w = sum(1 for p in pats if embeddings(p, sp))
+                if w:
+                    weights.append((sp.index, float(w)))
+            observables.append(NetObservable(o.name, o.kind, tuple(weights)))
+        functions = [NetFunction(f.name, f.expr) for f in model.functions.values()]
+        stats = {"iterations": iterations, "seconds": round(time.monotonic() - self.t0, 6),
+                 "truncated": self.truncated}
+        return Network(model.name, species, reactions, observables, functions, params, sizes, stats)
+
+
+def _interacting(comps, dims) -> bool:
+    """cBNGL: reactants may meet if they share at most one surface and one volume."""
+    surfaces = {c for c in comps if c is not None and dims[c] == 2}
+    volumes = {c for c in comps if c is not None and dims[c] == 3}
+    return len(surfaces) <= 1 and len(volumes) <= 1
+
+
+def generate_network(model: Model, *, max_iter: int | None = None, max_agg: int | None = None,
+                     max_stoich: dict | None = None, max_species: int | None = None,
+                     max_reactions: int | None = None, timeout: float | None = None) -> Network:
+    """Expand ``model``'s rules into a frozen :class:`Network`.
+
+    Arguments override the model's own ``generate_network_options``. ``max_iter``,
+    ``max_agg`` and ``max_stoich`` truncate when given; left at their defaults they raise
+    :class:`NetworkLimitError` naming the rule that keeps growing the network. ``max_species``,
+    ``max_reactions`` and ``timeout`` (seconds) always raise.
+    """
+    ml = model.limits
+    pick = lambda a, b: a if a is not None else b  # noqa: E731
+    mi = pick(max_iter, ml.max_iter)
+    ma = pick(max_agg, ml.max_agg)
+    limits = {
+        "max_iter": mi if mi is not None else DEFAULT_MAX_ITER, "max_iter_explicit": mi is not None,
+        "max_agg": ma if ma is not None else DEFAULT_MAX_AGG, "max_agg_explicit": ma is not None,
+        "max_stoich": dict(max_stoich if max_stoich is not None else ml.max_stoich),
+        "max_species": pick(pick(max_species, ml.max_species), DEFAULT_MAX_SPECIES),
+        "max_reactions": pick(pick(max_reactions, ml.max_reactions), DEFAULT_MAX_REACTIONS),
+        "timeout": pick(pick(timeout, ml.timeout), DEFAULT_TIMEOUT),
+    }
+    return _Generator(model, limits).run()

@@ -1,0 +1,167 @@
+"""The frozen reaction network: the one intermediate representation every writer consumes.
+
+Rate convention (BioNetGen's, used for ODEs and the SSA alike): reaction *i* has the
+deterministic rate constant ``k_i = stat_factor * unit_factor * volume_factor * rate``, where
+
+* ``rate`` is the rule's rate expression (parameters in their declared units, or a global
+  function of observables),
+* ``stat_factor`` is the rule's symmetry factor times the number of distinct ways the rule
+  maps onto the reactants (``0.5`` for ``A + A``, ``2`` for a bivalent ligand binding...),
+* ``unit_factor`` converts the rate's declared units to molecules and seconds,
+* ``volume_factor`` is an expression of compartment sizes (``1/EC`` for a bimolecular
+  reaction in ``EC``, ``EC`` for synthesis into it, ``1`` otherwise).
+
+On amounts ``x`` (molecules), the deterministic flux is ``k_i * prod(x_r)`` and the SSA
+propensity is ``k_i * prod(falling factorials)``, e.g. ``k * x*(x-1)`` for ``A + A`` with
+``stat_factor`` 0.5 folded into ``k``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .expr import Expr
+
+
+@dataclass(frozen=True)
+class NetSpecies:
+    """A species: canonical BNGL ``label`` (isomorphism-invariant), initial amount, flags."""
+
+    index: int
+    label: str
+    initial: Expr | None      # None: starts at zero
+    fixed: bool
+    compartment: str | None
+    molecules: tuple[str, ...]  # molecule types, canonical order (for annotations)
+
+
+@dataclass(frozen=True)
+class NetReaction:
+    index: int
+    reactants: tuple[int, ...]
+    products: tuple[int, ...]
+    rate: Expr
+    stat_factor: float
+    unit_factor: float
+    volume_factor: Expr
+    functional: bool
+    rule: str
+    rules: tuple[str, ...]
+
+    def rate_string(self) -> str:
+        """The rate constant as BioNetGen writes it, e.g. ``0.5*k`` or ``4*kp1/EC``."""
+        factor = self.stat_factor * self.unit_factor
+        parts = []
+        if factor != 1.0:
+            parts.append(_num(factor))
+        rate = self.rate.text
+        parts.append(rate if _atomic(rate) else f"({rate})")
+        if self.volume_factor.text != "1":
+            vf = self.volume_factor.text
+            if vf.startswith("1/"):
+                return "*".join(parts) + "/" + vf[2:]
+            parts.append(vf)
+        return "*".join(parts)
+
+
+@dataclass(frozen=True)
+class NetObservable:
+    name: str
+    kind: str
+    weights: tuple[tuple[int, float], ...]
+
+
+@dataclass(frozen=True)
+class NetFunction:
+    name: str
+    expr: Expr
+
+
+class Network:
+    """Species, reactions and observables generated from a model. Immutable by convention."""
+
+    def __init__(self, model_name, species, reactions, observables, functions, parameters,
+                 compartment_sizes, stats):
+        self.model_name = model_name
+        self.species: tuple[NetSpecies, ...] = tuple(species)
+        self.reactions: tuple[NetReaction, ...] = tuple(reactions)
+        self.observables: tuple[NetObservable, ...] = tuple(observables)
+        self.functions: tuple[NetFunction, ...] = tuple(functions)
+        self.parameters: dict[str, float] = dict(parameters)
+        self.compartment_sizes: dict[str, float] = dict(compartment_sizes)
+        self.stats = dict(stats)
+        self._index = {s.label: s.index for s in self.species}
+
+    def species_index(self, label: str) -> int:
+        return self._index[label]
+
+    def _env(self, observables: dict | None):
+        env = dict(self.parameters)
+        env.update(self.compartment_sizes)
+        if observables is not None:
+            env.update(observables)
+        return env
+
+    def _functions(self, env):
+        funcs = {}
+        for f in self.functions:
+            funcs[f.name] = (lambda fe: (lambda *a: fe.evaluate(env, funcs)))(f.expr)
+        return funcs
+
+    def rate_value(self, i: int, observables: dict | None = None) -> float:
+        """The full deterministic rate constant of reaction ``i`` (molecules, seconds).
+
+        Functional rates need ``observables`` (name -> value).
+        """
+        r = self.reactions[i]
+        env = self._env(observables)
+        funcs = self._functions(env)
+        return (r.stat_factor * r.unit_factor * r.volume_factor.evaluate(env, funcs)
+                * r.rate.evaluate(env, funcs))
+
+    def summary(self) -> dict:
+        return {"model": self.model_name, "species": len(self.species), "reactions": len(self.reactions),
+                "observables": len(self.observables), "functions": len(self.functions),
+                "iterations": self.stats.get("iterations"), "seconds": self.stats.get("seconds")}
+
+    def to_json(self, full: bool = False) -> str:
+        data = self.summary()
+        if full:
+            data["species_list"] = [{"index": s.index, "label": s.label, "fixed": s.fixed,
+                                     "initial": None if s.initial is None else s.initial.text}
+                                    for s in self.species]
+            data["reaction_list"] = [{"reactants": list(r.reactants), "products": list(r.products),
+                                      "rate": r.rate_string(), "rule": r.rule} for r in self.reactions]
+            data["observable_list"] = [{"name": o.name, "kind": o.kind,
+                                        "weights": [list(w) for w in o.weights]} for o in self.observables]
+        return json.dumps(data, indent=2, sort_keys=False)
+
+    def to_net(self) -> str:
+        """The network in BioNetGen's ``.net`` layout (1-based indices), for eyeballing and diffing."""
+        lines = [f"# {self.model_name}: generated by il2sbml", "begin parameters"]
+        for i, (k, v) in enumerate(self.parameters.items(), 1):
+            lines.append(f"  {i} {k} {v!r}")
+        lines += ["end parameters", "begin species"]
+        for s in self.species:
+            init = "0" if s.initial is None else s.initial.text
+            lines.append(f"  {s.index + 1} {'$' if s.fixed else ''}{s.label} {init}")
+        lines += ["end species", "begin reactions"]
+        for r in self.reactions:
+            rs = ",".join(str(x + 1) for x in r.reactants) or "0"
+            ps = ",".join(str(x + 1) for x in r.products) or "0"
+            lines.append(f"  {r.index + 1} {rs} {ps} {r.rate_string()} #{r.rule}")
+        lines += ["end reactions", "begin groups"]
+        for i, o in enumerate(self.observables, 1):
+            ws = ",".join(f"{_num(w)}*{s + 1}" if w != 1 else str(s + 1) for s, w in o.weights)
+            lines.append(f"  {i} {o.name} {ws}")
+        lines.append("end groups")
+        return "\n".join(lines) + "\n"
+
+
+def _num(x: float) -> str:
+    return repr(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(x)
+
+
+def _atomic(text: str) -> bool:
+    return text.replace("_", "a").replace(".", "0").isalnum() or text.endswith("()") and text[:-2].isidentifier()

@@ -1,0 +1,25 @@
+"""tlbr (BioNetGen validation model) in the il2sbml DSL: trivalent ligand, bivalent receptor, truncated by max_iter."""
+from il2sbml import Model
+
+m = Model("tlbr")
+m.parameter("kp1", 0.001)
+m.parameter("kp2", 0.010)
+m.parameter("koff", 0.100)
+m.molecule_type("R(l,l)")
+m.molecule_type("L(r,r,r)")
+m.seed("R(l,l)", 300)
+m.seed("L(r,r,r)", 1200)
+m.observable("Ltot", "L()")
+m.observable("L0", "L(r,r,r)")
+m.observable("L1", "L(r!+,r,r)")
+m.observable("L2", "L(r!+,r!+,r)")
+m.observable("L3", "L(r!+,r!+,r!+)")
+m.observable("Rtot", "R()")
+m.observable("R0", "R(l,l)")
+m.observable("R1", "R(l!+,l)")
+m.observable("R2", "R(l!+,l!+)")
+m.rule("Rule1", "R(l) + L(r,r,r) <-> R(l!1).L(r!1,r,r)", "kp1", "koff")
+m.rule("Rule2", "R(l) + L(r,r,r!+) <-> R(l!1).L(r!1,r,r!+)", "kp2", "koff")
+m.rule("Rule3", "R(l) + L(r,r!+,r!+) <-> R(l!1).L(r!1,r!+,r!+)", "kp2", "koff")
+m.generate_network_options(max_iter=3)
+model = m
