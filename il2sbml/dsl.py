@@ -30,12 +30,13 @@ is read as BioNetGen reads it: numbers as given, compartment sizes as plain volu
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
 from .errors import ModelError, Origin, PatternSyntaxError, UnitError, caller_origin
 from .expr import Expr, ExprError
-from .graph import Graph, parse_graph, _split_top
+from .graph import Graph, parse_graph
 from .units import Unit, parse_unit
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -285,13 +286,48 @@ class Model:
             raise ModelError("parameter has no value", origin=origin, component=f"parameter {name!r}")
         e = self._expr(value, origin, f"parameter {name!r}")
         unit = self._unit(units, origin, f"parameter {name!r}")
-        p = Parameter(name, e, units, unit, doc, origin)
-        self.parameters[name] = p
         try:
             self.evaluate(e)
         except ExprError as exc:
             raise ModelError(str(exc), origin=origin, component=f"parameter {name!r}") from None
+        self._check_expr_units(e, unit, units, origin, f"parameter {name!r}")
+        p = Parameter(name, e, units, unit, doc, origin)
+        self.parameters[name] = p
         return p
+
+    def _check_expr_units(self, e: Expr, unit, units, origin, component) -> None:
+        """An expression of quantities with units must equal its declared units exactly.
+
+        Numbers in the expression are pure numbers: ``1/cells_per_mL`` with ``cells_per_mL``
+        in ``1/mL`` is a volume in ``mL``, and declaring it ``L`` is refused (it would be
+        silently 1000-fold wrong).
+        """
+        if unit is None or not e.names or not e.names <= set(self.parameters):
+            return
+        try:
+            derived = self.expr_unit(e)
+        except ExprError as exc:
+            raise UnitError(str(exc), origin=origin, component=component) from None
+        if derived is None:
+            return
+        if derived == "mixed":
+            raise UnitError(f"expression {e.text!r} mixes names with and without units", origin=origin,
+                            component=component, hint="declare units on every parameter it uses")
+        if derived.dims != unit.dims:
+            raise UnitError(f"expression {e.text!r} has units {derived.describe()} but is declared {units!r}",
+                            origin=origin, component=component)
+        env = {}
+        for p in self.parameters.values():
+            env[p.name] = p.expr.evaluate(env)
+        value = e.evaluate(env)
+        base_env = {n: v * (self.unit_of(n).scale if self.unit_of(n) else 1.0) for n, v in env.items()}
+        base_value = e.evaluate(base_env)
+        declared = value * unit.scale
+        if not math.isclose(base_value, declared, rel_tol=1e-9, abs_tol=0.0):
+            factor = base_value / declared if declared else float("inf")
+            raise UnitError(f"expression {e.text!r} is not in {units!r}: its value in {units!r} is "
+                            f"{factor:g} times what is declared", origin=origin, component=component,
+                            hint=f"declare the units the expression actually has, or scale it by {factor:g}")
 
     def compartment(self, name: str, *, dimension: int, size, units: str | None = None,
                     parent: str | None = None, doc: str = "") -> Compartment:
@@ -321,6 +357,7 @@ class Model:
         if not value > 0:
             raise ModelError(f"size must be positive, got {value:g}", origin=origin, component=comp,
                              hint="give the compartment a positive volume or area")
+        self._check_expr_units(e, unit, units, origin, comp)
         c = Compartment(name, dimension, e, units, unit, parent, doc, origin)
         self.compartments[name] = c
         return c
@@ -383,13 +420,24 @@ class Model:
             raise ModelError(f"seed {species!r} has no compartment in a model with compartments",
                              origin=origin, component=comp, hint="write e.g. '@cyt::A()' or 'A()@cyt'")
         e = self._expr(amount, origin, comp)
+        label = self._seed_label(g)
         for s in self.seeds:
-            if str(s.pattern).lstrip("$") == str(g).lstrip("$"):
-                raise ModelError(f"duplicate seed species {species!r} (also at {s.origin})", origin=origin,
-                                 component=comp)
+            if self._seed_label(s.pattern) == label:
+                raise ModelError(f"duplicate seed species {species!r}: the same species as {s.text!r}"
+                                 f" (at {s.origin})", origin=origin, component=comp,
+                                 hint="declare each seed species once")
         s = Seed(g, species, e, g.fixed, origin)
         self.seeds.append(s)
         return s
+
+    def site_order(self) -> dict:
+        """Molecule type -> {site name: position of its first occurrence} (canonical site order)."""
+        return {name: {s: i for i, s in reversed(list(enumerate(mt.sites)))}
+                for name, mt in self.molecule_types.items()}
+
+    def _seed_label(self, g: Graph) -> str:
+        from .graph import species_from_graph
+        return species_from_graph(g, self.site_order()).label
 
     def observable(self, name: str, patterns, *, kind: str = "molecules") -> Observable:
         """Declare an observable: molecules counted (``kind="molecules"``) or species (``"species"``)."""
@@ -537,6 +585,56 @@ class Model:
         for c in self.compartments.values():
             env[c.name] = c.size.evaluate(env)
         return expr.evaluate(env)
+
+    def expr_unit(self, expr: Expr):
+        """Unit of an expression from its names' units; None if none has units; 'mixed' if some do."""
+        import ast
+
+        from .units import DIMENSIONLESS, MOLECULE
+
+        known = []
+
+        def walk(node):
+            if isinstance(node, ast.Constant):
+                return DIMENSIONLESS
+            if isinstance(node, ast.Name):
+                if node.id in self.observables:
+                    return MOLECULE  # a count: neutral in deciding whether the rate has units
+                u = self.unit_of(node.id)
+                known.append(u is not None)
+                return u if u is not None else DIMENSIONLESS
+            if isinstance(node, ast.UnaryOp):
+                return walk(node.operand)
+            if isinstance(node, ast.BinOp):
+                a, b = walk(node.left), walk(node.right)
+                if isinstance(node.op, ast.Mult):
+                    return a * b
+                if isinstance(node.op, ast.Div):
+                    return a / b
+                if isinstance(node.op, ast.Pow):
+                    if isinstance(node.right, ast.Constant) and float(node.right.value).is_integer():
+                        return a ** int(node.right.value)
+                    return DIMENSIONLESS
+                if a.dims != b.dims:
+                    raise ExprError(f"adds or subtracts quantities of different units ({a.describe()} and {b.describe()})")
+                return a
+            if isinstance(node, ast.Call):
+                name = node.func.id
+                if name in self.functions:
+                    u = self.functions[name].unit
+                    known.append(u is not None)
+                    return u if u is not None else DIMENSIONLESS
+                for arg in node.args:
+                    walk(arg)
+                return DIMENSIONLESS
+            return DIMENSIONLESS
+
+        u = walk(expr.tree)
+        if not known or not any(known):
+            return None
+        if not all(known):
+            return "mixed"
+        return u
 
     def unit_of(self, name: str) -> Unit | None:
         if name in self.parameters:

@@ -189,7 +189,7 @@ def to_bngl(g: Graph) -> str:
             s = c.name
             if c.state is not None:
                 s += "~" + c.state
-            if c.bond is BOUND or c.bond == BOUND:
+            if c.bond == BOUND:
                 s += "!+"
             elif c.bond == ANY:
                 s += "!?"

@@ -87,7 +87,7 @@ from .expr import Expr, ExprError
 from .graph import (ANY, BOUND, CompiledPattern, Graph, Species, canonicalise, embeddings,
                     pattern_isomorphisms, species_from_graph)
 from .network import NetFunction, NetObservable, NetReaction, NetSpecies, Network
-from .units import DIMENSIONLESS, MOLECULE, Unit, rate_unit_options
+from .units import MOLECULE, Unit, rate_unit_options
 
 DEFAULT_MAX_ITER = 100
 DEFAULT_MAX_AGG = 30
@@ -457,61 +457,12 @@ def _symmetry_factor(cr: CompiledRule, rule: Rule, mapping: dict, compmap: dict)
     return stab / len(rule_group) / crg
 
 
-def _expr_unit(model: Model, expr: Expr):
-    """Unit of an expression from its names' units; None if none has units; 'mixed' if some do."""
-    import ast
-
-    known = []
-
-    def walk(node):
-        if isinstance(node, ast.Constant):
-            return DIMENSIONLESS
-        if isinstance(node, ast.Name):
-            if node.id in model.observables:
-                return MOLECULE  # a count: neutral in deciding whether the rate has units
-            u = model.unit_of(node.id)
-            known.append(u is not None)
-            return u if u is not None else DIMENSIONLESS
-        if isinstance(node, ast.UnaryOp):
-            return walk(node.operand)
-        if isinstance(node, ast.BinOp):
-            a, b = walk(node.left), walk(node.right)
-            if isinstance(node.op, ast.Mult):
-                return a * b
-            if isinstance(node.op, ast.Div):
-                return a / b
-            if isinstance(node.op, ast.Pow):
-                if isinstance(node.right, ast.Constant) and float(node.right.value).is_integer():
-                    return a ** int(node.right.value)
-                return DIMENSIONLESS
-            if a.dims != b.dims:
-                raise ExprError(f"adds or subtracts quantities of different units ({a.describe()} and {b.describe()})")
-            return a
-        if isinstance(node, ast.Call):
-            name = node.func.id
-            if name in model.functions:
-                u = model.functions[name].unit
-                known.append(u is not None)
-                return u if u is not None else DIMENSIONLESS
-            for arg in node.args:
-                walk(arg)
-            return DIMENSIONLESS
-        return DIMENSIONLESS
-
-    u = walk(expr.tree)
-    if not known or not any(known):
-        return None
-    if not all(known):
-        return "mixed"
-    return u
-
-
 def _compile_rate(model: Model, cr: CompiledRule, err) -> None:
     rule = cr.rule
     rate = rule.rate
     cr.functional = bool(rate.calls & set(model.functions)) or bool(rate.names & set(model.observables))
     try:
-        unit = _expr_unit(model, rate)
+        unit = model.expr_unit(rate)
     except ExprError as exc:
         raise err(f"rate {rate.text!r}: {exc}", cls=UnitError) from None
     if unit == "mixed":
@@ -599,9 +550,9 @@ def _apply(cr: CompiledRule, match_tuple, gen) -> tuple | None:
         w.cname.append([c[0] for c in comps])
         states = []
         for _, st in comps:
-            if isinstance(st, tuple):
+            if isinstance(st, tuple):  # ("inherit", reactant site): copy its current state
                 m, c = rsite(*st[1])
-                st = species_list[st[1][0]].cstate[match_tuple[st[1][0]][1][st[1][1]]][match_tuple[st[1][0]][2][st[1][1]][st[1][2]]]
+                st = w.cstate[m][c]
             states.append(st)
         w.cstate.append(states)
         w.partner.append([None] * len(comps))
@@ -663,8 +614,7 @@ class _Generator:
     def __init__(self, model: Model, limits):
         self.model = model
         self.limits = limits
-        self.comp_order = {name: {s: i for i, s in reversed(list(enumerate(mt.sites)))}
-                           for name, mt in model.molecule_types.items()}
+        self.comp_order = model.site_order()
         self.species: list[Species] = []
         self.by_label: dict[str, int] = {}
         self.initial: dict[int, Expr] = {}
@@ -959,7 +909,8 @@ class _Generator:
         functions = [NetFunction(f.name, f.expr) for f in model.functions.values()]
         stats = {"iterations": iterations, "seconds": round(time.monotonic() - self.t0, 6),
                  "truncated": self.truncated}
-        return Network(model.name, species, reactions, observables, functions, params, sizes, stats)
+        return Network(model.name, species, reactions, observables, functions, params, sizes, stats,
+                       self.comp_order)
 
 
 def _interacting(comps, dims) -> bool:

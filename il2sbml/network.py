@@ -82,7 +82,7 @@ class Network:
     """Species, reactions and observables generated from a model. Immutable by convention."""
 
     def __init__(self, model_name, species, reactions, observables, functions, parameters,
-                 compartment_sizes, stats):
+                 compartment_sizes, stats, site_order=None):
         self.model_name = model_name
         self.species: tuple[NetSpecies, ...] = tuple(species)
         self.reactions: tuple[NetReaction, ...] = tuple(reactions)
@@ -91,9 +91,19 @@ class Network:
         self.parameters: dict[str, float] = dict(parameters)
         self.compartment_sizes: dict[str, float] = dict(compartment_sizes)
         self.stats = dict(stats)
+        self.site_order = dict(site_order or {})
         self._index = {s.label: s.index for s in self.species}
 
-    def species_index(self, label: str) -> int:
+    def canonical_label(self, text: str) -> str:
+        """The canonical label of a species written in any BNGL order (``B(a!3).A(b!3)``)."""
+        from .graph import parse_graph, species_from_graph
+        return species_from_graph(parse_graph(text), self.site_order).label
+
+    def species_index(self, text: str) -> int:
+        """Index of the species written ``text`` (any molecule order or bond numbering)."""
+        label = self.canonical_label(text)
+        if label not in self._index:
+            raise KeyError(f"species {text!r} (canonical {label!r}) is not in network {self.model_name!r}")
         return self._index[label]
 
     def _env(self, observables: dict | None):

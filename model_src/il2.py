@@ -6,7 +6,7 @@ detailed balance holds by construction. Signalling, trafficking and cell-type pa
 come with issue 6; receptor numbers here are the Treg column.
 
 Units: time in seconds or minutes as declared, amounts in molecules per cell, medium volume
-in litres per cell, membrane area in um^2. Sources are those gathered in
+in mL per cell, membrane area in um^2. Sources are those gathered in
 ``shared/IL2_PARAMETERS.md`` (section and table named next to each value).
 """
 
@@ -17,11 +17,11 @@ m = Model("il2", require_units=True, doc=__doc__)
 # ---- cell density and volumes
 m.parameter("cells_per_mL", 1e6, "1/mL",
             doc="cell density; assumption: a typical culture density (1e6 cells/mL)")
-m.parameter("V_medium", "1/cells_per_mL", "L",
+m.parameter("V_medium", "1/cells_per_mL", "mL",
             doc="medium volume per cell, set by the cell density")
 m.parameter("A_membrane", 150, "um^2",
             doc="T-cell surface area; assumption: sphere of radius 3.5 um (4*pi*r^2 ~ 150 um^2)")
-m.compartment("EC", dimension=3, size="V_medium", units="L", doc="extracellular medium, per cell")
+m.compartment("EC", dimension=3, size="V_medium", units="mL", doc="extracellular medium, per cell")
 m.compartment("PM", dimension=2, size="A_membrane", units="um^2", parent="EC", doc="plasma membrane")
 
 # ---- doses and receptor numbers (Treg column)
@@ -58,7 +58,7 @@ m.molecule_type("IL2RA(l)", uniprot="P01589", doc="IL-2Rα (CD25)")
 m.molecule_type("IL2RB(l)", uniprot="P14784", doc="IL-2Rβ (CD122)")
 m.molecule_type("IL2RG(l)", uniprot="P31785", doc="common γ chain (CD132)")
 
-m.seed("IL2(a,b,g)@EC", "IL2_pM*1e-12*avogadro*V_medium")
+m.seed("IL2(a,b,g)@EC", "IL2_pM*1e-12*avogadro*V_medium*1e-3")  # pM * mL -> molecules
 m.seed("IL2RA(l)@PM", "CD25_per_cell")
 m.seed("IL2RB(l)@PM", "CD122_per_cell")
 m.seed("IL2RG(l)@PM", "CD132_per_cell")
