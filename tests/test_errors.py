@@ -137,12 +137,20 @@ def test_file_without_model(tmp_path, capsys):
     assert "defines no Model" in capsys.readouterr().err
 
 
-def test_unbounded_polymerisation_fails_fast_naming_the_rule():
+def polymer(branching=False):
+    """Head-to-tail polymerisation: unbounded unless a limit stops it."""
     m = Model("polymer")
     m.parameter("k", 1)
-    m.molecule_type("A(h,t)")
-    m.seed("A(h,t)", 100)
+    m.molecule_type("A(h,t,s)" if branching else "A(h,t)")
+    m.seed("A(h,t,s)" if branching else "A(h,t)", 100)
     m.rule("grow", "A(h) + A(t) -> A(h!1).A(t!1)", "k")
+    if branching:
+        m.rule("branch", "A(s) + A(t) -> A(s!1).A(t!1)", "k")
+    return m
+
+
+def test_unbounded_polymerisation_fails_fast_naming_the_rule():
+    m = polymer()
     t0 = time.monotonic()
     with pytest.raises(NetworkLimitError) as info:
         generate_network(m)
@@ -152,34 +160,21 @@ def test_unbounded_polymerisation_fails_fast_naming_the_rule():
 
 
 def test_explicit_limits_truncate_instead():
-    m = Model("polymer")
-    m.parameter("k", 1)
-    m.molecule_type("A(h,t)")
-    m.seed("A(h,t)", 100)
-    m.rule("grow", "A(h) + A(t) -> A(h!1).A(t!1)", "k")
+    m = polymer()
     net = generate_network(m, max_agg=4)
     assert max(s.label.count("A(") for s in net.species) == 4
-    # chains of 1..4 plus rings of 2..4 (intra-complex closure is not a bimolecular rule: no rings)
+    # chains of 1..4 molecules; no rings, since closing one is not a bimolecular step
     assert len(net.species) == 4
 
 
 def test_max_species_limit_names_rule():
-    m = Model("polymer")
-    m.parameter("k", 1)
-    m.molecule_type("A(h,t)")
-    m.seed("A(h,t)", 100)
-    m.rule("grow", "A(h) + A(t) -> A(h!1).A(t!1)", "k")
+    m = polymer()
     with pytest.raises(NetworkLimitError, match="max_species=5.*'grow'"):
         generate_network(m, max_species=5)
 
 
 def test_timeout_is_enforced():
-    m = Model("polymer")
-    m.parameter("k", 1)
-    m.molecule_type("A(h,t,s)")
-    m.seed("A(h,t,s)", 100)
-    m.rule("grow", "A(h) + A(t) -> A(h!1).A(t!1)", "k")
-    m.rule("branch", "A(s) + A(t) -> A(s!1).A(t!1)", "k")
+    m = polymer(branching=True)
     with pytest.raises(NetworkLimitError, match="timeout"):
         generate_network(m, timeout=0.2, max_agg=60, max_species=10**6, max_reactions=10**7)
 
