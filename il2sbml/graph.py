@@ -303,103 +303,136 @@ def _label(sp: Species) -> str:
 def _canonical_order(mtype, mcomp, cname, cstate, partner, comp_order):
     """Canonical molecule order and, per molecule, canonical site order.
 
-    Nodes are molecules (label: type, compartment) and sites (label: declared position of
-    the site name, state); edges join a molecule to its sites and bonded sites to each other.
+    The species is seen as a multigraph on molecules: a molecule is labelled by its type,
+    compartment and the multiset of its free sites (name, state); a bond is an edge labelled
+    by the site (declared position, name, state) at each end. Because a site has at most one
+    bond and same-named sites of a molecule are interchangeable, two species are isomorphic
+    exactly when these multigraphs are. The multigraph is canonised by colour refinement and
+    individualisation with automorphism pruning; sites are then ordered by declared position,
+    state and bond partner (see :func:`_site_order`).
     """
     nm = len(mtype)
+    skey = []
     labels = []
     adj = []
-    mol_node = []
-    comp_node = []
     for m in range(nm):
-        mol_node.append(len(labels))
-        labels.append((0, mtype[m], mcomp[m] or "", -1, ""))
-        adj.append([])
-    for m in range(nm):
-        row = []
         order = comp_order.get(mtype[m], {})
-        for c in range(len(cname[m])):
-            node = len(labels)
-            row.append(node)
-            labels.append((1, mtype[m], "", order.get(cname[m][c], 0), cname[m][c] + "~" + (cstate[m][c] or "")))
-            adj.append([mol_node[m]])
-            adj[mol_node[m]].append(node)
-        comp_node.append(row)
+        keys = [(order.get(cname[m][c], 0), cname[m][c], cstate[m][c] or "") for c in range(len(cname[m]))]
+        skey.append(keys)
+        free = tuple(sorted(keys[c] for c in range(len(keys)) if partner[m][c] is None))
+        labels.append((mtype[m], mcomp[m] or "", free))
     for m in range(nm):
-        for c in range(len(cname[m])):
+        adj.append([(skey[m][c], skey[p[0]][p[1]], p[0]) for c, p in enumerate(partner[m]) if p is not None])
+    base = _rank(labels)
+    if nm == 1:
+        mol_order = [0]
+    else:
+        mol_order = _Canon(base, adj).run()
+    return mol_order, _site_order(mol_order, skey, partner)
+
+
+def _site_order(mol_order, skey, partner):
+    """Order each molecule's sites: declared position and state, then bonds, numbered as rendered."""
+    pos = {m: i for i, m in enumerate(mol_order)}
+    bond_no: dict = {}
+    corder = [None] * len(mol_order)
+    for m in mol_order:
+        def key(c, m=m):
             p = partner[m][c]
-            if p is not None:
-                adj[comp_node[m][c]].append(comp_node[p[0]][p[1]])
-    n = len(labels)
-    # sites that hang off one molecule with no bond: twins when their labels agree
-    twin_key = [None] * n
-    for m in range(nm):
-        for c in range(len(cname[m])):
-            if partner[m][c] is None:
-                twin_key[comp_node[m][c]] = m
-    colours = _rank(labels)
-    best = _search(colours, adj, twin_key)
-    # best: node -> final colour (a permutation of 0..n-1)
-    order = sorted(range(nm), key=lambda m: best[mol_node[m]])
-    corder = []
-    for m in range(nm):
-        corder.append(sorted(range(len(cname[m])), key=lambda c: best[comp_node[m][c]]))
-    return order, corder
+            if p is None:
+                return skey[m][c] + (0, 0, ())
+            number = bond_no.get((p[0], p[1]))
+            if number is not None:
+                return skey[m][c] + (1, number, ())
+            return skey[m][c] + (2, pos[p[0]], skey[p[0]][p[1]])
+        order = sorted(range(len(skey[m])), key=key)
+        for c in order:
+            p = partner[m][c]
+            if p is not None and (m, c) not in bond_no:
+                n = len(bond_no) // 2 + 1
+                bond_no[(m, c)] = n
+                bond_no[(p[0], p[1])] = n
+        corder[m] = order
+    return corder
+
+
+class _Canon:
+    """Individualisation-refinement search for the least certificate, with orbit pruning."""
+
+    def __init__(self, base, adj):
+        self.base = base
+        self.adj = adj
+        self.best_cert = None
+        self.best_order = None
+        self.autos: list = []
+
+    def refine(self, col):
+        adj = self.adj
+        ncol = len(set(col))
+        while True:
+            sigs = [(col[v], tuple(sorted((a, b, col[u]) for a, b, u in adj[v]))) for v in range(len(col))]
+            new = _rank(sigs)
+            nnew = len(set(new))
+            if nnew == ncol:
+                return new
+            col, ncol = new, nnew
+
+    def run(self):
+        self.search(self.refine(self.base), [])
+        return self.best_order
+
+    def search(self, col, prefix):
+        n = len(col)
+        counts: dict = {}
+        for c in col:
+            counts[c] = counts.get(c, 0) + 1
+        if len(counts) == n:
+            order = sorted(range(n), key=col.__getitem__)
+            cert = tuple((self.base[v], tuple(sorted((a, b, col[u]) for a, b, u in self.adj[v]))) for v in order)
+            if self.best_cert is None or cert < self.best_cert:
+                self.best_cert, self.best_order = cert, order
+            elif cert == self.best_cert:
+                auto = [0] * n
+                for a, b in zip(self.best_order, order):
+                    auto[a] = b
+                self.autos.append(auto)
+            return
+        target = min(c for c, k in counts.items() if k > 1)
+        members = [v for v in range(n) if col[v] == target]
+        explored = []
+        for v in members:
+            if explored and self._same_orbit(v, explored, prefix):
+                continue
+            explored.append(v)
+            new = [2 * c + 1 for c in col]
+            new[v] = 2 * target
+            self.search(self.refine(_rank(new)), prefix + [v])
+
+    def _same_orbit(self, v, explored, prefix):
+        gens = [g for g in self.autos if all(g[p] == p for p in prefix)]
+        if not gens:
+            return False
+        parent = list(range(len(self.base)))
+
+        def find(x):
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for g in gens:
+            for a, b in enumerate(g):
+                ra, rb = find(a), find(b)
+                if ra != rb:
+                    parent[ra] = rb
+        rv = find(v)
+        return any(find(u) == rv for u in explored)
 
 
 def _rank(keys) -> list[int]:
     distinct = sorted(set(keys))
     index = {k: i for i, k in enumerate(distinct)}
     return [index[k] for k in keys]
-
-
-def _refine(colours: list[int], adj) -> list[int]:
-    ncol = len(set(colours))
-    while True:
-        sigs = [(colours[v], tuple(sorted(colours[u] for u in adj[v]))) for v in range(len(colours))]
-        new = _rank(sigs)
-        nnew = len(set(new))
-        if nnew == ncol:
-            return new
-        colours, ncol = new, nnew
-
-
-def _search(colours, adj, twin_key):
-    """Least leaf over the individualisation-refinement tree; returns the leaf colouring."""
-    base = colours
-    colours = _refine(colours, adj)
-    best_cert = None
-    best_col = None
-    stack = [colours]
-    while stack:
-        col = stack.pop()
-        n = len(col)
-        if len(set(col)) == n:
-            inv = [0] * n
-            for v, c in enumerate(col):
-                inv[c] = v
-            cert = tuple((base[inv[i]], tuple(sorted(col[u] for u in adj[inv[i]])))
-                         for i in range(n))
-            if best_cert is None or cert < best_cert:
-                best_cert, best_col = cert, col
-            continue
-        # target cell: the smallest colour with more than one node
-        counts: dict = {}
-        for c in col:
-            counts[c] = counts.get(c, 0) + 1
-        target = min(c for c, k in counts.items() if k > 1)
-        members = [v for v in range(n) if col[v] == target]
-        seen_twins = set()
-        for v in reversed(members):
-            tk = twin_key[v]
-            if tk is not None:
-                if tk in seen_twins:
-                    continue
-                seen_twins.add(tk)
-            new = [2 * c + 1 for c in col]
-            new[v] = 2 * target  # individualised: just below its old cell
-            stack.append(_refine(_rank(new), adj))
-    return best_col
 
 
 # --------------------------------------------------------------------------------------
