@@ -889,10 +889,13 @@ class _Generator:
             species.append(NetSpecies(sp.index, sp.label, self.initial.get(sp.index), sp.index in self.fixed,
                                       sp.compartment, tuple(sp.mtype)))
         reactions = []
+        vf_exprs: dict = {}
         for i, key in enumerate(self.reaction_order):
             weight, cr, names = self.reactions[key]
             rs, ps, _, vf, uf = key
-            reactions.append(NetReaction(i, rs, ps, cr.rule.rate, weight, uf, Expr.parse(vf), cr.functional,
+            if vf not in vf_exprs:
+                vf_exprs[vf] = Expr.parse(vf)
+            reactions.append(NetReaction(i, rs, ps, cr.rule.rate, weight, uf, vf_exprs[vf], cr.functional,
                                          cr.rule.name, tuple(names)))
         observables = []
         for o in model.observables.values():
