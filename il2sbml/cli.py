@@ -1,7 +1,8 @@
 """Command-line interface. Thin: it parses arguments and calls the public functions.
 
     il2sbml network MODEL [--json] [--net] [--max-iter N] [--max-agg N] [--timeout S]
-    il2sbml build MODEL [-o OUT_DIR]
+    il2sbml build MODEL [-o OUT_DIR | -o OUT.xml] [--level-version 3.2|3.1]
+    il2sbml validate FILE.xml
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def atomic_write(path: str, text: str) -> None:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
     try:
-        with os.fdopen(fd, "w") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)
     except BaseException:
@@ -54,16 +55,51 @@ def cmd_network(args) -> int:
 
 
 def cmd_build(args) -> int:
+    from .sbml import SBMLError, validate_sbml, write_sbml
+
     model = load_model(args.model)
     net = generate_network(model, **_limits(args))
-    out = args.output
-    stem = model.name
-    atomic_write(os.path.join(out, f"{stem}.net"), net.to_net())
-    atomic_write(os.path.join(out, f"{stem}.network.json"), net.to_json(full=True) + "\n")
+    level, version = (int(x) for x in args.level_version.split("."))
+    text = write_sbml(net, level=level, version=version)
+    problems = validate_sbml(text)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        for p in errors:
+            print(f"il2sbml: {p}", file=sys.stderr)
+        raise SBMLError(f"{args.model}: the SBML written for model {model.name!r} fails validation "
+                        f"({len(errors)} error(s)); nothing was written")
+    if args.output.endswith(".xml"):
+        xml_path, out, stem = args.output, os.path.dirname(args.output) or ".", None
+    else:
+        out, stem = args.output, model.name
+        xml_path = os.path.join(out, f"{stem}.xml")
+    atomic_write(xml_path, text)
+    written = [xml_path]
+    if stem is not None:
+        for suffix, content in ((".net", net.to_net()), (".network.json", net.to_json(full=True) + "\n")):
+            atomic_write(os.path.join(out, stem + suffix), content)
+            written.append(os.path.join(out, stem + suffix))
     s = net.summary()
-    print(f"{args.model}: {s['species']} species, {s['reactions']} reactions, {s['observables']} observables "
-          f"-> {os.path.join(out, stem)}.net, .network.json")
+    warn = len(problems) - len(errors)
+    print(f"{args.model}: {s['species']} species, {s['reactions']} reactions, {s['observables']} observables; "
+          f"SBML valid ({warn} warning(s)) -> {', '.join(written)}")
     return 0
+
+
+def cmd_validate(args) -> int:
+    from .sbml import validate_sbml
+
+    try:
+        with open(args.file, "rb") as fh:
+            text = fh.read().decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise Il2sbmlError(f"{args.file}: cannot read: {exc.strerror}") from None
+    problems = validate_sbml(text)
+    for p in problems:
+        print(f"{args.file}: {p}")
+    n_err = sum(p.severity == "error" for p in problems)
+    print(f"{args.file}: {n_err} error(s), {len(problems) - n_err} warning(s)")
+    return 1 if n_err else 0
 
 
 def main(argv=None) -> int:
@@ -76,11 +112,16 @@ def main(argv=None) -> int:
     p.add_argument("--net", action="store_true", help="print the network in BioNetGen .net layout")
     _add_limits(p)
     p.set_defaults(func=cmd_network)
-    b = sub.add_parser("build", help="generate the network and write build outputs")
+    b = sub.add_parser("build", help="generate the network, write validated SBML and network files")
     b.add_argument("model", help="model file (.py DSL)")
-    b.add_argument("-o", "--output", default="build", help="output folder (default: build)")
+    b.add_argument("-o", "--output", default="build",
+                   help="output folder (default: build) or an .xml file for the SBML alone")
+    b.add_argument("--level-version", default="3.2", choices=["3.2", "3.1"], help="SBML level.version")
     _add_limits(b)
     b.set_defaults(func=cmd_build)
+    v = sub.add_parser("validate", help="run every libSBML consistency check (units included) on an SBML file")
+    v.add_argument("file")
+    v.set_defaults(func=cmd_validate)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -94,6 +94,7 @@ class Seed:
     amount: Expr
     fixed: bool
     origin: Origin | None
+    unit: Unit | None = None     # units of ``amount`` (an amount: molecules, mol, ...); None: a count
 
 
 @dataclass(frozen=True)
@@ -149,12 +150,14 @@ class Limits:
 class Model:
     """A rule-based model. See the module docstring for the language."""
 
-    def __init__(self, name: str, *, require_units: bool = False, doc: str = ""):
+    def __init__(self, name: str, *, require_units: bool = False, doc: str = "",
+                 created: str = "2026-01-01T00:00:00Z"):
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ModelError(f"model name {name!r} must be an identifier", origin=caller_origin())
         self.name = name
         self.doc = doc
         self.require_units = require_units
+        self.created = created  # W3C date-time written into exported model history (fixed: output is reproducible)
         self.parameters: dict[str, Parameter] = {}
         self.compartments: dict[str, Compartment] = {}
         self.molecule_types: dict[str, MoleculeType] = {}
@@ -410,7 +413,12 @@ class Model:
         return mt
 
     def seed(self, species: str, amount, *, fixed: bool = False) -> Seed:
-        """Declare a seed species with its initial amount (a number or an expression)."""
+        """Declare a seed species with its initial amount (a number or an expression).
+
+        A plain number is a count of molecules. An expression of parameters with units must be
+        an amount (e.g. ``"IL2_pM*avogadro*V_medium"`` with ``avogadro`` in ``molecule/mol``);
+        it is converted to molecules.
+        """
         origin = caller_origin()
         comp = f"seed {species!r}"
         g = self._parse(species, origin, comp, complete=True)
@@ -426,7 +434,18 @@ class Model:
                 raise ModelError(f"duplicate seed species {species!r}: the same species as {s.text!r}"
                                  f" (at {s.origin})", origin=origin, component=comp,
                                  hint="declare each seed species once")
-        s = Seed(g, species, e, g.fixed, origin)
+        try:
+            unit = self.expr_unit(e) if e.names else None
+        except ExprError as exc:
+            raise UnitError(str(exc), origin=origin, component=comp) from None
+        if unit == "mixed":
+            raise UnitError(f"amount {e.text!r} mixes names with and without units", origin=origin,
+                            component=comp, hint="declare units on every parameter it uses")
+        if unit is not None and unit.dims != (0, 1, 0):
+            raise UnitError(f"amount {e.text!r} has units {unit.describe()}, not an amount of substance",
+                            origin=origin, component=comp,
+                            hint="an initial amount is a count (molecule) or mol; e.g. concentration*avogadro*volume")
+        s = Seed(g, species, e, g.fixed, origin, unit)
         self.seeds.append(s)
         return s
 
@@ -588,53 +607,8 @@ class Model:
 
     def expr_unit(self, expr: Expr):
         """Unit of an expression from its names' units; None if none has units; 'mixed' if some do."""
-        import ast
-
-        from .units import DIMENSIONLESS, MOLECULE
-
-        known = []
-
-        def walk(node):
-            if isinstance(node, ast.Constant):
-                return DIMENSIONLESS
-            if isinstance(node, ast.Name):
-                if node.id in self.observables:
-                    return MOLECULE  # a count: neutral in deciding whether the rate has units
-                u = self.unit_of(node.id)
-                known.append(u is not None)
-                return u if u is not None else DIMENSIONLESS
-            if isinstance(node, ast.UnaryOp):
-                return walk(node.operand)
-            if isinstance(node, ast.BinOp):
-                a, b = walk(node.left), walk(node.right)
-                if isinstance(node.op, ast.Mult):
-                    return a * b
-                if isinstance(node.op, ast.Div):
-                    return a / b
-                if isinstance(node.op, ast.Pow):
-                    if isinstance(node.right, ast.Constant) and float(node.right.value).is_integer():
-                        return a ** int(node.right.value)
-                    return DIMENSIONLESS
-                if a.dims != b.dims:
-                    raise ExprError(f"adds or subtracts quantities of different units ({a.describe()} and {b.describe()})")
-                return a
-            if isinstance(node, ast.Call):
-                name = node.func.id
-                if name in self.functions:
-                    u = self.functions[name].unit
-                    known.append(u is not None)
-                    return u if u is not None else DIMENSIONLESS
-                for arg in node.args:
-                    walk(arg)
-                return DIMENSIONLESS
-            return DIMENSIONLESS
-
-        u = walk(expr.tree)
-        if not known or not any(known):
-            return None
-        if not all(known):
-            return "mixed"
-        return u
+        funcs = {name: f.unit for name, f in self.functions.items()}
+        return expression_unit(expr, self.unit_of, set(self.observables), funcs)
 
     def unit_of(self, name: str) -> Unit | None:
         if name in self.parameters:
@@ -675,3 +649,60 @@ def load_model(path: str) -> Model:
                            "or define build_model()")
     model.source = path
     return model
+
+
+def expression_unit(expr: Expr, unit_of, observables: set, functions: dict, *, formal: bool = False):
+    """Unit of ``expr`` from the units of its names (``unit_of(name)``); ``None`` if no name has
+    units, ``"mixed"`` if only some do. Observables are counts (molecule) and do not decide
+    whether an expression has units; numbers are pure numbers. Raises :class:`ExprError` when
+    quantities of different dimensions are added. With ``formal=True`` the unit is returned as
+    written (names without units count as dimensionless), never ``None`` or ``"mixed"``."""
+    import ast
+
+    from .units import DIMENSIONLESS, MOLECULE
+
+    known = []
+
+    def walk(node):
+        if isinstance(node, ast.Constant):
+            return DIMENSIONLESS
+        if isinstance(node, ast.Name):
+            if node.id in observables:
+                return MOLECULE
+            u = unit_of(node.id)
+            known.append(u is not None)
+            return u if u is not None else DIMENSIONLESS
+        if isinstance(node, ast.UnaryOp):
+            return walk(node.operand)
+        if isinstance(node, ast.BinOp):
+            a, b = walk(node.left), walk(node.right)
+            if isinstance(node.op, ast.Mult):
+                return a * b
+            if isinstance(node.op, ast.Div):
+                return a / b
+            if isinstance(node.op, ast.Pow):
+                if isinstance(node.right, ast.Constant) and float(node.right.value).is_integer():
+                    return a ** int(node.right.value)
+                return DIMENSIONLESS
+            if a.dims != b.dims:
+                raise ExprError(f"adds or subtracts quantities of different units ({a.describe()} and {b.describe()})")
+            return a
+        if isinstance(node, ast.Call):
+            name = node.func.id
+            if name in functions:
+                u = functions[name]
+                known.append(u is not None)
+                return u if u is not None else DIMENSIONLESS
+            for arg in node.args:
+                walk(arg)
+            return DIMENSIONLESS
+        return DIMENSIONLESS
+
+    u = walk(expr.tree)
+    if formal:
+        return u
+    if not known or not any(known):
+        return None
+    if not all(known):
+        return "mixed"
+    return u

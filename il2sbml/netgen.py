@@ -86,7 +86,7 @@ from .errors import ModelError, NetworkLimitError, NotSupportedError, UnitError
 from .expr import Expr, ExprError
 from .graph import (ANY, BOUND, CompiledPattern, Graph, Species, canonicalise, embeddings,
                     pattern_isomorphisms, species_from_graph)
-from .network import NetFunction, NetObservable, NetReaction, NetSpecies, Network
+from .network import ModelInfo, NetFunction, NetObservable, NetReaction, NetSpecies, Network
 from .units import MOLECULE, Unit, rate_unit_options
 
 DEFAULT_MAX_ITER = 100
@@ -618,6 +618,7 @@ class _Generator:
         self.species: list[Species] = []
         self.by_label: dict[str, int] = {}
         self.initial: dict[int, Expr] = {}
+        self.initial_unit: dict = {}
         self.fixed: set = set()
         self.reactions: dict = {}
         self.reaction_order: list = []
@@ -798,6 +799,7 @@ class _Generator:
                                   sp.partner, comp, self.comp_order)
             idx = self.add_species(sp)
             self.initial[idx] = seed.amount
+            self.initial_unit[idx] = seed.unit
             if seed.fixed:
                 self.fixed.add(idx)
         rules = [compile_rule(model, r) for r in model.rules]
@@ -887,7 +889,7 @@ class _Generator:
         species = []
         for sp in self.species:
             species.append(NetSpecies(sp.index, sp.label, self.initial.get(sp.index), sp.index in self.fixed,
-                                      sp.compartment, tuple(sp.mtype)))
+                                      sp.compartment, tuple(sp.mtype), self.initial_unit.get(sp.index)))
         reactions = []
         vf_exprs: dict = {}
         for i, key in enumerate(self.reaction_order):
@@ -896,7 +898,7 @@ class _Generator:
             if vf not in vf_exprs:
                 vf_exprs[vf] = Expr.parse(vf)
             reactions.append(NetReaction(i, rs, ps, cr.rule.rate, weight, uf, vf_exprs[vf], cr.functional,
-                                         cr.rule.name, tuple(names)))
+                                         cr.rule.name, tuple(names), cr.unit))
         observables = []
         for o in model.observables.values():
             weights = []
@@ -912,8 +914,12 @@ class _Generator:
         functions = [NetFunction(f.name, f.expr) for f in model.functions.values()]
         stats = {"iterations": iterations, "seconds": round(time.monotonic() - self.t0, 6),
                  "truncated": self.truncated}
+        info = ModelInfo(model.name, model.doc, model.source, tuple(model.parameters.values()),
+                         tuple(model.compartments.values()), tuple(model.molecule_types.values()),
+                         tuple(model.functions.values()), tuple(model.observables.values()),
+                         tuple(model.rules), model.created)
         return Network(model.name, species, reactions, observables, functions, params, sizes, stats,
-                       self.comp_order)
+                       self.comp_order, info)
 
 
 def _interacting(comps, dims) -> bool:

@@ -34,6 +34,7 @@ class NetSpecies:
     fixed: bool
     compartment: str | None
     molecules: tuple[str, ...]  # molecule types, canonical order (for annotations)
+    initial_unit: object = None  # il2sbml.units.Unit of ``initial``; None: a count
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class NetReaction:
     functional: bool
     rule: str
     rules: tuple[str, ...]
+    rate_unit: object = None     # il2sbml.units.Unit of ``rate`` as declared, None if unitless
 
     def rate_string(self) -> str:
         """The rate constant as BioNetGen writes it, e.g. ``0.5*k`` or ``4*kp1/EC``."""
@@ -78,12 +80,35 @@ class NetFunction:
     expr: Expr
 
 
+@dataclass(frozen=True)
+class ModelInfo:
+    """What writers need from the model besides the network: declarations as written
+    (frozen DSL records with units, docs, annotations and source lines)."""
+
+    name: str
+    doc: str
+    source: str | None
+    parameters: tuple = ()       # il2sbml.dsl.Parameter
+    compartments: tuple = ()     # il2sbml.dsl.Compartment
+    molecule_types: tuple = ()   # il2sbml.dsl.MoleculeType
+    functions: tuple = ()        # il2sbml.dsl.Function
+    observables: tuple = ()      # il2sbml.dsl.Observable
+    rules: tuple = ()            # il2sbml.dsl.Rule
+    created: str = "2026-01-01T00:00:00Z"
+    creator: str = "il2sbml"
+
+
 class Network:
-    """Species, reactions and observables generated from a model. Immutable by convention."""
+    """Species, reactions and observables generated from a model. Immutable by convention.
+
+    ``compartment_sizes`` are in base units (m^3, m^2) when the model has units, and as
+    declared otherwise; ``parameters`` are in their declared units.
+    """
 
     def __init__(self, model_name, species, reactions, observables, functions, parameters,
-                 compartment_sizes, stats, site_order=None):
+                 compartment_sizes, stats, site_order=None, info: ModelInfo | None = None):
         self.model_name = model_name
+        self.info = info or ModelInfo(model_name, "", None)
         self.species: tuple[NetSpecies, ...] = tuple(species)
         self.reactions: tuple[NetReaction, ...] = tuple(reactions)
         self.observables: tuple[NetObservable, ...] = tuple(observables)
@@ -118,6 +143,18 @@ class Network:
         for f in self.functions:
             funcs[f.name] = (lambda fe: (lambda *a: fe.evaluate(env, funcs)))(f.expr)
         return funcs
+
+    def initial_amounts(self) -> list[float]:
+        """Initial amount of every species in molecules (per cell)."""
+        env = self._env(None)
+        out = []
+        for s in self.species:
+            if s.initial is None:
+                out.append(0.0)
+                continue
+            v = s.initial.evaluate(env)
+            out.append(v * s.initial_unit.scale if s.initial_unit is not None else v)
+        return out
 
     def rate_value(self, i: int, observables: dict | None = None) -> float:
         """The full deterministic rate constant of reaction ``i`` (molecules, seconds).

@@ -25,14 +25,29 @@ _PREFIX = {"": 1.0, "k": 1e3, "c": 1e-2, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "μ":
            "n": 1e-9, "p": 1e-12, "f": 1e-15, "a": 1e-18}
 
 
+def _merge(*term_lists) -> tuple:
+    acc: dict = {}
+    for terms in term_lists:
+        for kind, mult, exp in terms:
+            acc[(kind, mult)] = acc.get((kind, mult), 0) + exp
+    return tuple(sorted((k, m, e) for (k, m), e in acc.items() if e != 0))
+
+
 @dataclass(frozen=True)
 class Unit:
-    """A scale to base units and the exponents of (time, substance, length)."""
+    """A scale to base units and the exponents of (time, substance, length).
+
+    ``terms`` keeps the unit as written, as SBML unit terms ``(kind, multiplier, exponent)``
+    meaning ``(multiplier * kind) ** exponent`` with kinds ``second``, ``item``, ``mole``,
+    ``litre``, ``metre``: ``nM`` is ``(1e-9 mole)^1 (litre)^-1``. Two units are equal when
+    both the scale, the dimensions and the written terms agree.
+    """
 
     scale: float
     time: int = 0
     substance: int = 0
     length: int = 0
+    terms: tuple = ()
 
     @property
     def dims(self) -> tuple[int, int, int]:
@@ -40,14 +55,15 @@ class Unit:
 
     def __mul__(self, other: "Unit") -> "Unit":
         return Unit(self.scale * other.scale, self.time + other.time,
-                    self.substance + other.substance, self.length + other.length)
+                    self.substance + other.substance, self.length + other.length,
+                    _merge(self.terms, other.terms))
 
     def __truediv__(self, other: "Unit") -> "Unit":
-        return Unit(self.scale / other.scale, self.time - other.time,
-                    self.substance - other.substance, self.length - other.length)
+        return self * other ** -1
 
     def __pow__(self, n: int) -> "Unit":
-        return Unit(self.scale ** n, self.time * n, self.substance * n, self.length * n)
+        return Unit(self.scale ** n, self.time * n, self.substance * n, self.length * n,
+                    _merge(tuple((k, m, e * n) for k, m, e in self.terms)))
 
     def same_dimension(self, other: "Unit") -> bool:
         return self.dims == other.dims
@@ -63,27 +79,32 @@ class Unit:
 
 
 DIMENSIONLESS = Unit(1.0)
-SECOND = Unit(1.0, time=1)
-MOLECULE = Unit(1.0, substance=1)
-METRE = Unit(1.0, length=1)
+SECOND = Unit(1.0, time=1, terms=(("second", 1.0, 1),))
+MOLECULE = Unit(1.0, substance=1, terms=(("item", 1.0, 1),))
+METRE = Unit(1.0, length=1, terms=(("metre", 1.0, 1),))
+LITRE = Unit(1e-3, length=3, terms=(("litre", 1.0, 1),))
+MOLE = Unit(AVOGADRO, substance=1, terms=(("mole", 1.0, 1),))
 
 
 def _symbol(sym: str) -> Unit | None:
+    def minutes(n):
+        return Unit(n, time=1, terms=(("second", n, 1),))
     fixed = {
         "1": DIMENSIONLESS, "dimensionless": DIMENSIONLESS, "cell": DIMENSIONLESS,
         "cells": DIMENSIONLESS, "molecule": MOLECULE, "molecules": MOLECULE, "#": MOLECULE,
         "count": MOLECULE, "item": MOLECULE, "items": MOLECULE,
-        "min": Unit(60.0, time=1), "h": Unit(3600.0, time=1), "hr": Unit(3600.0, time=1),
-        "hour": Unit(3600.0, time=1), "day": Unit(86400.0, time=1),
+        "min": minutes(60.0), "h": minutes(3600.0), "hr": minutes(3600.0),
+        "hour": minutes(3600.0), "day": minutes(86400.0),
     }
     if sym in fixed:
         return fixed[sym]
-    for base, unit in (("mol", Unit(AVOGADRO, substance=1)), ("s", SECOND),
-                       ("L", Unit(1e-3, length=3)), ("l", Unit(1e-3, length=3)),
-                       ("M", Unit(AVOGADRO / 1e-3, substance=1, length=-3)), ("m", METRE)):
+    for base, kind, unit in (("mol", "mole", MOLE), ("s", "second", SECOND), ("L", "litre", LITRE),
+                             ("l", "litre", LITRE), ("M", "mole", MOLE / LITRE), ("m", "metre", METRE)):
         prefix = sym[: -len(base)]
         if sym.endswith(base) and prefix in _PREFIX:
-            return Unit(unit.scale * _PREFIX[prefix], unit.time, unit.substance, unit.length)
+            p = _PREFIX[prefix]
+            terms = tuple((k, p if k == kind else m, e) for k, m, e in unit.terms)
+            return Unit(unit.scale * p, unit.time, unit.substance, unit.length, _merge(terms))
     return None
 
 

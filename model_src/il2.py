@@ -26,7 +26,7 @@ m.compartment("PM", dimension=2, size="A_membrane", units="um^2", parent="EC", d
 
 # ---- doses and receptor numbers (Treg column)
 m.parameter("IL2_pM", 10, "pM", doc="extracellular IL-2 at t = 0")
-m.parameter("avogadro", 6.02214076e23, "1/mol", doc="Avogadro constant (exact, SI 2019)")
+m.parameter("avogadro", 6.02214076e23, "molecule/mol", doc="Avogadro constant (exact, SI 2019)")
 m.parameter("CD25_per_cell", 3589, "molecule",
             doc="IL-2Rα chains per Treg: IL2_PARAMETERS.md §2 (Farhat et al. 2021, final_receptor_levels.csv)")
 m.parameter("CD122_per_cell", 662, "molecule", doc="IL-2Rβ chains per Treg: IL2_PARAMETERS.md §2 (Farhat 2021)")
@@ -58,7 +58,7 @@ m.molecule_type("IL2RA(l)", uniprot="P01589", doc="IL-2Rα (CD25)")
 m.molecule_type("IL2RB(l)", uniprot="P14784", doc="IL-2Rβ (CD122)")
 m.molecule_type("IL2RG(l)", uniprot="P31785", doc="common γ chain (CD132)")
 
-m.seed("IL2(a,b,g)@EC", "IL2_pM*1e-12*avogadro*V_medium*1e-3")  # pM * mL -> molecules
+m.seed("IL2(a,b,g)@EC", "IL2_pM*avogadro*V_medium")  # pM * molecule/mol * mL: converted to molecules
 m.seed("IL2RA(l)@PM", "CD25_per_cell")
 m.seed("IL2RB(l)@PM", "CD122_per_cell")
 m.seed("IL2RG(l)@PM", "CD132_per_cell")

@@ -1,0 +1,557 @@
+"""SBML writer and validator for the frozen :class:`~il2sbml.network.Network`.
+
+Conventions of the written file (SBML Level 3 Version 2 by default, Version 1 on request):
+
+* **Amounts, not concentrations.** Every species has ``hasOnlySubstanceUnits="true"`` and an
+  amount in ``item`` (molecules per cell). A species symbol in a kinetic law is therefore an
+  amount, the kinetic law is the deterministic flux in ``item/second``, and the same file
+  means the same in COPASI, libRoadRunner and our SSA kernels (whose propensity is the
+  law with falling factorials). Model ``substanceUnits`` and ``extentUnits`` are ``item``,
+  ``timeUnits`` ``second``.
+* **Volume factors written out.** The kinetic law of reaction *i* is
+  ``stat_factor * rate * conv * volume_factor * x_1 * ... * x_n``: ``rate`` is the rule's
+  rate expression over the model's own parameters (in their declared units), ``volume_factor``
+  an expression of compartment sizes (``1/EC`` for a bimolecular reaction in ``EC``),
+  and ``conv`` a named constant carrying the unit conversion (``1/(M*s)`` and ``mL`` to
+  ``item`` and ``second``; ``1/min`` to ``1/s``), whose units are exactly the quotient
+  needed, so the unit check passes and the numbers are right. Changing a parameter or a
+  compartment size changes the rate.
+* **Parameters** keep their declared units (unit definitions built from the unit strings);
+  parameters defined by expressions get initial assignments, so changing an input and
+  resetting a simulator propagates. Parameters of unitless models are ``dimensionless``.
+* **Observables** are parameters with assignment rules (``item``), named as in the model;
+  global functions likewise. Species that a functional rate reads are declared modifiers.
+* **Annotations.** MIRIAM ``bqbiol:is`` (monomers) and ``bqbiol:hasPart`` (complexes) terms
+  from the molecule types' UniProt/ChEBI identifiers; SBO terms on compartments, species,
+  reactions and parameters; the generating rule(s) in each reaction's notes; model history
+  with the model's fixed creation date so that the output is byte-for-byte reproducible.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from dataclasses import dataclass
+
+import libsbml
+
+from .errors import Il2sbmlError
+from .expr import Expr
+from .network import Network
+from .units import DIMENSIONLESS, MOLECULE, SECOND, Unit, parse_unit
+
+SBO = {"compartment": 290, "monomer": 252, "complex": 253, "chemical": 247, "reaction": 176,
+       "parameter": 2, "kinetic": 9, "observable": 2, "conversion": 2}
+LITRE_UNIT = Unit(1e-3, length=3, terms=(("litre", 1.0, 1),))
+AREA_UNIT = Unit(1.0, length=2, terms=(("metre", 1.0, 2),))
+_RESERVED = {"pi", "exponentiale", "true", "false", "notanumber", "nan", "infinity", "inf", "time",
+             "avogadro", "delay", "rateof", "e"}
+_KIND = {"second": libsbml.UNIT_KIND_SECOND, "item": libsbml.UNIT_KIND_ITEM, "mole": libsbml.UNIT_KIND_MOLE,
+         "litre": libsbml.UNIT_KIND_LITRE, "metre": libsbml.UNIT_KIND_METRE}
+
+
+class SBMLError(Il2sbmlError):
+    """An SBML file could not be written, read or validated."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: str      # "error" or "warning"
+    category: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.severity} ({self.category}): {self.message}"
+
+
+def _check(code, what):
+    if code is not None and isinstance(code, int) and code != libsbml.LIBSBML_OPERATION_SUCCESS:
+        raise SBMLError(f"libSBML refused {what}: {libsbml.OperationReturnValue_toString(code)}")
+
+
+def _num(x: float) -> str:
+    if float(x).is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return repr(float(x))
+
+
+class _Writer:
+    def __init__(self, net: Network, level: int, version: int):
+        self.net = net
+        self.info = net.info
+        self.doc = libsbml.SBMLDocument(level, version)
+        self.model = self.doc.createModel()
+        self.ids: set = set()
+        self.unit_ids: dict = {}
+        self.conv_ids: dict = {}
+        self.has_units = any(p.unit is not None for p in self.info.parameters) or any(
+            c.unit is not None for c in self.info.compartments)
+        self.funcs = {f.name for f in self.info.functions}
+        self.obs = {o.name for o in net.observables}
+
+    # ------------------------------------------------------------- ids and units
+    def new_id(self, wanted: str) -> str:
+        sid = re.sub(r"[^A-Za-z0-9_]", "_", wanted)
+        if not re.match(r"[A-Za-z_]", sid):
+            sid = "_" + sid
+        if sid.lower() in _RESERVED:
+            sid += "_"
+        base, k = sid, 1
+        while sid in self.ids:
+            k += 1
+            sid = f"{base}_{k}"
+        self.ids.add(sid)
+        return sid
+
+    def unit_id(self, unit: Unit | None, name: str | None = None) -> str:
+        if unit is None or not unit.terms:
+            return "dimensionless"
+        key = unit.terms
+        if key in self.unit_ids:
+            return self.unit_ids[key]
+        if len(key) == 1 and key[0][1] == 1.0 and key[0][2] == 1:
+            self.unit_ids[key] = key[0][0]
+            return key[0][0]
+        parts = []
+        for kind, mult, exp in key:
+            p = kind if mult == 1.0 else f"{kind}_x{_num(mult).replace('.', 'p').replace('-', 'm').replace('+', '')}"
+            parts.append(p if exp == 1 else f"{p}_pow{exp}".replace("-", "m"))
+        uid = self.new_id("u_" + "_".join(parts))
+        ud = self.model.createUnitDefinition()
+        ud.setId(uid)
+        if name:
+            ud.setName(name)
+        for kind, mult, exp in key:
+            u = ud.createUnit()
+            u.setKind(_KIND[kind])
+            u.setExponent(exp)
+            u.setScale(0)
+            u.setMultiplier(mult)
+        self.unit_ids[key] = uid
+        return uid
+
+    # ------------------------------------------------------------- math
+    def formula(self, expr: Expr, names: dict) -> str:
+        """An SBML L3 infix formula from an expression, renaming ids through ``names``."""
+        return self._f(expr.tree, names)
+
+    def _f(self, node, names) -> str:
+        if isinstance(node, ast.Constant):
+            return f"({_num(node.value)} dimensionless)" if not isinstance(node.value, bool) else str(node.value).lower()
+        if isinstance(node, ast.Name):
+            if node.id in ("_pi", "pi"):
+                return "pi"
+            if node.id == "_e":
+                return "exponentiale"
+            return names.get(node.id, node.id)
+        if isinstance(node, ast.BinOp):
+            op = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "^"}[type(node.op)]
+            if op == "^" and isinstance(node.right, ast.Constant):
+                return f"({self._f(node.left, names)} ^ {_num(node.right.value)})"
+            return f"({self._f(node.left, names)} {op} {self._f(node.right, names)})"
+        if isinstance(node, ast.UnaryOp):
+            inner = self._f(node.operand, names)
+            return f"(-{inner})" if isinstance(node.op, ast.USub) else (f"(!{inner})" if isinstance(node.op, ast.Not) else inner)
+        if isinstance(node, ast.Compare):
+            ops = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+            parts = []
+            left = node.left
+            for op, right in zip(node.ops, node.comparators):
+                parts.append(f"({self._f(left, names)} {ops[type(op)]} {self._f(right, names)})")
+                left = right
+            return "(" + " && ".join(parts) + ")"
+        if isinstance(node, ast.BoolOp):
+            op = " && " if isinstance(node.op, ast.And) else " || "
+            return "(" + op.join(self._f(v, names) for v in node.values) + ")"
+        if isinstance(node, ast.Call):
+            name = node.func.id
+            if name in self.funcs and not node.args:
+                return names.get(name, name)
+            args = [self._f(a, names) for a in node.args]
+            if name == "_if":
+                return f"piecewise({args[1]}, {args[0]}, {args[2]})"
+            fn = {"ln": "ln", "log": "ln", "log10": "log10", "exp": "exp", "sqrt": "sqrt", "abs": "abs",
+                  "min": "min", "max": "max", "sin": "sin", "cos": "cos", "tan": "tan", "floor": "floor",
+                  "ceil": "ceil", "pow": "pow"}.get(name)
+            if fn is None:
+                raise SBMLError(f"function {name!r} cannot be written to SBML")
+            if fn == "log10":
+                return f"log(10 dimensionless, {args[0]})"
+            if fn == "pow":
+                return f"({args[0]} ^ {args[1]})"
+            return f"{fn}({', '.join(args)})"
+        raise SBMLError(f"cannot write {ast.unparse(node)!r} to SBML")
+
+    def math(self, formula: str, what: str):
+        settings = libsbml.L3ParserSettings()
+        settings.setParseUnits(True)
+        settings.setParseAvogadroCsymbol(False)
+        settings.setParseCollapseMinus(True)
+        ast_node = libsbml.parseL3FormulaWithSettings(formula, settings)
+        if ast_node is None:
+            raise SBMLError(f"cannot express {what} in SBML: {formula!r}: {libsbml.getLastParseL3Error()}")
+        return ast_node
+
+    def unit_of(self, name):
+        for p in self.info.parameters:
+            if p.name == name:
+                return p.unit
+        for c in self.info.compartments:
+            if c.name == name:
+                return self.comp_units.get(c.name, c.unit)
+        return None
+
+    def assign_formula(self, expr: Expr, needed: Unit, what: str) -> str:
+        """A formula for ``expr`` in the units ``needed``: as is when its units are those; with a
+        declared unit on a unitless expression; else times a conversion constant."""
+        from .dsl import expression_unit
+
+        formula = self.formula(expr, self.names)
+        funcs = {f.name: f.unit for f in self.info.functions}
+        have = expression_unit(expr, self.unit_of, self.obs, funcs) if expr.names else None
+        if have is None or have == "mixed":
+            if not needed.terms:
+                return formula
+            return f"({formula}) * (1 {self.unit_id(needed)})"
+        if have.terms == needed.terms:
+            return formula
+        value = have.scale / needed.scale
+        return f"({formula}) * {self._conv(needed, have, value)}"
+
+    def set_sbo(self, el, term):
+        el.setSBOTerm(int(term))
+
+    # ------------------------------------------------------------- sections
+    def write(self) -> str:
+        net, info, m = self.net, self.info, self.model
+        mid = self.new_id(net.model_name)
+        m.setId(mid)
+        m.setName(net.model_name)
+        m.setMetaId(f"meta_{mid}")
+        _check(m.setSubstanceUnits("item"), "substanceUnits")
+        _check(m.setTimeUnits("second"), "timeUnits")
+        _check(m.setExtentUnits("item"), "extentUnits")
+        m.setVolumeUnits("litre")
+        m.setAreaUnits(self.unit_id(AREA_UNIT))
+        m.setLengthUnits("metre")
+        if info.doc:
+            m.setNotes(_notes(info.doc))
+        self._history(m, mid)
+        # names of model quantities are kept as SBML ids where free
+        self.names: dict = {}
+        for p in info.parameters:
+            self.names[p.name] = self.new_id(p.name)
+        for c in info.compartments:
+            self.names[c.name] = self.new_id(c.name)
+        for o in net.observables:
+            self.names[o.name] = self.new_id(o.name)
+        for f in info.functions:
+            self.names[f.name] = self.new_id(f.name)
+        self._compartments()
+        self._parameters()
+        self._species()
+        self._observables_and_functions()
+        self._reactions()
+        return libsbml.writeSBMLToString(self.doc)
+
+    def _history(self, m, mid):
+        h = libsbml.ModelHistory()
+        c = libsbml.ModelCreator()
+        c.setFamilyName(self.info.creator)
+        c.setGivenName("exported by")
+        c.setOrganisation("il2sbml")
+        h.addCreator(c)
+        d = libsbml.Date(self.info.created)
+        h.setCreatedDate(d)
+        h.addModifiedDate(d)
+        _check(m.setModelHistory(h), "model history")
+
+    def _compartments(self):
+        m, info = self.model, self.info
+        if not info.compartments:
+            cid = self.new_id("cell")
+            self.default_compartment = cid
+            c = m.createCompartment()
+            c.setId(cid)
+            c.setName("one cell (default compartment: the model declares none)")
+            c.setSpatialDimensions(3)
+            c.setSize(1.0)
+            c.setUnits("litre")
+            c.setConstant(True)
+            self.set_sbo(c, SBO["compartment"])
+            self.comp_units = {cid: LITRE_UNIT}
+            return
+        self.default_compartment = None
+        self.comp_units = {}
+        params = self.net.parameters
+        for comp in info.compartments:
+            c = m.createCompartment()
+            cid = self.names[comp.name]
+            c.setId(cid)
+            c.setMetaId(f"meta_{cid}")
+            if comp.doc:
+                c.setName(comp.doc)
+            c.setSpatialDimensions(comp.dimension)
+            unit = comp.unit if comp.unit is not None else (LITRE_UNIT if comp.dimension == 3 else AREA_UNIT)
+            self.comp_units[comp.name] = unit
+            c.setUnits(self.unit_id(unit))
+            env = dict(params)
+            c.setSize(comp.size.evaluate(env))
+            c.setConstant(True)
+            self.set_sbo(c, SBO["compartment"])
+            if not comp.size.is_number():
+                ia = m.createInitialAssignment()
+                ia.setSymbol(cid)
+                ia.setMath(self.math(self.assign_formula(comp.size, unit, f"the size of {comp.name}"),
+                                     f"the size of {comp.name}"))
+
+    def _parameters(self):
+        m = self.model
+        for p in self.info.parameters:
+            par = m.createParameter()
+            pid = self.names[p.name]
+            par.setId(pid)
+            par.setMetaId(f"meta_{pid}")
+            par.setValue(self.net.parameters[p.name])
+            par.setConstant(True)
+            par.setUnits(self.unit_id(p.unit, p.units))
+            self.set_sbo(par, SBO["parameter"])
+            if p.doc:
+                par.setNotes(_notes(p.doc + (f" [{p.units}]" if p.units else "")))
+            if not p.expr.is_number():
+                ia = m.createInitialAssignment()
+                ia.setSymbol(pid)
+                ia.setMath(self.math(self.assign_formula(p.expr, p.unit or DIMENSIONLESS, p.name),
+                                     f"parameter {p.name}"))
+
+    def _species(self):
+        m, net = self.model, self.net
+        annotations = {mt.name: mt.annotations for mt in self.info.molecule_types}
+        amounts = net.initial_amounts()
+        self.species_ids = []
+        for s in net.species:
+            sid = self.new_id(f"s{s.index + 1}")
+            self.species_ids.append(sid)
+            sp = m.createSpecies()
+            sp.setId(sid)
+            sp.setMetaId(f"meta_{sid}")
+            sp.setName(s.label)
+            comp = self.names.get(s.compartment) if s.compartment else self.default_compartment
+            sp.setCompartment(comp)
+            sp.setHasOnlySubstanceUnits(True)
+            sp.setSubstanceUnits("item")
+            sp.setBoundaryCondition(s.fixed)
+            sp.setConstant(False)
+            sp.setInitialAmount(amounts[s.index])
+            if s.initial is not None and not s.initial.is_number():
+                ia = m.createInitialAssignment()
+                ia.setSymbol(sid)
+                ia.setMath(self.math(self.assign_formula(s.initial, MOLECULE, s.label),
+                                     f"the initial amount of {s.label}"))
+            mols = s.molecules
+            resources = []
+            for t in dict.fromkeys(mols):
+                resources.extend(r for q, r in annotations.get(t, ()) if q == "bqbiol:is")
+            if len(mols) == 1:
+                chem = any("CHEBI" in r for r in resources)
+                self.set_sbo(sp, SBO["chemical"] if chem else SBO["monomer"])
+                self._cv(sp, libsbml.BQB_IS, resources)
+            else:
+                self.set_sbo(sp, SBO["complex"])
+                self._cv(sp, libsbml.BQB_HAS_PART, resources)
+        self.species_names = {s.index: self.species_ids[s.index] for s in net.species}
+
+    def _cv(self, el, qualifier, resources):
+        if not resources:
+            return
+        cv = libsbml.CVTerm(libsbml.BIOLOGICAL_QUALIFIER)
+        cv.setBiologicalQualifierType(qualifier)
+        for r in dict.fromkeys(resources):
+            cv.addResource(r)
+        _check(el.addCVTerm(cv), "a MIRIAM annotation")
+
+    def _observables_and_functions(self):
+        m, net = self.model, self.net
+        for o in net.observables:
+            oid = self.names[o.name]
+            par = m.createParameter()
+            par.setId(oid)
+            par.setName(o.name)
+            par.setNotes(_notes(f"Observable: {o.kind} matching "
+                                + ", ".join(next(ob.texts for ob in self.info.observables if ob.name == o.name))
+                                if any(ob.name == o.name for ob in self.info.observables) else f"Observable ({o.kind})"))
+            par.setConstant(False)
+            par.setUnits("item")
+            par.setValue(0.0)
+            self.set_sbo(par, SBO["observable"])
+            terms = [f"{self.species_ids[i]}" if w == 1 else f"({_num(w)} dimensionless) * {self.species_ids[i]}"
+                     for i, w in o.weights]
+            rule = m.createAssignmentRule()
+            rule.setVariable(oid)
+            rule.setMath(self.math(" + ".join(terms) if terms else "0 item", f"observable {o.name}"))
+        for f in self.info.functions:
+            fid = self.names[f.name]
+            par = m.createParameter()
+            par.setId(fid)
+            par.setName(f.name)
+            par.setNotes(_notes(f"Global function {f.name}() = {f.expr.text}"))
+            par.setConstant(False)
+            par.setValue(0.0)
+            par.setUnits(self.unit_id(f.unit, f.units) if f.unit is not None else "dimensionless")
+            rule = m.createAssignmentRule()
+            rule.setVariable(fid)
+            formula = self.formula(f.expr, self.names)
+            if f.unit is None:
+                # a function of counts in a unitless model: declare the result dimensionless
+                formula = self._strip_units_formula(f.expr)
+            rule.setMath(self.math(formula, f"function {f.name}"))
+
+    def _strip_units_formula(self, expr: Expr) -> str:
+        """Formula where observables (item) are divided by one item: a dimensionless function."""
+        names = dict(self.names)
+        for o in self.obs:
+            names[o] = f"({self.names[o]} / (1 item))"
+        return self.formula(expr, names)
+
+    def _conv(self, unit_needed: Unit, unit_have: Unit, value: float) -> str:
+        q = unit_needed / unit_have
+        key = (q.terms, value)
+        if key not in self.conv_ids:
+            cid = self.new_id(f"conv_{len(self.conv_ids) + 1}")
+            par = self.model.createParameter()
+            par.setId(cid)
+            par.setName("unit conversion of rate constants to molecules per cell and seconds")
+            par.setValue(value)
+            par.setConstant(True)
+            par.setUnits(self.unit_id(q))
+            self.set_sbo(par, SBO["conversion"])
+            self.conv_ids[key] = cid
+        return self.conv_ids[key]
+
+    def _reactions(self):
+        m, net = self.model, self.net
+        declared_sizes = {c.name: c.size.evaluate(net.parameters) for c in self.info.compartments}
+        func_units = {f.name: f.unit for f in self.info.functions}
+        from .dsl import expression_unit
+        for r in net.reactions:
+            rid = self.new_id(f"r{r.index + 1}")
+            rx = m.createReaction()
+            rx.setId(rid)
+            rx.setMetaId(f"meta_{rid}")
+            rx.setReversible(False)
+            if self.doc.getVersion() == 1:
+                rx.setFast(False)
+            self.set_sbo(rx, SBO["reaction"])
+            rx.setNotes(_notes(f"Generated by rule{'s' if len(r.rules) > 1 else ''} "
+                               + ", ".join(r.rules) + "."))
+            for role, idxs in (("reactant", r.reactants), ("product", r.products)):
+                for i, n in sorted(_counts(idxs).items()):
+                    ref = rx.createReactant() if role == "reactant" else rx.createProduct()
+                    ref.setSpecies(self.species_ids[i])
+                    ref.setStoichiometry(n)
+                    ref.setConstant(True)
+            for i in sorted(self._modifiers(r)):
+                if i not in r.reactants and i not in r.products:
+                    mod = rx.createModifier()
+                    mod.setSpecies(self.species_ids[i])
+            # units of rate * volume factor, and the conversion to item/second
+            order = len(r.reactants)
+            rate_unit = expression_unit(r.rate, self.unit_of, self.obs, func_units, formal=True)
+            vf_unit = DIMENSIONLESS
+            for name, power in _volume_powers(r.volume_factor):
+                vf_unit = vf_unit * self.comp_units[name] ** power
+            needed = MOLECULE ** (1 - order) / SECOND
+            v_base = r.volume_factor.evaluate(net.compartment_sizes)
+            v_decl = r.volume_factor.evaluate(declared_sizes) if declared_sizes else v_base
+            value = r.unit_factor * (v_base / v_decl)
+            conv = self._conv(needed, rate_unit * vf_unit, value)
+            rate_formula = self.formula(r.rate, self.names)
+            parts = []
+            if r.stat_factor != 1.0:
+                parts.append(f"({_num(r.stat_factor)} dimensionless)")
+            parts.append(rate_formula)
+            parts.append(conv)
+            if r.volume_factor.text != "1":
+                parts.append(self.formula(r.volume_factor, self.names))
+            parts.extend(self.species_ids[i] for i in r.reactants)
+            kl = rx.createKineticLaw()
+            kl.setMath(self.math(" * ".join(parts), f"the rate of reaction {r.index + 1}"))
+
+    def _modifiers(self, r) -> set:
+        """Species whose amounts a functional rate reads (through observables and functions)."""
+        if not r.functional:
+            return set()
+        fexpr = {f.name: f.expr for f in self.info.functions}
+        names, calls = set(r.rate.names), set(r.rate.calls)
+        seen = set()
+        while calls - seen:
+            f = (calls - seen).pop()
+            seen.add(f)
+            if f in fexpr:
+                names |= fexpr[f].names
+                calls |= fexpr[f].calls
+        out = set()
+        for o in self.net.observables:
+            if o.name in names:
+                out.update(i for i, _ in o.weights)
+        return out
+
+
+def _counts(idxs):
+    out: dict = {}
+    for i in idxs:
+        out[i] = out.get(i, 0) + 1
+    return out
+
+
+def _volume_powers(vf: Expr):
+    """``1/EC`` -> [(EC, -1)], ``EC`` -> [(EC, 1)], ``1/EC^2`` -> [(EC, -2)]."""
+    text = vf.text.replace(" ", "")
+    if text == "1":
+        return []
+    m = re.fullmatch(r"(1/)?([A-Za-z_]\w*)(\^(\d+))?", text)
+    if not m:
+        raise SBMLError(f"unexpected volume factor {vf.text!r}")
+    power = int(m.group(4) or 1)
+    return [(m.group(2), -power if m.group(1) else power)]
+
+
+def _notes(text: str) -> str:
+    esc = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f'<body xmlns="http://www.w3.org/1999/xhtml"><p>{esc}</p></body>'
+
+
+def write_sbml(net: Network, *, level: int = 3, version: int = 2) -> str:
+    """The network as an SBML string (Level 3 Version 2 by default). Deterministic."""
+    if (level, version) not in ((3, 1), (3, 2)):
+        raise SBMLError(f"SBML Level {level} Version {version} is not written; use L3V2 (default) or L3V1")
+    return _Writer(net, level, version).write()
+
+
+def validate_sbml(text: str) -> list[Problem]:
+    """All libSBML consistency checks, units included: errors and warnings, in file order."""
+    doc = libsbml.readSBMLFromString(text)
+    problems = []
+    for i in range(doc.getNumErrors()):
+        problems.append(_problem(doc.getError(i)))
+    if any(p.severity == "error" for p in problems):
+        return problems
+    for cat in (libsbml.LIBSBML_CAT_GENERAL_CONSISTENCY, libsbml.LIBSBML_CAT_IDENTIFIER_CONSISTENCY,
+                libsbml.LIBSBML_CAT_UNITS_CONSISTENCY, libsbml.LIBSBML_CAT_MATHML_CONSISTENCY,
+                libsbml.LIBSBML_CAT_SBO_CONSISTENCY, libsbml.LIBSBML_CAT_OVERDETERMINED_MODEL,
+                libsbml.LIBSBML_CAT_MODELING_PRACTICE):
+        doc.setConsistencyChecks(cat, True)
+    doc.checkConsistency()
+    for i in range(doc.getNumErrors()):
+        p = _problem(doc.getError(i))
+        if p not in problems:
+            problems.append(p)
+    return problems
+
+
+def _problem(err) -> Problem:
+    sev = "error" if err.getSeverity() >= libsbml.LIBSBML_SEV_ERROR else "warning"
+    msg = " ".join(err.getMessage().split())
+    return Problem(sev, err.getCategoryAsString(), err.getLine(), msg)

@@ -1,0 +1,155 @@
+"""The SBML writer: valid with every libSBML check on (units included), reproducible, and
+simulating to BioNetGen's reference trajectories in libRoadRunner and in COPASI."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import roadrunner
+
+from bngnet import suite_dir
+
+from il2sbml import generate_network, load_model
+from il2sbml.cli import main
+from il2sbml.sbml import validate_sbml, write_sbml
+
+MODELS = Path(__file__).parent / "models"
+ALL = sorted(p.stem for p in MODELS.glob("*.py"))
+# model, reference folder, t_end, steps (single-phase simulate_ode actions in the .bngl files)
+TRAJECTORIES = [("simple_system", 100, 50), ("Haugh2b", 50, 5), ("tlbr", 2, 50),
+                ("test_fixed", 60, 240), ("univ_synth", 10, 20)]
+
+
+def net_of(name):
+    path = MODELS / f"{name}.py" if name != "il2" else Path("model_src/il2.py")
+    return generate_network(load_model(str(path)))
+
+
+def read_gdat(path):
+    lines = Path(path).read_text().splitlines()
+    head = lines[0].lstrip("#").split()
+    data = np.array([[float(x) for x in line.split()] for line in lines[1:] if line.strip()])
+    return head, data
+
+
+def close(sim, ref, rel=1e-6, floor=1e-7):
+    """Relative error <= rel at every point, except that values near zero are held to an
+    absolute floor: BioNetGen computed the references with its default absolute tolerance
+    (1e-8 per species), so their tiny early values carry errors of that order."""
+    scale = np.maximum(np.max(np.abs(ref), axis=0), 1.0)
+    bad = np.abs(sim - ref) > rel * np.abs(ref) + floor * scale
+    return not bad.any(), np.argwhere(bad)[:5]
+
+
+def roadrunner_run(sbml, t_end, steps, selections):
+    r = roadrunner.RoadRunner(sbml)
+    r.integrator.relative_tolerance = 1e-12
+    r.integrator.absolute_tolerance = 1e-12
+    return np.array(r.simulate(0, t_end, steps + 1, ["time"] + selections))
+
+
+def copasi_run(sbml, t_end, steps, selections, tmp_path):
+    import COPASI
+
+    path = tmp_path / "model.xml"
+    path.write_text(sbml, encoding="utf-8")
+    dm = COPASI.CRootContainer.addDatamodel()
+    try:
+        assert dm.importSBML(str(path)), "COPASI refused the file"
+        model = dm.getModel()
+        task = dm.getTask("Time-Course")
+        task.setMethodType(COPASI.CTaskEnum.Method_deterministic)
+        problem = task.getProblem()
+        problem.setStepNumber(steps)
+        problem.setDuration(t_end)
+        problem.setTimeSeriesRequested(True)
+        model.setInitialTime(0.0)
+        method = task.getMethod()
+        method.getParameter("Relative Tolerance").setDblValue(1e-12)
+        method.getParameter("Absolute Tolerance").setDblValue(1e-12)
+        method.getParameter("Max Internal Steps").setIntValue(1_000_000)
+        assert task.process(True), task.getProcessError()
+        ts = task.getTimeSeries()
+        titles = {ts.getTitle(j).removeprefix("Values[").removesuffix("]"): j for j in range(ts.getNumVariables())}
+        cols = [titles["Time"]] + [titles[s] for s in selections]
+        return np.array([[ts.getData(i, j) for j in cols] for i in range(ts.getRecordedSteps())])
+    finally:
+        COPASI.CRootContainer.removeDatamodel(dm)
+
+
+@pytest.mark.parametrize("name", ALL + ["il2"])
+def test_valid_with_zero_errors_and_zero_warnings(name):
+    problems = validate_sbml(write_sbml(net_of(name)))
+    assert problems == [], "\n".join(map(str, problems))
+
+
+@pytest.mark.parametrize("name", ["statfactor", "il2"])
+def test_output_is_byte_for_byte_reproducible(name):
+    assert write_sbml(net_of(name)) == write_sbml(net_of(name))
+
+
+def test_level3_version1_on_request():
+    text = write_sbml(net_of("michment"), level=3, version=1)
+    assert 'level="3" version="1"' in text
+    assert validate_sbml(text) == []
+
+
+@pytest.mark.parametrize("name,t_end,steps", TRAJECTORIES)
+def test_libroadrunner_matches_bionetgen_gdat(name, t_end, steps):
+    ref_dir = suite_dir() / "bngl" / name / "expected"
+    head, ref = read_gdat(ref_dir / f"{name}.gdat")
+    sim = roadrunner_run(write_sbml(net_of(name)), t_end, steps, head[1:])
+    assert sim.shape == ref.shape
+    ok, where = close(sim[:, 1:], ref[:, 1:])
+    assert ok, [(head[1 + j], ref[i, 0], sim[i, 1 + j], ref[i, 1 + j]) for i, j in where]
+
+
+@pytest.mark.parametrize("name,t_end,steps", TRAJECTORIES)
+def test_copasi_agrees_with_libroadrunner(name, t_end, steps, tmp_path):
+    suite_dir()
+    sbml = write_sbml(net_of(name))
+    head, _ = read_gdat(suite_dir() / "bngl" / name / "expected" / f"{name}.gdat")
+    rr = roadrunner_run(sbml, t_end, steps, head[1:])
+    cp = copasi_run(sbml, t_end, steps, head[1:], tmp_path)
+    assert cp.shape == rr.shape
+    ok, where = close(cp, rr)
+    assert ok, [(head[j], rr[i, 0], cp[i, j], rr[i, j]) for i, j in where]
+
+
+def test_parameters_drive_initial_state_through_initial_assignments():
+    """Changing IL2_pM or cells_per_mL and resetting changes the IL-2 amount (no regeneration)."""
+    r = roadrunner.RoadRunner(write_sbml(net_of("il2")))
+    base = r["init(s1)"]
+    r["IL2_pM"] = 100.0
+    r.reset()
+    assert r["init(s1)"] == pytest.approx(10 * base, rel=1e-12)
+    r["cells_per_mL"] = 1e7   # ten times less medium per cell, ten times fewer IL-2 molecules
+    r.reset()
+    assert r["init(s1)"] == pytest.approx(base, rel=1e-12)
+
+
+def test_annotations_and_sbo_terms_are_written():
+    text = write_sbml(net_of("il2"))
+    assert "http://identifiers.org/uniprot/P60568" in text
+    assert "bqbiol:hasPart" in text and "bqbiol:is" in text
+    assert 'sboTerm="SBO:0000253"' in text and 'sboTerm="SBO:0000176"' in text
+    assert "Generated by rule IL2_binds_a." in text
+
+
+def test_functional_rate_declares_its_modifiers():
+    text = write_sbml(net_of("test_fixed"))
+    assert "<listOfModifiers>" in text
+
+
+def test_cli_build_writes_valid_sbml_and_validate_reports(tmp_path, capsys):
+    out = tmp_path / "il2.xml"
+    assert main(["build", "model_src/il2.py", "-o", str(out)]) == 0
+    assert main(["validate", str(out)]) == 0
+    assert "0 error(s), 0 warning(s)" in capsys.readouterr().out
+    bad = tmp_path / "bad.xml"
+    bad.write_text(out.read_text(encoding="utf-8").replace("compartment=\"PM\"", "compartment=\"NOWHERE\"", 1), encoding="utf-8")
+    assert main(["validate", str(bad)]) == 1
+    assert "NOWHERE" in capsys.readouterr().out
+    junk = tmp_path / "junk.xml"
+    junk.write_text("<not sbml")
+    assert main(["validate", str(junk)]) == 1
