@@ -863,11 +863,24 @@ class _Generator:
         return out
 
     def _instances(self, cr: CompiledRule, lists) -> None:
+        # A rule with one product pattern puts every surviving molecule into that product, so
+        # its size and stoichiometry are known before the instance is built: skip instances
+        # that max_agg / max_stoich would discard (most instances of binding rules near the cap).
+        merged = len(cr.product_members) == 1 and not cr.rule.delete_molecules and not cr.species_del
+        stoich = self.limits["max_stoich"]
         for combo in product(*lists):
+            if merged:
+                size = sum(len(m[0]) for m in combo) + len(cr.created) - len(cr.mol_del)
+                if size > self.limits["max_agg"] and self.limits["max_agg_explicit"]:
+                    continue
+                if stoich and any(sum(m[0].stoich(t) for m in combo) > cap for t, cap in stoich.items()
+                                  if not any(c[0] == t for c in cr.created)
+                                  and not any(combo[pi][0].mtype[combo[pi][1][mi]] == t for pi, mi in cr.mol_del)):
+                    continue
+            if self.dims and len(combo) > 1 and not _interacting([m[0].compartment for m in combo], self.dims):
+                continue
             prods = _apply(cr, combo, self)
             if prods is None:
-                continue
-            if self.dims and len(combo) > 1 and not _interacting([m[0].compartment for m in combo], self.dims):
                 continue
             pidx = [self.add_species(p, cr) for p in prods]
             self.add_reaction(cr, [m[0].index for m in combo], pidx, cr.factor)
