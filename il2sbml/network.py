@@ -35,6 +35,12 @@ class NetSpecies:
     compartment: str | None
     molecules: tuple[str, ...]  # molecule types, canonical order (for annotations)
     initial_unit: object = None  # il2sbml.units.Unit of ``initial``; None: a count
+    # read from SBML (defaults describe networks generated from rules)
+    sbml_id: str | None = None
+    name: str | None = None
+    concentration: bool = False  # ``initial`` is a concentration (SBML initialConcentration)
+    amount_in_law: bool = True   # SBML hasOnlySubstanceUnits: the symbol means the amount
+    constant: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,10 @@ class NetReaction:
     rule: str
     rules: tuple[str, ...]
     rate_unit: object = None     # il2sbml.units.Unit of ``rate`` as declared, None if unitless
+    # read from SBML: the kinetic law itself (substance/time, SBML symbol semantics)
+    law: Expr | None = None
+    reversible: bool = False
+    sbml_id: str | None = None
 
     def rate_string(self) -> str:
         """The rate constant as BioNetGen writes it, e.g. ``0.5*k`` or ``4*kp1/EC``."""
@@ -109,6 +119,7 @@ class Network:
                  compartment_sizes, stats, site_order=None, info: ModelInfo | None = None):
         self.model_name = model_name
         self.info = info or ModelInfo(model_name, "", None)
+        self.sbml = None  # il2sbml.sbmlread.SBMLExtras for networks read from SBML
         self.species: tuple[NetSpecies, ...] = tuple(species)
         self.reactions: tuple[NetReaction, ...] = tuple(reactions)
         self.observables: tuple[NetObservable, ...] = tuple(observables)

@@ -527,6 +527,8 @@ def write_sbml(net: Network, *, level: int = 3, version: int = 2) -> str:
     """The network as an SBML string (Level 3 Version 2 by default). Deterministic."""
     if (level, version) not in ((3, 1), (3, 2)):
         raise SBMLError(f"SBML Level {level} Version {version} is not written; use L3V2 (default) or L3V1")
+    if getattr(net, "sbml", None) is not None:
+        return _CoreWriter(net, level, version).write()
     return _Writer(net, level, version).write()
 
 
@@ -555,3 +557,128 @@ def _problem(err) -> Problem:
     sev = "error" if err.getSeverity() >= libsbml.LIBSBML_SEV_ERROR else "warning"
     msg = " ".join(err.getMessage().split())
     return Problem(sev, err.getCategoryAsString(), err.getLine(), msg)
+
+
+class _CoreWriter:
+    """Writes a network read from SBML back as SBML: the same elements, units and math."""
+
+    def __init__(self, net: Network, level: int, version: int):
+        self.net = net
+        self.x = net.sbml
+        self.doc = libsbml.SBMLDocument(level, version)
+        self.model = self.doc.createModel()
+        self.helper = _Writer.__new__(_Writer)   # reuse the formula translator
+        self.helper.funcs = set()
+
+    def math(self, expr: Expr, what: str):
+        formula = self.helper._f(expr.tree, {"time": "time"})
+        settings = libsbml.L3ParserSettings()
+        settings.setParseUnits(False)
+        settings.setParseAvogadroCsymbol(False)
+        node = libsbml.parseL3FormulaWithSettings(formula.replace(" dimensionless)", ")"), settings)
+        if node is None:
+            raise SBMLError(f"cannot write {what}: {formula!r}: {libsbml.getLastParseL3Error()}")
+        _time_csymbols(node)
+        return node
+
+    def write(self) -> str:
+        net, x, m = self.net, self.x, self.model
+        if x.model_id:
+            m.setId(x.model_id)
+        if x.model_name:
+            m.setName(x.model_name)
+        for attr, value in x.model_units:
+            getattr(m, "set" + attr)(value)
+        for uid, name, units in x.unit_definitions:
+            ud = m.createUnitDefinition()
+            ud.setId(uid)
+            if name:
+                ud.setName(name)
+            for kind, exp, scale, mult in units:
+                u = ud.createUnit()
+                u.setKind(libsbml.UnitKind_forName(kind))
+                u.setExponent(exp)
+                u.setScale(scale)
+                u.setMultiplier(mult)
+        for comp in net.info.compartments:
+            c = m.createCompartment()
+            c.setId(comp.name)
+            if comp.doc:
+                c.setName(comp.doc)
+            c.setSpatialDimensions(comp.dimension)
+            c.setSize(net.compartment_sizes[comp.name])
+            if x.compartment_units.get(comp.name):
+                c.setUnits(x.compartment_units[comp.name])
+            c.setConstant(True)
+        for s in net.species:
+            sp = m.createSpecies()
+            sp.setId(s.sbml_id)
+            if s.name:
+                sp.setName(s.name)
+            sp.setCompartment(s.compartment)
+            if s.initial is not None:
+                value = s.initial.evaluate({})
+                (sp.setInitialConcentration if s.concentration else sp.setInitialAmount)(value)
+            if x.species_units.get(s.sbml_id):
+                sp.setSubstanceUnits(x.species_units[s.sbml_id])
+            sp.setHasOnlySubstanceUnits(s.amount_in_law)
+            sp.setBoundaryCondition(s.fixed)
+            sp.setConstant(s.constant)
+        for p in net.info.parameters:
+            par = m.createParameter()
+            par.setId(p.name)
+            if p.doc:
+                par.setName(p.doc)
+            par.setValue(net.parameters[p.name])
+            if x.parameter_units.get(p.name):
+                par.setUnits(x.parameter_units[p.name])
+            par.setConstant(x.parameter_constant.get(p.name, True))
+        for symbol, expr in x.initial_assignments:
+            ia = m.createInitialAssignment()
+            ia.setSymbol(symbol)
+            ia.setMath(self.math(expr, f"the initial assignment to {symbol}"))
+        for variable, expr in x.assignment_rules:
+            rule = m.createAssignmentRule()
+            rule.setVariable(variable)
+            rule.setMath(self.math(expr, f"the assignment rule for {variable}"))
+        ids = [s.sbml_id for s in net.species]
+        for r in net.reactions:
+            rx = m.createReaction()
+            rx.setId(r.sbml_id)
+            rx.setReversible(r.reversible)
+            if self.doc.getVersion() == 1:
+                rx.setFast(False)
+            for role, idxs in (("reactant", r.reactants), ("product", r.products)):
+                for i, n in sorted(_counts(idxs).items()):
+                    ref = rx.createReactant() if role == "reactant" else rx.createProduct()
+                    ref.setSpecies(ids[i])
+                    ref.setStoichiometry(n)
+                    ref.setConstant(True)
+            law_names = r.law.names
+            for i, sid in enumerate(ids):
+                if sid in law_names and i not in r.reactants and i not in r.products:
+                    mod = rx.createModifier()
+                    mod.setSpecies(sid)
+            kl = rx.createKineticLaw()
+            kl.setMath(self.math(r.law, f"the kinetic law of {r.sbml_id}"))
+        for ev in x.events:
+            e = m.createEvent()
+            e.setId(ev.id)
+            e.setUseValuesFromTriggerTime(ev.use_values_from_trigger_time)
+            t = e.createTrigger()
+            t.setInitialValue(ev.initial_value)
+            t.setPersistent(ev.persistent)
+            t.setMath(self.math(ev.trigger, f"the trigger of {ev.id}"))
+            for variable, expr in ev.assignments:
+                a = e.createEventAssignment()
+                a.setVariable(variable)
+                a.setMath(self.math(expr, f"an assignment of {ev.id}"))
+        return libsbml.writeSBMLToString(self.doc)
+
+
+def _time_csymbols(node) -> None:
+    """Turn the name ``time`` into SBML's time csymbol, recursively."""
+    if node.getType() == libsbml.AST_NAME and node.getName() == "time":
+        node.setType(libsbml.AST_NAME_TIME)
+    for i in range(node.getNumChildren()):
+        _time_csymbols(node.getChild(i))

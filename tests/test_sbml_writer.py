@@ -1,6 +1,7 @@
 """The SBML writer: valid with every libSBML check on (units included), reproducible, and
 simulating to BioNetGen's reference trajectories in libRoadRunner and in COPASI."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -70,9 +71,15 @@ def copasi_run(sbml, t_end, steps, selections, tmp_path):
         method.getParameter("Max Internal Steps").setIntValue(1_000_000)
         assert task.process(True), task.getProcessError()
         ts = task.getTimeSeries()
-        titles = {ts.getTitle(j).removeprefix("Values[").removesuffix("]"): j for j in range(ts.getNumVariables())}
+        titles = {re.sub(r"^(Values|Compartments)\[(.*)\]$", r"\2", ts.getTitle(j)): j
+                  for j in range(ts.getNumVariables())}
         cols = [titles["Time"]] + [titles[s] for s in selections]
-        return np.array([[ts.getData(i, j) for j in cols] for i in range(ts.getRecordedSteps())])
+        # species come as particle numbers: divide by the model's quantity-to-number factor
+        # (Avogadro for mole-based models, 1 for item-based ones) to get amounts
+        species = {model.getMetabolite(k).getObjectName() for k in range(model.getNumMetabs())}
+        factor = model.getQuantity2NumberFactor()
+        scale = [1.0] + [factor if s in species else 1.0 for s in selections]
+        return np.array([[ts.getData(i, j) / f for j, f in zip(cols, scale)] for i in range(ts.getRecordedSteps())])
     finally:
         COPASI.CRootContainer.removeDatamodel(dm)
 

@@ -1,0 +1,341 @@
+"""SBML reader: an SBML core model into the frozen :class:`~il2sbml.network.Network`.
+
+Read: compartments, species (amounts or concentrations, ``hasOnlySubstanceUnits``, boundary
+and constant species), global parameters and reaction-local parameters (renamed ``<reaction>_<parameter>``, made
+unique), unit definitions, reactions with any
+kinetic-law math (kept as an expression tree in :class:`NetReaction.law`), initial
+assignments, assignment rules, function definitions (inlined), and events (trigger,
+assignments, persistence, initial value, ``useValuesFromTriggerTime``).
+
+Refused by name, never half-read: algebraic and rate rules, delays (in math or on events),
+event priorities, fast reactions, non-integer or variable stoichiometry, required SBML
+packages (optional ones such as layout carry no model meaning and are skipped),
+DTD entity declarations (the "billion laughs" attack), and files over ``MAX_BYTES``.
+
+Semantics are SBML's: in a kinetic law, a species symbol is its amount when
+``hasOnlySubstanceUnits`` is true and its concentration otherwise, and the law is the rate
+of the reaction in substance per time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+
+import libsbml
+
+from .dsl import Compartment, Parameter
+from .errors import NotSupportedError
+from .expr import Expr
+from .network import ModelInfo, NetReaction, NetSpecies, Network
+from .sbml import SBMLError
+from .units import Unit
+
+MAX_BYTES = 64 * 1024 * 1024  # a larger file is refused before parsing
+
+
+@dataclass(frozen=True)
+class NetEvent:
+    id: str
+    trigger: Expr
+    initial_value: bool
+    persistent: bool
+    use_values_from_trigger_time: bool
+    assignments: tuple  # ((variable, Expr), ...)
+
+
+@dataclass(frozen=True)
+class SBMLExtras:
+    """SBML-only content of a network read from SBML (written back by the writer)."""
+
+    model_id: str
+    model_name: str
+    level: int
+    version: int
+    model_units: tuple          # ((attribute, unit id), ...)
+    unit_definitions: tuple     # ((id, name, ((kind, exponent, scale, multiplier), ...)), ...)
+    compartment_units: dict     # compartment id -> unit id ('' if none)
+    parameter_units: dict       # parameter id -> unit id ('' if none)
+    parameter_constant: dict    # parameter id -> bool
+    initial_assignments: tuple  # ((symbol, Expr), ...)
+    assignment_rules: tuple     # ((variable, Expr), ...)
+    events: tuple               # NetEvent
+    species_units: dict         # species id -> substanceUnits ('' if none)
+
+
+def read_sbml(source: str) -> Network:
+    """Read SBML from a path or an XML string; raise :class:`SBMLError` naming what is wrong."""
+    where = "SBML string"
+    if not source.lstrip().startswith("<"):
+        where = source
+        try:
+            size = os.path.getsize(source)
+        except OSError as exc:
+            raise SBMLError(f"{source}: cannot read: {exc.strerror}") from None
+        if size > MAX_BYTES:
+            raise SBMLError(f"{source}: {size} bytes is over the {MAX_BYTES}-byte limit for SBML input")
+        with open(source, "rb") as fh:
+            text = fh.read().decode("utf-8", errors="replace")
+    else:
+        text = source
+        if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
+            raise SBMLError(f"SBML input is over the {MAX_BYTES}-byte limit")
+    if re.search(r"<!ENTITY", text[:100_000], re.IGNORECASE) or "<!DOCTYPE" in text[:100_000]:
+        raise SBMLError(f"{where}: DTD and entity declarations are not allowed in SBML (refused: entity "
+                        "expansion attacks such as 'billion laughs')")
+    doc = libsbml.readSBMLFromString(text)
+    fatal = [doc.getError(i) for i in range(doc.getNumErrors())
+             if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
+    if fatal:
+        e = fatal[0]
+        raise SBMLError(f"{where}:{e.getLine()}: not valid SBML: {' '.join(e.getMessage().split())}"
+                        + (f" (and {len(fatal) - 1} more error(s))" if len(fatal) > 1 else ""))
+    return _Reader(doc, where).read()
+
+
+class _Reader:
+    def __init__(self, doc, where):
+        self.doc = doc
+        self.where = where
+        self.model = doc.getModel()
+        if self.model is None:
+            raise SBMLError(f"{where}: the SBML document has no model")
+        self.funcs: dict = {}
+
+    def refuse(self, what: str, sid: str | None = None):
+        at = f" ({sid})" if sid else ""
+        raise NotSupportedError(f"{self.where}: {what}{at} is not supported; il2sbml reads the SBML core "
+                                "without it")
+
+    # ---------------------------------------------------------------- math
+    def expr(self, node, rename: dict | None = None, what: str = "math") -> Expr:
+        if node is None:
+            raise SBMLError(f"{self.where}: {what} has no math")
+        return Expr.parse(self._m(node, rename or {}, what))
+
+    def _m(self, n, rename, what) -> str:
+        t = n.getType()
+        kids = [n.getChild(i) for i in range(n.getNumChildren())]
+        sub = [self._m(k, rename, what) for k in kids] if t != libsbml.AST_FUNCTION else None
+        T = libsbml
+        if t in (T.AST_INTEGER,):
+            return str(n.getInteger())
+        if t in (T.AST_REAL, T.AST_REAL_E, T.AST_RATIONAL):
+            v = n.getReal()
+            if math.isnan(v) or math.isinf(v):
+                return "(1/0)" if math.isinf(v) else "(0/0)"
+            return repr(v)
+        if t == T.AST_NAME:
+            name = n.getName()
+            return rename.get(name, name)
+        if t == T.AST_NAME_TIME:
+            return "time"
+        if t == T.AST_NAME_AVOGADRO:
+            return "6.02214076e23"
+        if t == T.AST_FUNCTION_DELAY:
+            self.refuse("a delay in " + what)
+        if t == T.AST_CONSTANT_PI:
+            return "_pi"
+        if t == T.AST_CONSTANT_E:
+            return "_e"
+        if t == T.AST_CONSTANT_TRUE:
+            return "(1 == 1)"
+        if t == T.AST_CONSTANT_FALSE:
+            return "(1 == 0)"
+        if t == T.AST_PLUS:
+            return "(" + " + ".join(sub) + ")" if sub else "0"
+        if t == T.AST_TIMES:
+            return "(" + " * ".join(sub) + ")" if sub else "1"
+        if t == T.AST_MINUS:
+            return f"(-{sub[0]})" if len(sub) == 1 else f"({sub[0]} - {sub[1]})"
+        if t == T.AST_DIVIDE:
+            return f"({sub[0]} / {sub[1]})"
+        if t in (T.AST_POWER, T.AST_FUNCTION_POWER):
+            return f"({sub[0]} ^ {sub[1]})"
+        simple = {T.AST_FUNCTION_EXP: "exp", T.AST_FUNCTION_LN: "ln", T.AST_FUNCTION_ABS: "abs",
+                  T.AST_FUNCTION_FLOOR: "floor", T.AST_FUNCTION_CEILING: "ceil", T.AST_FUNCTION_SIN: "sin",
+                  T.AST_FUNCTION_COS: "cos", T.AST_FUNCTION_TAN: "tan"}
+        if t in simple:
+            return f"{simple[t]}({sub[0]})"
+        if t == T.AST_FUNCTION_ROOT:
+            return f"sqrt({sub[-1]})" if len(sub) == 1 or sub[0] in ("2", "2.0") else f"({sub[1]} ^ (1/{sub[0]}))"
+        if t == T.AST_FUNCTION_LOG:
+            return f"log10({sub[-1]})" if len(sub) == 1 or sub[0] in ("10", "10.0") else f"(ln({sub[1]}) / ln({sub[0]}))"
+        rel = {T.AST_RELATIONAL_EQ: "==", T.AST_RELATIONAL_NEQ: "!=", T.AST_RELATIONAL_LT: "<",
+               T.AST_RELATIONAL_LEQ: "<=", T.AST_RELATIONAL_GT: ">", T.AST_RELATIONAL_GEQ: ">="}
+        if t in rel:
+            return "(" + " and ".join(f"({a} {rel[t]} {b})" for a, b in zip(sub, sub[1:])) + ")"
+        if t == T.AST_LOGICAL_AND:
+            return "(" + " and ".join(sub) + ")"
+        if t == T.AST_LOGICAL_OR:
+            return "(" + " or ".join(sub) + ")"
+        if t == T.AST_LOGICAL_NOT:
+            return f"(not {sub[0]})"
+        if t == T.AST_FUNCTION_PIECEWISE:
+            out = sub[-1] if len(sub) % 2 == 1 else "(0/0)"
+            pairs = list(zip(sub[0:len(sub) - len(sub) % 2:2], sub[1::2]))
+            for value, cond in reversed(pairs):
+                out = f"if({cond}, {value}, {out})"
+            return out
+        if t == T.AST_FUNCTION:
+            name = n.getName()
+            if name not in self.funcs:
+                self.refuse(f"call of undefined function {name!r} in {what}")
+            params, body = self.funcs[name]
+            if len(params) != len(kids):
+                raise SBMLError(f"{self.where}: function {name!r} takes {len(params)} arguments, given {len(kids)}")
+            args = {p: self._m(k, rename, what) for p, k in zip(params, kids)}
+            return "(" + self._m(body, args, f"function {name}") + ")"
+        self.refuse(f"the MathML element {n.getName() or t!r} in {what}")
+
+    # ---------------------------------------------------------------- model
+    def read(self) -> Network:
+        m, doc = self.model, self.doc
+        for i in range(doc.getNumPlugins()):
+            plugin = doc.getPlugin(i)
+            pkg = plugin.getPackageName() if plugin is not None else ""
+            if pkg not in ("", "core", "l3v2extendedmath") and doc.getLevel() >= 3 and doc.getPackageRequired(pkg):
+                self.refuse(f"the SBML package {pkg!r} (required by this file)")
+            # optional packages (layout, render) do not change the model's meaning: not read
+        for i in range(m.getNumFunctionDefinitions()):
+            fd = m.getFunctionDefinition(i)
+            lam = fd.getMath()
+            params = [lam.getChild(k).getName() for k in range(lam.getNumChildren() - 1)]
+            self.funcs[fd.getId()] = (params, lam.getChild(lam.getNumChildren() - 1))
+        for i in range(m.getNumRules()):
+            r = m.getRule(i)
+            if r.isAlgebraic():
+                self.refuse("an algebraic rule")
+            if r.isRate():
+                self.refuse("a rate rule", r.getVariable())
+        udefs = []
+        for i in range(m.getNumUnitDefinitions()):
+            ud = m.getUnitDefinition(i)
+            udefs.append((ud.getId(), ud.getName(), tuple(
+                (libsbml.UnitKind_toString(u.getKind()), u.getExponentAsDouble(), u.getScale(), u.getMultiplier())
+                for u in (ud.getUnit(k) for k in range(ud.getNumUnits())))))
+        model_units = tuple((attr, getattr(m, "get" + attr)()) for attr in
+                            ("SubstanceUnits", "TimeUnits", "VolumeUnits", "AreaUnits", "LengthUnits", "ExtentUnits")
+                            if getattr(m, "isSet" + attr)())
+        # compartments
+        comps, comp_units, sizes = [], {}, {}
+        for i in range(m.getNumCompartments()):
+            c = m.getCompartment(i)
+            dim = c.getSpatialDimensions() if c.isSetSpatialDimensions() else 3
+            if dim not in (1, 2, 3):
+                self.refuse(f"a {dim:g}-dimensional compartment", c.getId())
+            size = c.getSize() if c.isSetSize() else 1.0
+            sizes[c.getId()] = size
+            comp_units[c.getId()] = c.getUnits() if c.isSetUnits() else ""
+            comps.append(Compartment(c.getId(), int(dim), Expr.parse(size), None, None, None, c.getName(), None))
+        # parameters (global, then local renamed)
+        params, punits, pconst, values = [], {}, {}, {}
+        for i in range(m.getNumParameters()):
+            p = m.getParameter(i)
+            v = p.getValue() if p.isSetValue() else float("nan")
+            values[p.getId()] = v
+            punits[p.getId()] = p.getUnits() if p.isSetUnits() else ""
+            pconst[p.getId()] = p.getConstant()
+            params.append(Parameter(p.getId(), Expr.parse(v if math.isfinite(v) else 0.0), None, None, p.getName(), None))
+        taken = set(values) | set(sizes)
+        taken |= {m.getSpecies(i).getId() for i in range(m.getNumSpecies())}
+        taken |= {m.getReaction(i).getId() for i in range(m.getNumReactions())}
+        # species
+        species, sindex, sunits = [], {}, {}
+        for i in range(m.getNumSpecies()):
+            s = m.getSpecies(i)
+            sid = s.getId()
+            if s.isSetInitialAmount():
+                init, conc = Expr.parse(s.getInitialAmount()), False
+            elif s.isSetInitialConcentration():
+                init, conc = Expr.parse(s.getInitialConcentration()), True
+            else:
+                init, conc = None, False
+            sindex[sid] = i
+            sunits[sid] = s.getSubstanceUnits() if s.isSetSubstanceUnits() else ""
+            species.append(NetSpecies(i, sid, init, s.getBoundaryCondition(), s.getCompartment(), (),
+                                      None, sid, s.getName(), conc, s.getHasOnlySubstanceUnits(), s.getConstant()))
+        # reactions
+        reactions = []
+        for i in range(m.getNumReactions()):
+            r = m.getReaction(i)
+            rid = r.getId()
+            if r.isSetFast() and r.getFast():
+                self.refuse("a fast reaction", rid)
+            sides = []
+            for refs in (r.getListOfReactants(), r.getListOfProducts()):
+                side = []
+                for ref in refs:
+                    if ref.isSetId() and (m.getRule(ref.getId()) is not None or
+                                          any(m.getInitialAssignment(k).getSymbol() == ref.getId()
+                                              for k in range(m.getNumInitialAssignments()))):
+                        self.refuse("a variable stoichiometry", rid)
+                    st = ref.getStoichiometry() if ref.isSetStoichiometry() else 1.0
+                    if not float(st).is_integer() or st < 0:
+                        self.refuse(f"the non-integer stoichiometry {st:g}", rid)
+                    side.extend([sindex[ref.getSpecies()]] * int(st))
+                sides.append(tuple(side))
+            kl = r.getKineticLaw()
+            if kl is None or kl.getMath() is None:
+                raise SBMLError(f"{self.where}: reaction {rid!r} has no kinetic law; il2sbml needs one to simulate it")
+            rename = {}
+            for k in range(kl.getNumLocalParameters() if hasattr(kl, "getNumLocalParameters") else 0):
+                lp = kl.getLocalParameter(k)
+                new = f"{rid}_{lp.getId()}"
+                while new in taken:
+                    new += "_"
+                taken.add(new)
+                rename[lp.getId()] = new
+                values[new] = lp.getValue()
+                punits[new] = lp.getUnits() if lp.isSetUnits() else ""
+                pconst[new] = True
+                params.append(Parameter(new, Expr.parse(lp.getValue()), None, None,
+                                        f"local parameter {lp.getId()} of reaction {rid}", None))
+            if not rename:
+                for k in range(kl.getNumParameters()):
+                    lp = kl.getParameter(k)
+                    new = f"{rid}_{lp.getId()}"
+                    while new in taken:
+                        new += "_"
+                    taken.add(new)
+                    rename[lp.getId()] = new
+                    values[new] = lp.getValue()
+                    punits[new] = lp.getUnits() if lp.isSetUnits() else ""
+                    pconst[new] = True
+                    params.append(Parameter(new, Expr.parse(lp.getValue()), None, None,
+                                            f"local parameter {lp.getId()} of reaction {rid}", None))
+            law = self.expr(kl.getMath(), rename, f"the kinetic law of reaction {rid}")
+            reactions.append(NetReaction(i, sides[0], sides[1], Expr.parse(1), 1.0, 1.0, Expr.parse(1), False,
+                                         rid, (rid,), None, law, r.getReversible(), rid))
+        # rules, initial assignments, events
+        ias = tuple((a.getSymbol(), self.expr(a.getMath(), None, f"the initial assignment to {a.getSymbol()}"))
+                    for a in (m.getInitialAssignment(k) for k in range(m.getNumInitialAssignments())))
+        rules = tuple((r.getVariable(), self.expr(r.getMath(), None, f"the assignment rule for {r.getVariable()}"))
+                      for r in (m.getRule(k) for k in range(m.getNumRules())))
+        events = []
+        for k in range(m.getNumEvents()):
+            ev = m.getEvent(k)
+            eid = ev.getId() if ev.isSetId() else f"event_{k + 1}"
+            if ev.isSetDelay():
+                self.refuse("an event delay", eid)
+            if ev.isSetPriority():
+                self.refuse("an event priority", eid)
+            trig = ev.getTrigger()
+            assigns = tuple((a.getVariable(), self.expr(a.getMath(), None, f"an assignment of event {eid}"))
+                            for a in (ev.getEventAssignment(j) for j in range(ev.getNumEventAssignments())))
+            events.append(NetEvent(eid, self.expr(trig.getMath(), None, f"the trigger of event {eid}"),
+                                   trig.getInitialValue() if trig.isSetInitialValue() else True,
+                                   trig.getPersistent() if trig.isSetPersistent() else True,
+                                   ev.getUseValuesFromTriggerTime() if ev.isSetUseValuesFromTriggerTime() else True,
+                                   assigns))
+        extras = SBMLExtras(m.getId(), m.getName(), doc.getLevel(), doc.getVersion(), model_units, tuple(udefs),
+                            comp_units, punits, pconst, ias, rules, tuple(events), sunits)
+        info = ModelInfo(m.getId() or "model", "", self.where if self.where != "SBML string" else None,
+                         tuple(params), tuple(comps))
+        net = Network(m.getId() or "model", species, reactions, (), (), values, sizes,
+                      {"iterations": 0, "seconds": 0.0, "truncated": False}, None, info)
+        net.sbml = extras
+        return net
+
