@@ -160,3 +160,47 @@ def test_cli_build_writes_valid_sbml_and_validate_reports(tmp_path, capsys):
     junk = tmp_path / "junk.xml"
     junk.write_text("<not sbml")
     assert main(["validate", str(junk)]) == 1
+
+
+def _two_phase(name, first, second, change):
+    """Simulate the written SBML as the .bngl actions do: a first phase, a change, a second phase."""
+    head, ref = read_gdat(suite_dir() / "bngl" / name / "expected" / f"{name}.gdat")
+    r = roadrunner.RoadRunner(write_sbml(net_of(name)))
+    r.integrator.relative_tolerance = 1e-12
+    r.integrator.absolute_tolerance = 1e-12
+    a = np.array(r.simulate(*first, ["time"] + head[1:]))
+    change(r)
+    b = np.array(r.simulate(*second, ["time"] + head[1:]))
+    sim = np.vstack([a, b[1:]])
+    assert sim.shape == ref.shape
+    ok, where = close(sim[:, 1:], ref[:, 1:])
+    assert ok, [(head[1 + j], ref[i, 0], sim[i, 1 + j], ref[i, 1 + j]) for i, j in where]
+
+
+def test_heise_setparameter_phases_match_gdat():
+    """heise.bngl: simulate 0-20, setParameter vu=0 and vl=1, continue to 40."""
+    net = net_of("heise")
+    assert net.parameters["vu"] == 1 and net.parameters["vl"] == 0
+
+    def change(r):
+        r["vu"], r["vl"] = 0.0, 1.0
+    _two_phase("heise", (0, 20, 21), (20, 40, 21), change)
+
+
+def test_michment_addconcentration_phases_match_gdat():
+    """michment.bngl: simulate 0-10, addConcentration S(a~0,c~R) += S0, continue to 20."""
+    net = net_of("michment")
+    sid = f"s{net.species_index('S(a~0,c~R)') + 1}"
+
+    def change(r):
+        r[sid] = r[sid] + net.parameters["S0"]
+    _two_phase("michment", (0, 10, 51), (10, 20, 51), change)
+
+
+def test_toy_jim_equilibration_matches_gdat():
+    head, ref = read_gdat(suite_dir() / "bngl" / "toy-jim" / "expected" / "toy-jim_equil.gdat")
+    net = net_of("toy_jim")
+    rename = {"L_tot": "L_total", "A_tot": "A_total", "K_tot": "K_total", "R_tot": "R_total"}
+    sim = roadrunner_run(write_sbml(net), 200, 2, [rename.get(h, h) for h in head[1:]])
+    ok, where = close(sim[:, 1:], ref[:, 1:])
+    assert ok, where
