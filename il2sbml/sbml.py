@@ -570,6 +570,25 @@ class _CoreWriter:
         self.helper = _Writer.__new__(_Writer)   # reuse the formula translator
         self.helper.funcs = set()
 
+    def decorate(self, el, key) -> None:
+        d = (self.x.decorations or {}).get(key)
+        if d is None:
+            return
+        metaid, sbo, notes, ann = d
+        if metaid:
+            el.setMetaId(metaid)
+        if sbo != -1:
+            el.setSBOTerm(sbo)
+        if notes:
+            _check(el.setNotes(notes), f"the notes of {key}")
+        if ann:
+            _check(el.setAnnotation(ann), f"the annotation of {key}")
+
+    def set_math(self, el, key, expr: Expr, what: str) -> None:
+        raw = (self.x.mathml or {}).get(key)
+        node = libsbml.readMathMLFromString(raw) if raw else None
+        el.setMath(node if node is not None else self.math(expr, what))
+
     def math(self, expr: Expr, what: str):
         formula = self.helper._f(expr.tree, {"time": "time"})
         settings = libsbml.L3ParserSettings()
@@ -587,6 +606,7 @@ class _CoreWriter:
             m.setId(x.model_id)
         if x.model_name:
             m.setName(x.model_name)
+        self.decorate(m, ("model",))
         for attr, value in x.model_units:
             getattr(m, "set" + attr)(value)
         for uid, name, units in x.unit_definitions:
@@ -594,6 +614,7 @@ class _CoreWriter:
             ud.setId(uid)
             if name:
                 ud.setName(name)
+            self.decorate(ud, ("unit", uid))
             for kind, exp, scale, mult in units:
                 u = ud.createUnit()
                 u.setKind(libsbml.UnitKind_forName(kind))
@@ -603,6 +624,7 @@ class _CoreWriter:
         for comp in net.info.compartments:
             c = m.createCompartment()
             c.setId(comp.name)
+            self.decorate(c, ("compartment", comp.name))
             if comp.doc:
                 c.setName(comp.doc)
             c.setSpatialDimensions(comp.dimension)
@@ -613,6 +635,7 @@ class _CoreWriter:
         for s in net.species:
             sp = m.createSpecies()
             sp.setId(s.sbml_id)
+            self.decorate(sp, ("species", s.sbml_id))
             if s.name:
                 sp.setName(s.name)
             sp.setCompartment(s.compartment)
@@ -627,6 +650,7 @@ class _CoreWriter:
         for p in net.info.parameters:
             par = m.createParameter()
             par.setId(p.name)
+            self.decorate(par, ("parameter", p.name))
             if p.doc:
                 par.setName(p.doc)
             par.setValue(net.parameters[p.name])
@@ -636,15 +660,18 @@ class _CoreWriter:
         for symbol, expr in x.initial_assignments:
             ia = m.createInitialAssignment()
             ia.setSymbol(symbol)
-            ia.setMath(self.math(expr, f"the initial assignment to {symbol}"))
+            self.decorate(ia, ("ia", symbol))
+            self.set_math(ia, ("ia", symbol), expr, f"the initial assignment to {symbol}")
         for variable, expr in x.assignment_rules:
             rule = m.createAssignmentRule()
             rule.setVariable(variable)
-            rule.setMath(self.math(expr, f"the assignment rule for {variable}"))
+            self.decorate(rule, ("rule", variable))
+            self.set_math(rule, ("rule", variable), expr, f"the assignment rule for {variable}")
         ids = [s.sbml_id for s in net.species]
         for r in net.reactions:
             rx = m.createReaction()
             rx.setId(r.sbml_id)
+            self.decorate(rx, ("reaction", r.sbml_id))
             rx.setReversible(r.reversible)
             if self.doc.getVersion() == 1:
                 rx.setFast(False)
@@ -654,25 +681,30 @@ class _CoreWriter:
                     ref.setSpecies(ids[i])
                     ref.setStoichiometry(n)
                     ref.setConstant(True)
-            law_names = r.law.names
-            for i, sid in enumerate(ids):
-                if sid in law_names and i not in r.reactants and i not in r.products:
-                    mod = rx.createModifier()
-                    mod.setSpecies(sid)
+            if x.modifiers is not None and r.sbml_id in x.modifiers:
+                modifiers = x.modifiers[r.sbml_id]
+            else:
+                modifiers = [sid for i, sid in enumerate(ids)
+                             if sid in r.law.names and i not in r.reactants and i not in r.products]
+            for sid in modifiers:
+                mod = rx.createModifier()
+                mod.setSpecies(sid)
             kl = rx.createKineticLaw()
-            kl.setMath(self.math(r.law, f"the kinetic law of {r.sbml_id}"))
+            self.decorate(kl, ("kinetic", r.sbml_id))
+            self.set_math(kl, ("kinetic", r.sbml_id), r.law, f"the kinetic law of {r.sbml_id}")
         for ev in x.events:
             e = m.createEvent()
             e.setId(ev.id)
+            self.decorate(e, ("event", ev.id))
             e.setUseValuesFromTriggerTime(ev.use_values_from_trigger_time)
             t = e.createTrigger()
             t.setInitialValue(ev.initial_value)
             t.setPersistent(ev.persistent)
-            t.setMath(self.math(ev.trigger, f"the trigger of {ev.id}"))
+            self.set_math(t, ("trigger", ev.id), ev.trigger, f"the trigger of {ev.id}")
             for variable, expr in ev.assignments:
                 a = e.createEventAssignment()
                 a.setVariable(variable)
-                a.setMath(self.math(expr, f"an assignment of {ev.id}"))
+                self.set_math(a, ("ea", ev.id, variable), expr, f"an assignment of {ev.id}")
         return libsbml.writeSBMLToString(self.doc)
 
 

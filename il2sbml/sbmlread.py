@@ -63,6 +63,9 @@ class SBMLExtras:
     assignment_rules: tuple     # ((variable, Expr), ...)
     events: tuple               # NetEvent
     species_units: dict         # species id -> substanceUnits ('' if none)
+    decorations: dict = None    # (kind, id) -> (metaid, sbo, notes, annotation), written back as read
+    mathml: dict = None         # (kind, id...) -> MathML as read, where it can be written back verbatim
+    modifiers: dict = None      # reaction id -> modifier species ids, as read
 
 
 def read_sbml(source: str) -> Network:
@@ -103,6 +106,21 @@ class _Reader:
         if self.model is None:
             raise SBMLError(f"{where}: the SBML document has no model")
         self.funcs: dict = {}
+        self.decor: dict = {}
+        self.mathml: dict = {}
+
+    def decorate(self, key, el) -> None:
+        """Keep what an element carries besides its meaning: metaid, SBO term, notes, annotation."""
+        metaid = el.getMetaId() if el.isSetMetaId() else ""
+        sbo = el.getSBOTerm() if el.isSetSBOTerm() else -1
+        notes = el.getNotesString() if el.isSetNotes() else ""
+        ann = el.getAnnotationString() if el.isSetAnnotation() else ""
+        if metaid or sbo != -1 or notes or ann:
+            self.decor[key] = (metaid, sbo, notes, ann)
+
+    def keep_math(self, key, node, rename=None) -> None:
+        if node is not None and not rename and not self.funcs:
+            self.mathml[key] = libsbml.writeMathMLToString(node)
 
     def refuse(self, what: str, sid: str | None = None):
         at = f" ({sid})" if sid else ""
@@ -211,8 +229,10 @@ class _Reader:
             if r.isRate():
                 self.refuse("a rate rule", r.getVariable())
         udefs = []
+        self.decorate(("model",), m)
         for i in range(m.getNumUnitDefinitions()):
             ud = m.getUnitDefinition(i)
+            self.decorate(("unit", ud.getId()), ud)
             udefs.append((ud.getId(), ud.getName(), tuple(
                 (libsbml.UnitKind_toString(u.getKind()), u.getExponentAsDouble(), u.getScale(), u.getMultiplier())
                 for u in (ud.getUnit(k) for k in range(ud.getNumUnits())))))
@@ -223,6 +243,7 @@ class _Reader:
         comps, comp_units, sizes = [], {}, {}
         for i in range(m.getNumCompartments()):
             c = m.getCompartment(i)
+            self.decorate(("compartment", c.getId()), c)
             dim = c.getSpatialDimensions() if c.isSetSpatialDimensions() else 3
             if dim not in (1, 2, 3):
                 self.refuse(f"a {dim:g}-dimensional compartment", c.getId())
@@ -234,6 +255,7 @@ class _Reader:
         params, punits, pconst, values = [], {}, {}, {}
         for i in range(m.getNumParameters()):
             p = m.getParameter(i)
+            self.decorate(("parameter", p.getId()), p)
             v = p.getValue() if p.isSetValue() else float("nan")
             values[p.getId()] = v
             punits[p.getId()] = p.getUnits() if p.isSetUnits() else ""
@@ -247,6 +269,7 @@ class _Reader:
         for i in range(m.getNumSpecies()):
             s = m.getSpecies(i)
             sid = s.getId()
+            self.decorate(("species", sid), s)
             if s.isSetInitialAmount():
                 init, conc = Expr.parse(s.getInitialAmount()), False
             elif s.isSetInitialConcentration():
@@ -258,10 +281,12 @@ class _Reader:
             species.append(NetSpecies(i, sid, init, s.getBoundaryCondition(), s.getCompartment(), (),
                                       None, sid, s.getName(), conc, s.getHasOnlySubstanceUnits(), s.getConstant()))
         # reactions
-        reactions = []
+        reactions, modifiers = [], {}
         for i in range(m.getNumReactions()):
             r = m.getReaction(i)
             rid = r.getId()
+            self.decorate(("reaction", rid), r)
+            modifiers[rid] = tuple(r.getModifier(k).getSpecies() for k in range(r.getNumModifiers()))
             if r.isSetFast() and r.getFast():
                 self.refuse("a fast reaction", rid)
             sides = []
@@ -307,13 +332,23 @@ class _Reader:
                     params.append(Parameter(new, Expr.parse(lp.getValue()), None, None,
                                             f"local parameter {lp.getId()} of reaction {rid}", None))
             law = self.expr(kl.getMath(), rename, f"the kinetic law of reaction {rid}")
+            self.decorate(("kinetic", rid), kl)
+            self.keep_math(("kinetic", rid), kl.getMath(), rename)
             reactions.append(NetReaction(i, sides[0], sides[1], Expr.parse(1), 1.0, 1.0, Expr.parse(1), False,
                                          rid, (rid,), None, law, r.getReversible(), rid))
         # rules, initial assignments, events
-        ias = tuple((a.getSymbol(), self.expr(a.getMath(), None, f"the initial assignment to {a.getSymbol()}"))
-                    for a in (m.getInitialAssignment(k) for k in range(m.getNumInitialAssignments())))
-        rules = tuple((r.getVariable(), self.expr(r.getMath(), None, f"the assignment rule for {r.getVariable()}"))
-                      for r in (m.getRule(k) for k in range(m.getNumRules())))
+        ias = []
+        for a in (m.getInitialAssignment(k) for k in range(m.getNumInitialAssignments())):
+            ias.append((a.getSymbol(), self.expr(a.getMath(), None, f"the initial assignment to {a.getSymbol()}")))
+            self.decorate(("ia", a.getSymbol()), a)
+            self.keep_math(("ia", a.getSymbol()), a.getMath())
+        ias = tuple(ias)
+        rules = []
+        for r in (m.getRule(k) for k in range(m.getNumRules())):
+            rules.append((r.getVariable(), self.expr(r.getMath(), None, f"the assignment rule for {r.getVariable()}")))
+            self.decorate(("rule", r.getVariable()), r)
+            self.keep_math(("rule", r.getVariable()), r.getMath())
+        rules = tuple(rules)
         events = []
         for k in range(m.getNumEvents()):
             ev = m.getEvent(k)
@@ -323,6 +358,11 @@ class _Reader:
             if ev.isSetPriority():
                 self.refuse("an event priority", eid)
             trig = ev.getTrigger()
+            self.decorate(("event", eid), ev)
+            self.keep_math(("trigger", eid), trig.getMath())
+            for j in range(ev.getNumEventAssignments()):
+                ea = ev.getEventAssignment(j)
+                self.keep_math(("ea", eid, ea.getVariable()), ea.getMath())
             assigns = tuple((a.getVariable(), self.expr(a.getMath(), None, f"an assignment of event {eid}"))
                             for a in (ev.getEventAssignment(j) for j in range(ev.getNumEventAssignments())))
             events.append(NetEvent(eid, self.expr(trig.getMath(), None, f"the trigger of event {eid}"),
@@ -331,7 +371,8 @@ class _Reader:
                                    ev.getUseValuesFromTriggerTime() if ev.isSetUseValuesFromTriggerTime() else True,
                                    assigns))
         extras = SBMLExtras(m.getId(), m.getName(), doc.getLevel(), doc.getVersion(), model_units, tuple(udefs),
-                            comp_units, punits, pconst, ias, rules, tuple(events), sunits)
+                            comp_units, punits, pconst, ias, rules, tuple(events), sunits, self.decor,
+                            self.mathml, modifiers)
         info = ModelInfo(m.getId() or "model", "", self.where if self.where != "SBML string" else None,
                          tuple(params), tuple(comps))
         net = Network(m.getId() or "model", species, reactions, (), (), values, sizes,
