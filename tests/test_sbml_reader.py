@@ -67,11 +67,11 @@ def test_semantic_case_roundtrip_in_libroadrunner_and_copasi(cid, tmp_path):
     assert within(rr, ref, settings).all(), cid
     # COPASI reports species as amounts (particle numbers) in its time series: compare amounts,
     # and concentrations through the compartment volume
-    if not conc:  # COPASI's time series holds species (as amounts here), not constants
-        n = 1 + len(amount)
-        cp = copasi_run(written, duration, steps, amount, tmp_path)
-        assert within(cp, ref[:, :n], settings).all(), cid
-        assert np.allclose(cp, rr[:, :n], rtol=1e-6, atol=float(settings["absolute"]) / 10)
+    # COPASI's time series holds species (amounts or concentrations), not constants
+    n = 1 + len(amount) + len(conc)
+    cp = copasi_run(written, duration, steps, amount + [f"[{c}]" for c in conc], tmp_path)
+    assert within(cp, ref[:, :n], settings).all(), cid
+    assert np.allclose(cp, rr[:, :n], rtol=1e-6, atol=float(settings["absolute"]) / 10)
 
 
 def test_write_read_write_is_byte_identical():
