@@ -2,6 +2,7 @@
 
     il2sbml network MODEL [--json] [--net] [--max-iter N] [--max-agg N] [--timeout S]
     il2sbml build MODEL [-o OUT_DIR | -o OUT.xml] [--level-version 3.2|3.1]
+                  [--format sbml|antimony|omex [--t-end T --points P]]
     il2sbml validate FILE.xml
 """
 
@@ -30,19 +31,24 @@ def _add_limits(p):
     p.add_argument("--timeout", type=float, help="fail after S seconds")
 
 
-def atomic_write(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: never half-written."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write(path: str, text: str) -> None:
+    """Write UTF-8 ``text`` atomically (see :func:`atomic_write_bytes`)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def cmd_network(args) -> int:
@@ -68,13 +74,24 @@ def cmd_build(args) -> int:
             print(f"il2sbml: {p}", file=sys.stderr)
         raise SBMLError(f"{args.model}: the SBML written for model {model.name!r} fails validation "
                         f"({len(errors)} error(s)); nothing was written")
-    if args.output.endswith(".xml"):
-        xml_path, out, stem = args.output, os.path.dirname(args.output) or ".", None
+    ext = {"sbml": ".xml", "antimony": ".ant", "omex": ".omex"}[args.format]
+    if args.output.endswith(ext):
+        main_path, out, stem = args.output, os.path.dirname(args.output) or ".", None
     else:
         out, stem = args.output, model.name
-        xml_path = os.path.join(out, f"{stem}.xml")
-    atomic_write(xml_path, text)
-    written = [xml_path]
+        main_path = os.path.join(out, stem + ext)
+    if args.format == "sbml":
+        atomic_write(main_path, text)
+    elif args.format == "antimony":
+        from .export import to_antimony
+        atomic_write(main_path, to_antimony(text))
+    else:
+        from .export import to_omex
+        if args.t_end is None or args.t_end <= 0 or args.points < 2:
+            raise Il2sbmlError("--format omex needs --t-end T > 0 (seconds) and --points P >= 2 "
+                               "for the SED-ML time course")
+        atomic_write_bytes(main_path, to_omex(text, t_end=args.t_end, points=args.points, model_name=model.name))
+    written = [main_path]
     if stem is not None:
         for suffix, content in ((".net", net.to_net()), (".network.json", net.to_json(full=True) + "\n")):
             atomic_write(os.path.join(out, stem + suffix), content)
@@ -115,8 +132,12 @@ def main(argv=None) -> int:
     b = sub.add_parser("build", help="generate the network, write validated SBML and network files")
     b.add_argument("model", help="model file (.py DSL)")
     b.add_argument("-o", "--output", default="build",
-                   help="output folder (default: build) or an .xml file for the SBML alone")
+                   help="output folder (default: build) or a file (.xml, .ant or .omex) for that output alone")
     b.add_argument("--level-version", default="3.2", choices=["3.2", "3.1"], help="SBML level.version")
+    b.add_argument("--format", default="sbml", choices=["sbml", "antimony", "omex"],
+                   help="sbml (default), antimony (for Tellurium) or omex (COMBINE archive: SBML + SED-ML)")
+    b.add_argument("--t-end", type=float, help="omex: end time of the SED-ML time course (s)")
+    b.add_argument("--points", type=int, default=101, help="omex: output points, 0..t-end inclusive")
     _add_limits(b)
     b.set_defaults(func=cmd_build)
     v = sub.add_parser("validate", help="run every libSBML consistency check (units included) on an SBML file")
