@@ -757,9 +757,17 @@ class _Generator:
             where = comps[0] if comps else None
         else:
             comps = [self.species[r].compartment for r in rs]
+        if unit is None and order >= 2:
+            # BioNetGen's cBNGL convention: one reactant is the anchor (a surface one if any,
+            # else a volume one); divide by the sizes of the others' compartments, so that
+            # S + S is /S, S + V and V + V are /V, S + S + V is /S/V.
             surf = [c for c in comps if self.dims.get(c) == 2]
             vols = [c for c in comps if self.dims.get(c) == 3]
-            where = surf[0] if surf else (vols[0] if vols else None)
+            if surf:
+                surf = surf[1:]
+            else:
+                vols = vols[1:]
+            return volume_divisor(surf + vols), uf
         if unit is not None:
             per_molecule = unit.dims == (MOLECULE ** (1 - order) * Unit(1.0, time=-1)).dims
             if per_molecule:
@@ -784,7 +792,7 @@ class _Generator:
             return "1", uf
         if order == 0:
             return where, uf
-        return ("1/" + where if order == 2 else f"1/{where}^{order - 1}"), uf
+        return volume_divisor([where] * (order - 1)), uf
 
     # ---------------- main loop
     def run(self) -> Network:
@@ -804,13 +812,6 @@ class _Generator:
                 self.fixed.add(idx)
         rules = [compile_rule(model, r) for r in model.rules]
         matches = [[[] for _ in cr.patterns] for cr in rules]
-        # zero-order rules fire once
-        for cr in rules:
-            if not cr.patterns:
-                self.current_rule = cr
-                prods = _apply(cr, (), self)
-                if prods is not None:
-                    self.add_reaction(cr, (), [self.add_species(p, cr) for p in prods], cr.factor)
         processed = 0
         iteration = 0
         while True:
@@ -821,12 +822,20 @@ class _Generator:
                     self.truncated = True
                 break
             snapshot = len(self.species)
-            if snapshot == processed:
+            if snapshot == processed and iteration > 0:
                 break
             iteration += 1
             new = self.species[processed:snapshot]
             for ri, cr in enumerate(rules):
                 self.current_rule = cr
+                if not cr.patterns:
+                    # zero-order rules fire once, in rule order during the first iteration;
+                    # their products are new species for the second (as in BioNetGen)
+                    if iteration == 1:
+                        prods = _apply(cr, (), self)
+                        if prods is not None:
+                            self.add_reaction(cr, (), [self.add_species(p, cr) for p in prods], cr.factor)
+                    continue
                 for k in range(len(cr.patterns) - 1, -1, -1):
                     fresh = self._find(cr, k, new)
                     if not fresh:
@@ -933,6 +942,17 @@ class _Generator:
                          tuple(model.rules), model.created)
         return Network(model.name, species, reactions, observables, functions, params, sizes, stats,
                        self.comp_order, info)
+
+
+def volume_divisor(comps) -> str:
+    """``1/EC``, ``1/EC^2`` or ``1/(EC*PM)`` for the compartments a rate is divided by."""
+    if not comps:
+        return "1"
+    counts = Counter(comps)
+    if len(counts) == 1:
+        (name, n), = counts.items()
+        return f"1/{name}" if n == 1 else f"1/{name}^{n}"
+    return "1/(" + "*".join(sorted(comps)) + ")"
 
 
 def _interacting(comps, dims) -> bool:

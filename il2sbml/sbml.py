@@ -507,15 +507,22 @@ def _counts(idxs):
 
 
 def _volume_powers(vf: Expr):
-    """``1/EC`` -> [(EC, -1)], ``EC`` -> [(EC, 1)], ``1/EC^2`` -> [(EC, -2)]."""
+    """``1/EC`` -> [(EC, -1)], ``EC`` -> [(EC, 1)], ``1/EC^2`` -> [(EC, -2)],
+    ``1/(EC*PM)`` -> [(EC, -1), (PM, -1)] (see :func:`il2sbml.netgen.volume_divisor`)."""
     text = vf.text.replace(" ", "")
     if text == "1":
         return []
     m = re.fullmatch(r"(1/)?([A-Za-z_]\w*)(\^(\d+))?", text)
-    if not m:
-        raise SBMLError(f"unexpected volume factor {vf.text!r}")
-    power = int(m.group(4) or 1)
-    return [(m.group(2), -power if m.group(1) else power)]
+    if m:
+        power = int(m.group(4) or 1)
+        return [(m.group(2), -power if m.group(1) else power)]
+    m = re.fullmatch(r"1/\(([A-Za-z_]\w*(?:\*[A-Za-z_]\w*)+)\)", text)
+    if m:
+        counts: dict = {}
+        for name in m.group(1).split("*"):
+            counts[name] = counts.get(name, 0) + 1
+        return [(name, -n) for name, n in counts.items()]
+    raise SBMLError(f"unexpected volume factor {vf.text!r}")
 
 
 def _notes(text: str) -> str:
@@ -710,7 +717,7 @@ class _CoreWriter:
 
 def _time_csymbols(node) -> None:
     """Turn the name ``time`` into SBML's time csymbol, recursively."""
-    if node.getType() == libsbml.AST_NAME and node.getName() == "time":
+    if node.isName() and node.getName() == "time":  # not getType(): see sbmlread._m
         node.setType(libsbml.AST_NAME_TIME)
     for i in range(node.getNumChildren()):
         _time_csymbols(node.getChild(i))

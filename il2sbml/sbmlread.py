@@ -68,6 +68,36 @@ class SBMLExtras:
     modifiers: dict = None      # reaction id -> modifier species ids, as read
 
 
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _mathml(node):
+    """The MathML of a libSBML AST as an ElementTree element."""
+    import xml.etree.ElementTree as ET
+
+    return ET.fromstring(libsbml.writeMathMLToString(node))
+
+
+def _number(el, where, what) -> str:
+    kind = el.get("type", "real")
+    parts = [t.strip() for t in el.itertext() if t.strip()]
+    try:
+        if kind == "e-notation":
+            value = float(parts[0]) * 10.0 ** float(parts[1])
+        elif kind == "rational":
+            value = float(parts[0]) / float(parts[1])
+        else:
+            value = float(parts[0])
+    except (IndexError, ValueError):
+        raise SBMLError(f"{where}: a number in {what} cannot be read") from None
+    if math.isnan(value):
+        return "(0/0)"
+    if math.isinf(value):
+        return "(1/0)" if value > 0 else "(-1/0)"
+    return repr(int(value)) if kind == "integer" else repr(value)
+
+
 def read_sbml(source: str) -> Network:
     """Read SBML from a path or an XML string; raise :class:`SBMLError` naming what is wrong."""
     where = "SBML string"
@@ -131,82 +161,93 @@ class _Reader:
     def expr(self, node, rename: dict | None = None, what: str = "math") -> Expr:
         if node is None:
             raise SBMLError(f"{self.where}: {what} has no math")
-        return Expr.parse(self._m(node, rename or {}, what))
+        return Expr.parse(self._m(_mathml(node), rename or {}, what))
 
-    def _m(self, n, rename, what) -> str:
-        t = n.getType()
-        kids = [n.getChild(i) for i in range(n.getNumChildren())]
-        sub = [self._m(k, rename, what) for k in kids] if t != libsbml.AST_FUNCTION else None
-        T = libsbml
-        if t in (T.AST_INTEGER,):
-            return str(n.getInteger())
-        if t in (T.AST_REAL, T.AST_REAL_E, T.AST_RATIONAL):
-            v = n.getReal()
-            if math.isnan(v) or math.isinf(v):
-                return "(1/0)" if math.isinf(v) else "(0/0)"
-            return repr(v)
-        if t == T.AST_NAME:
-            name = n.getName()
+    # The math is translated from its MathML text, not from libSBML's AST objects: when
+    # another SWIG module embedding libSBML's AST (libsedml) is imported after libsbml,
+    # ASTNode.getType() stops returning integers, and the reader must not depend on that.
+    def _m(self, el, rename, what) -> str:
+        tag = _local(el.tag)
+        if tag == "math":
+            kids = list(el)
+            if len(kids) != 1:
+                raise SBMLError(f"{self.where}: {what} must hold one expression")
+            return self._m(kids[0], rename, what)
+        if tag == "cn":
+            return _number(el, self.where, what)
+        if tag == "ci":
+            name = (el.text or "").strip()
             return rename.get(name, name)
-        if t == T.AST_NAME_TIME:
-            return "time"
-        if t == T.AST_NAME_AVOGADRO:
-            return "6.02214076e23"
-        if t == T.AST_FUNCTION_DELAY:
-            self.refuse("a delay in " + what)
-        if t == T.AST_CONSTANT_PI:
-            return "_pi"
-        if t == T.AST_CONSTANT_E:
-            return "_e"
-        if t == T.AST_CONSTANT_TRUE:
-            return "(1 == 1)"
-        if t == T.AST_CONSTANT_FALSE:
-            return "(1 == 0)"
-        if t == T.AST_PLUS:
-            return "(" + " + ".join(sub) + ")" if sub else "0"
-        if t == T.AST_TIMES:
-            return "(" + " * ".join(sub) + ")" if sub else "1"
-        if t == T.AST_MINUS:
-            return f"(-{sub[0]})" if len(sub) == 1 else f"({sub[0]} - {sub[1]})"
-        if t == T.AST_DIVIDE:
-            return f"({sub[0]} / {sub[1]})"
-        if t in (T.AST_POWER, T.AST_FUNCTION_POWER):
-            return f"({sub[0]} ^ {sub[1]})"
-        simple = {T.AST_FUNCTION_EXP: "exp", T.AST_FUNCTION_LN: "ln", T.AST_FUNCTION_ABS: "abs",
-                  T.AST_FUNCTION_FLOOR: "floor", T.AST_FUNCTION_CEILING: "ceil", T.AST_FUNCTION_SIN: "sin",
-                  T.AST_FUNCTION_COS: "cos", T.AST_FUNCTION_TAN: "tan"}
-        if t in simple:
-            return f"{simple[t]}({sub[0]})"
-        if t == T.AST_FUNCTION_ROOT:
-            return f"sqrt({sub[-1]})" if len(sub) == 1 or sub[0] in ("2", "2.0") else f"({sub[1]} ^ (1/{sub[0]}))"
-        if t == T.AST_FUNCTION_LOG:
-            return f"log10({sub[-1]})" if len(sub) == 1 or sub[0] in ("10", "10.0") else f"(ln({sub[1]}) / ln({sub[0]}))"
-        rel = {T.AST_RELATIONAL_EQ: "==", T.AST_RELATIONAL_NEQ: "!=", T.AST_RELATIONAL_LT: "<",
-               T.AST_RELATIONAL_LEQ: "<=", T.AST_RELATIONAL_GT: ">", T.AST_RELATIONAL_GEQ: ">="}
-        if t in rel:
-            return "(" + " and ".join(f"({a} {rel[t]} {b})" for a, b in zip(sub, sub[1:])) + ")"
-        if t == T.AST_LOGICAL_AND:
-            return "(" + " and ".join(sub) + ")"
-        if t == T.AST_LOGICAL_OR:
-            return "(" + " or ".join(sub) + ")"
-        if t == T.AST_LOGICAL_NOT:
-            return f"(not {sub[0]})"
-        if t == T.AST_FUNCTION_PIECEWISE:
-            out = sub[-1] if len(sub) % 2 == 1 else "(0/0)"
-            pairs = list(zip(sub[0:len(sub) - len(sub) % 2:2], sub[1::2]))
-            for value, cond in reversed(pairs):
-                out = f"if({cond}, {value}, {out})"
+        if tag == "csymbol":
+            url = el.get("definitionURL", "")
+            if url.endswith("/time"):
+                return "time"
+            if url.endswith("/avogadro"):
+                return "6.02214076e23"
+            if url.endswith("/delay"):
+                self.refuse("a delay in " + what)
+            self.refuse(f"the csymbol {url!r} in {what}")
+        consts = {"pi": "_pi", "exponentiale": "_e", "true": "(1 == 1)", "false": "(1 == 0)",
+                  "notanumber": "(0/0)", "infinity": "(1/0)"}
+        if tag in consts:
+            return consts[tag]
+        if tag == "piecewise":
+            pieces = [p for p in el if _local(p.tag) == "piece"]
+            other = [p for p in el if _local(p.tag) == "otherwise"]
+            out = self._m(list(other[0])[0], rename, what) if other else "(0/0)"
+            for piece in reversed(pieces):
+                value, cond = list(piece)
+                out = f"if({self._m(cond, rename, what)}, {self._m(value, rename, what)}, {out})"
             return out
-        if t == T.AST_FUNCTION:
-            name = n.getName()
+        if tag != "apply":
+            self.refuse(f"the MathML element <{tag}> in {what}")
+        kids = list(el)
+        op, args = kids[0], kids[1:]
+        otag = _local(op.tag)
+        if otag == "ci":  # a call of a function definition: inline it
+            name = (op.text or "").strip()
             if name not in self.funcs:
                 self.refuse(f"call of undefined function {name!r} in {what}")
             params, body = self.funcs[name]
-            if len(params) != len(kids):
-                raise SBMLError(f"{self.where}: function {name!r} takes {len(params)} arguments, given {len(kids)}")
-            args = {p: self._m(k, rename, what) for p, k in zip(params, kids)}
-            return "(" + self._m(body, args, f"function {name}") + ")"
-        self.refuse(f"the MathML element {n.getName() or t!r} in {what}")
+            if len(params) != len(args):
+                raise SBMLError(f"{self.where}: function {name!r} takes {len(params)} arguments, given {len(args)}")
+            bound = {p: self._m(a, rename, what) for p, a in zip(params, args)}
+            return "(" + self._m(body, bound, f"function {name}") + ")"
+        if otag == "csymbol" and op.get("definitionURL", "").endswith("/delay"):
+            self.refuse("a delay in " + what)
+        quals = {_local(a.tag): a for a in args if _local(a.tag) in ("degree", "logbase")}
+        args = [a for a in args if _local(a.tag) not in ("degree", "logbase", "bvar")]
+        sub = [self._m(a, rename, what) for a in args]
+        if otag == "plus":
+            return "(" + " + ".join(sub) + ")" if sub else "0"
+        if otag == "times":
+            return "(" + " * ".join(sub) + ")" if sub else "1"
+        if otag == "minus":
+            return f"(-{sub[0]})" if len(sub) == 1 else f"({sub[0]} - {sub[1]})"
+        if otag == "divide":
+            return f"({sub[0]} / {sub[1]})"
+        if otag == "power":
+            return f"({sub[0]} ^ {sub[1]})"
+        simple = {"exp": "exp", "ln": "ln", "abs": "abs", "floor": "floor", "ceiling": "ceil",
+                  "sin": "sin", "cos": "cos", "tan": "tan"}
+        if otag in simple:
+            return f"{simple[otag]}({sub[0]})"
+        if otag == "root":
+            degree = self._m(list(quals["degree"])[0], rename, what) if "degree" in quals else "2"
+            return f"sqrt({sub[0]})" if degree in ("2", "2.0") else f"({sub[0]} ^ (1/{degree}))"
+        if otag == "log":
+            base = self._m(list(quals["logbase"])[0], rename, what) if "logbase" in quals else "10"
+            return f"log10({sub[0]})" if base in ("10", "10.0") else f"(ln({sub[0]}) / ln({base}))"
+        rel = {"eq": "==", "neq": "!=", "lt": "<", "leq": "<=", "gt": ">", "geq": ">="}
+        if otag in rel:
+            return "(" + " and ".join(f"({a} {rel[otag]} {b})" for a, b in zip(sub, sub[1:])) + ")"
+        if otag == "and":
+            return "(" + " and ".join(sub) + ")"
+        if otag == "or":
+            return "(" + " or ".join(sub) + ")"
+        if otag == "not":
+            return f"(not {sub[0]})"
+        self.refuse(f"the MathML operator <{otag}> in {what}")
 
     # ---------------------------------------------------------------- model
     def read(self) -> Network:
@@ -219,9 +260,12 @@ class _Reader:
             # optional packages (layout, render) do not change the model's meaning: not read
         for i in range(m.getNumFunctionDefinitions()):
             fd = m.getFunctionDefinition(i)
-            lam = fd.getMath()
-            params = [lam.getChild(k).getName() for k in range(lam.getNumChildren() - 1)]
-            self.funcs[fd.getId()] = (params, lam.getChild(lam.getNumChildren() - 1))
+            lam = [e for e in _mathml(fd.getMath()) if _local(e.tag) == "lambda"]
+            if fd.getMath() is None or not lam:
+                raise SBMLError(f"{self.where}: function definition {fd.getId()!r} has no lambda")
+            parts = list(lam[0])
+            params = [(list(b)[0].text or "").strip() for b in parts if _local(b.tag) == "bvar"]
+            self.funcs[fd.getId()] = (params, parts[-1])
         for i in range(m.getNumRules()):
             r = m.getRule(i)
             if r.isAlgebraic():

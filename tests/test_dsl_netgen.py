@@ -302,3 +302,31 @@ def test_labels_are_canonical_against_the_independent_oracle():
             for _ in range(10):
                 text = relabel_species(s.label, rng)
                 assert net.canonical_label(text) == s.label, (path.stem, text)
+
+
+def test_cbngl_volume_surface_reaction_is_divided_by_the_volume():
+    """BioNetGen's convention (Rxn.pm): the anchor is a surface reactant if any; the rate is
+    divided by the other reactants' compartments: S+V -> /V, S+S -> /S, V+V -> /V."""
+    m = Model("vs")
+    m.parameter("k", 1)
+    m.compartment("EC", dimension=3, size=10)
+    m.compartment("PM", dimension=2, size=2, parent="EC")
+    m.molecule_type("L(r)")
+    m.molecule_type("R(l,d)")
+    m.seed("L(r)@EC", 1)
+    m.seed("R(l,d)@PM", 1)
+    m.rule("bind", "L(r) + R(l) -> L(r!1).R(l!1)", "k")
+    m.rule("dimer", "R(d) + R(d) -> R(d!1).R(d!1)", "k")
+    net = generate_network(m, max_iter=1)
+    got = {r.rule: r.volume_factor.text for r in net.reactions}
+    assert got == {"bind": "1/EC", "dimer": "1/PM"}
+
+
+def test_zero_order_rules_fire_in_the_first_iteration():
+    m = Model("syn1")
+    m.parameter("k", 1)
+    m.molecule_type("B(b)")
+    m.rule("make", "0 -> B(b)", "k")
+    m.rule("dimer", "B(b) + B(b) -> B(b!1).B(b!1)", "k")
+    assert [r.rule for r in generate_network(m, max_iter=1).reactions] == ["make"]
+    assert [r.rule for r in generate_network(m, max_iter=2).reactions] == ["make", "dimer"]
