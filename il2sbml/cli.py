@@ -52,11 +52,20 @@ def atomic_write(path: str, text: str) -> None:
 
 
 def cmd_network(args) -> int:
-    net = generate_network(load_model(args.model), **_limits(args))
+    import json
+
+    model = load_model(args.model)
+    net = generate_network(model, **_limits(args))
     if args.net:
         sys.stdout.write(net.to_net())
-    else:
-        print(net.to_json(full=args.full))
+        return 0
+    data = json.loads(net.to_json(full=args.full))
+    actions = getattr(model, "bngl_actions", None)
+    if actions is not None:
+        # BNGL actions other than generate_network are read and listed, not executed
+        data["actions"] = [{"line": line, "name": name, "args": argtext}
+                           for line, name, argtext in actions if name != "generate_network"]
+    print(json.dumps(data, indent=2))
     return 0
 
 
@@ -123,14 +132,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="il2sbml", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("network", help="generate the reaction network and print a summary")
-    p.add_argument("model", help="model file (.py DSL)")
+    p.add_argument("model", help="model file (.py DSL or .bngl)")
     p.add_argument("--json", action="store_true", help="print JSON (the default)")
     p.add_argument("--full", action="store_true", help="include species, reactions and observables in the JSON")
     p.add_argument("--net", action="store_true", help="print the network in BioNetGen .net layout")
     _add_limits(p)
     p.set_defaults(func=cmd_network)
     b = sub.add_parser("build", help="generate the network, write validated SBML and network files")
-    b.add_argument("model", help="model file (.py DSL)")
+    b.add_argument("model", help="model file (.py DSL or .bngl)")
     b.add_argument("-o", "--output", default="build",
                    help="output folder (default: build) or a file (.xml, .ant or .omex) for that output alone")
     b.add_argument("--level-version", default="3.2", choices=["3.2", "3.1"], help="SBML level.version")

@@ -629,10 +629,10 @@ def load_model(path: str) -> Model:
     if not os.path.exists(path):
         raise Il2sbmlError(f"{path}: no such model file")
     if path.endswith(".bngl"):
-        raise Il2sbmlError(f"{path}: BNGL files are not read yet (the BNGL reader is issue 3); "
-                           "write the model in the Python DSL")
+        from .bngl import read_bngl
+        return read_bngl(path)
     if not path.endswith(".py"):
-        raise Il2sbmlError(f"{path}: unknown model format; expected a .py DSL file")
+        raise Il2sbmlError(f"{path}: unknown model format; expected a .py DSL file or a .bngl file")
     spec = importlib.util.spec_from_file_location(f"_il2sbml_model_{abs(hash(os.path.abspath(path)))}", path)
     module = importlib.util.module_from_spec(spec)
     try:
