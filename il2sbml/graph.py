@@ -323,11 +323,13 @@ def _canonical_order(mtype, mcomp, cname, cstate, partner, comp_order):
         labels.append((mtype[m], mcomp[m] or "", free))
     for m in range(nm):
         adj.append([(skey[m][c], skey[p[0]][p[1]], p[0]) for c, p in enumerate(partner[m]) if p is not None])
-    base = _rank(labels)
     if nm == 1:
         mol_order = [0]
+    elif len(set(labels)) == nm:
+        # every molecule already has its own label: the order is the sorted labels (no search)
+        mol_order = sorted(range(nm), key=labels.__getitem__)
     else:
-        mol_order = _Canon(base, adj).run()
+        mol_order = _Canon(_rank(labels), adj).run()
     return mol_order, _site_order(mol_order, skey, partner)
 
 
