@@ -60,6 +60,7 @@ class NetReaction:
     law: Expr | None = None
     reversible: bool = False
     sbml_id: str | None = None
+    mass_action: bool = False    # law == rate * prod(amount ** stoichiometry), recognised by the reader
 
     def rate_string(self) -> str:
         """The rate constant as BioNetGen writes it, e.g. ``0.5*k`` or ``4*kp1/EC``."""
@@ -173,6 +174,9 @@ class Network:
         Functional rates need ``observables`` (name -> value).
         """
         r = self.reactions[i]
+        if r.law is not None and not r.mass_action:
+            raise ValueError(f"reaction {r.sbml_id or i} has a general kinetic law ({r.law.text}), not a rate "
+                             "constant; evaluate its law instead")
         env = self._env(observables)
         funcs = self._functions(env)
         return (r.stat_factor * r.unit_factor * r.volume_factor.evaluate(env, funcs)

@@ -98,6 +98,58 @@ def _number(el, where, what) -> str:
     return repr(int(value)) if kind == "integer" else repr(value)
 
 
+def _mass_action_constant(law: Expr, reactants, species, rule_vars) -> Expr | None:
+    """If ``law`` is ``c * prod(S_i ^ n_i)`` over exactly the reactants (with their
+    stoichiometries) and ``c`` reads no species and no rule variable, return ``c`` on the
+    amount basis (a concentration symbol ``S`` in compartment ``V`` is ``S_amount / V``):
+    the law is then ``c * prod(amount_i ^ n_i)``. Otherwise ``None``."""
+    import ast
+    from collections import Counter
+
+    ids = {s.sbml_id: s for s in species}
+    factors: list = []   # (node, exponent)
+
+    def flatten(node, sign):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+            return flatten(node.left, sign) and flatten(node.right, sign)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            return flatten(node.left, sign) and flatten(node.right, -sign)
+        if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and isinstance(node.left, ast.Name)
+                and node.left.id in ids and isinstance(node.right, ast.Constant)):
+            n = node.right.value
+            if not float(n).is_integer() or n <= 0 or sign < 0:
+                return False
+            factors.append((node.left.id, int(n)))
+            return True
+        if isinstance(node, ast.Name) and node.id in ids:
+            if sign < 0:
+                return False
+            factors.append((node.id, 1))
+            return True
+        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        if names & (set(ids) | rule_vars | {"time"}):
+            return False
+        factors.append((node, sign))
+        return True
+
+    if not flatten(law.tree, 1):
+        return None
+    powers: Counter = Counter()
+    const = []
+    for f, e in factors:
+        if isinstance(f, str):
+            powers[f] += e
+        else:
+            const.append(f"({ast.unparse(f)})" if e > 0 else f"1/({ast.unparse(f)})")
+    want = Counter(species[i].sbml_id for i in reactants)
+    if powers != want:
+        return None
+    for sid, n in powers.items():
+        if not ids[sid].amount_in_law:
+            const.append(f"1/({ids[sid].compartment})" + (f"^{n}" if n > 1 else ""))
+    return Expr.parse("*".join(const) if const else "1")
+
+
 def read_sbml(source: str) -> Network:
     """Read SBML from a path or an XML string; raise :class:`SBMLError` naming what is wrong."""
     where = "SBML string"
@@ -326,6 +378,7 @@ class _Reader:
                                       None, sid, s.getName(), conc, s.getHasOnlySubstanceUnits(), s.getConstant()))
         # reactions
         reactions, modifiers = [], {}
+        rule_vars = {m.getRule(k).getVariable() for k in range(m.getNumRules())}
         for i in range(m.getNumReactions()):
             r = m.getReaction(i)
             rid = r.getId()
@@ -378,8 +431,9 @@ class _Reader:
             law = self.expr(kl.getMath(), rename, f"the kinetic law of reaction {rid}")
             self.decorate(("kinetic", rid), kl)
             self.keep_math(("kinetic", rid), kl.getMath(), rename)
-            reactions.append(NetReaction(i, sides[0], sides[1], Expr.parse(1), 1.0, 1.0, Expr.parse(1), False,
-                                         rid, (rid,), None, law, r.getReversible(), rid))
+            constant = _mass_action_constant(law, sides[0], species, rule_vars)
+            reactions.append(NetReaction(i, sides[0], sides[1], constant or Expr.parse(1), 1.0, 1.0, Expr.parse(1),
+                                         False, rid, (rid,), None, law, r.getReversible(), rid, constant is not None))
         # rules, initial assignments, events
         ias = []
         for a in (m.getInitialAssignment(k) for k in range(m.getNumInitialAssignments())):

@@ -210,3 +210,20 @@ def test_oversized_file_is_refused_before_parsing(tmp_path):
 def test_missing_file():
     with pytest.raises(SBMLError, match="cannot read"):
         read_sbml("/nonexistent/model.xml")
+
+
+def test_mass_action_is_recognised_on_the_amount_basis():
+    """law = c * prod(S^n) over exactly the reactants: c is the rate constant on amounts
+    (a concentration symbol S in V contributes 1/V); anything else stays a general law."""
+    net = read_sbml(str(suite_dir() / "semantic" / "00055" / "00055-sbml-l3v1.xml"))
+    r1, r2, r3 = net.reactions
+    assert r1.mass_action and net.rate_value(0) == pytest.approx(0.75)          # compartment*k1*S1*S2, V=1
+    assert not r2.mass_action                                                    # k2*(S2 - S3)
+    assert r3.mass_action and "compartment1" in r3.rate.text
+    with pytest.raises(ValueError, match="general kinetic law"):
+        net.rate_value(1)
+    net = read_sbml(str(suite_dir() / "semantic" / "00021" / "00021-sbml-l3v1.xml"))   # V = 0.3, S2^2
+    k = {r.sbml_id: net.rate_value(i) for i, r in enumerate(net.reactions) if r.mass_action}
+    assert k == pytest.approx({"reaction1": 0.35, "reaction2": 180 / 0.3})
+    stoch = read_sbml(str(suite_dir() / "stochastic" / "00030" / "00030-sbml-l3v1.xml"))
+    assert [r.mass_action for r in stoch.reactions] == [False, True]               # k1*P*(P-1)/2 is not c*P^2
