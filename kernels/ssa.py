@@ -1,0 +1,642 @@
+"""Per-trajectory SSA kernels (Numba). Called by :mod:`kernels.ensemble`; not a public API.
+
+Exact methods (``exact_trajectory``):
+
+* direct method (Gillespie 1977) with a reaction dependency graph: after reaction j fires only
+  the propensities in ``dep_index[dep_ptr[j]:dep_ptr[j+1]]`` are recomputed, the total a0 is
+  updated incrementally (and re-summed every ``A0_REFRESH`` events or when it drops by 1e9,
+  so rounding drift cannot accumulate); selection is a linear search, O(M) per event.
+* sum-tree method (``use_tree=True``): a logarithmic direct method with fan-out
+  ``TREE_FANOUT`` = 32. Level 0 is the propensity array; each level above holds the sums of
+  32 consecutive entries of the level below, up to a top level of <= 32 entries
+  (``tree_shape``). Selection scans the top level, then the 32 children of the chosen node on
+  each level down to one reaction; an update adds the change to one node per level. Per
+  event: O(D log_32 M) updates + O(32 log_32 M) scan steps, D = dependents of the fired
+  reaction; at M = 1,000 that is two levels (a binary tree needs ten). With M <= 32 there is
+  no level and it is exactly the direct method. Same incremental a0 and exact re-sums as
+  above (every level rebuilt from the propensities).
+
+Both select "the first reaction whose cumulative propensity exceeds u * a0", so for the same
+random numbers they pick the same reaction up to rounding in the partial sums (tested: same
+paths on a 1,100-reaction network).
+
+Both draw the waiting time first (one exponential), then the reaction (one uniform); both are
+exact for time-homogeneous propensities. Time-triggered events are exact: the next event time T
+is compared with the drawn reaction time, and when T comes first the clock stops at T, the
+event is applied and the waiting time is redrawn (valid by memorylessness).
+
+Approximate method (``tau_leap_approx_trajectory``): explicit tau-leaping with the step size of
+Cao, Gillespie & Petzold (J. Chem. Phys. 124, 044109, 2006), critical reactions (fewer than
+``n_critical`` firings left before a reactant runs out) fired at most once per leap by an exact
+draw, a leap that would make a count negative halved and redrawn, and a fall-back to
+``ssa_steps`` exact direct-method steps whenever the leap would be shorter than
+``ssa_factor / a0``. Leaps never cross an output time or a time event, and are capped at
+``tau_max``. THIS IS AN APPROXIMATION: it is not exact; its mean carries an O(epsilon) bias
+(0.8% on DSMTS 00023 at eps = 0.03) and long leaps near a stationary state inflate the
+variance (see ``tau_leap_approx_trajectory``).
+
+Error reporting: a trajectory that cannot continue writes ``status[0]`` (a code below),
+``status[1:3]`` (indices) and ``fstatus[0:2]`` (time, value) and returns; the Python layer
+turns that into an exception naming the reaction, species or event.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .events import MAX_EVENT_ROUNDS
+from .rng import exponential, poisson, uniform01
+
+OK = 0
+ERR_PROPENSITY = 1  # status[1] = reaction; fstatus = (t, value)
+ERR_NEGATIVE_REACTION = 2  # status[1] = reaction, status[2] = species
+ERR_NEGATIVE_EVENT = 3  # status[1] = event, status[2] = species
+ERR_EVENT_LOOP = 4  # fstatus[0] = t
+ERR_MAX_EVENTS = 5  # status[1] = max_events
+
+A0_REFRESH = 100_000
+TREE_SHIFT = 5
+TREE_FANOUT = 1 << TREE_SHIFT  # children per node of the sum tree (see tree_shape)
+_INF = np.inf
+
+
+@njit(cache=True, inline="always")
+def fast_mass_action(j, x, pa, ps, rates):
+    """Mass-action a_j for ``pkind[j] == 0``: at most two reactant slots of stoichiometry 1 or 2.
+
+    Slot species ``pa[j, s]`` (pads point at the constant-1 slot ``x[n_species]``) and
+    stoichiometry ``ps[j, s]`` (1 on pads) give, without a data-dependent branch,
+    a = c * x_a (1 + (x_a - 2)(n_a - 1)) * x_b (1 + (x_b - 2)(n_b - 1)), i.e. x or x(x-1)
+    per slot.
+    """
+    xa = x[pa[j, 0]]
+    xb = x[pa[j, 1]]
+    return (rates[j] * (float(xa) * float(1 + (xa - 2) * (ps[j, 0] - 1)))
+            * (float(xb) * float(1 + (xb - 2) * (ps[j, 1] - 1))))
+
+
+@njit(cache=True)
+def general_mass_action(j, x, ridx, rsto, rates):
+    """Mass-action a_j for ``pkind[j] == 1`` (any number of slots and stoichiometries)."""
+    a = rates[j]
+    for s in range(ridx.shape[1]):
+        i = ridx[j, s]
+        if i < 0:
+            break
+        xi = x[i]
+        for m in range(rsto[j, s]):
+            a *= float(xi - m)
+    return a
+
+
+# PROPENSITY. Every call site spells out
+#     pk = pkind[r]
+#     if pk == 0:   v = fast_mass_action(r, x, pa, ps, rates)             # inlined, branch-free
+#     elif pk == 1: v = general_mass_action(r, x, ridx, rsto, rates)      # ordinary call
+#     else:        v = law(r, x, params)                                 # the general law
+# Measured on a 50-reaction network (events/s, one thread): a loop over padded slots 1.7 M;
+# the same wrapped in one inlined helper that also calls the law or holds the general loop
+# 1.7-2.1 M (Numba's IR inlining of a helper with calls or loops leaves atomic reference
+# counting on every array argument); this pattern 8.0 M.
+
+
+@njit(cache=True)
+def _trigger(e, t, x, kind, esp, eop, ethr):
+    if kind[e] == 0:
+        return t >= ethr[e]
+    v = float(x[esp[e]])
+    th = ethr[e]
+    o = eop[e]
+    if o == 0:
+        return v > th
+    if o == 1:
+        return v >= th
+    if o == 2:
+        return v < th
+    if o == 3:
+        return v <= th
+    if o == 4:
+        return v == th
+    return v != th
+
+
+@njit(cache=True)
+def settle_events(t, x, prev, fire, ev, status, fstatus):
+    """Fire every event whose trigger went false -> true at time t, cascading.
+
+    Returns 0 if nothing fired, 1 if something fired, -1 on error (status filled).
+    """
+    kind, esp, eop, ethr, einit, aptr, asp, amode, aval, time_order, n_sev = ev
+    n_e = kind.shape[0]
+    fired_any = 0
+    for _ in range(MAX_EVENT_ROUNDS):
+        nf = 0
+        for e in range(n_e):
+            cur = _trigger(e, t, x, kind, esp, eop, ethr)
+            f = cur and not prev[e]
+            fire[e] = f
+            if f:
+                nf += 1
+            prev[e] = cur
+        if nf == 0:
+            return fired_any
+        fired_any = 1
+        for e in range(n_e):
+            if fire[e]:
+                for q in range(aptr[e], aptr[e + 1]):
+                    s = asp[q]
+                    if amode[q] == 0:
+                        x[s] = aval[q]
+                    else:
+                        x[s] += aval[q]
+                    if x[s] < 0:
+                        status[0] = ERR_NEGATIVE_EVENT
+                        status[1] = e
+                        status[2] = s
+                        fstatus[0] = t
+                        return -1
+    status[0] = ERR_EVENT_LOOP
+    fstatus[0] = t
+    return -1
+
+
+@njit(cache=True)
+def _record(out, k, x, obs):
+    for q in range(obs.shape[0]):
+        out[k, q] = x[obs[q]]
+
+
+@njit(cache=True)
+def tree_shape(m, use_tree):
+    """Levels of the sum tree over m propensities: (n_lev, lsize, loff, total size).
+
+    Level 0 is the propensity array itself (size m); level l >= 1 holds the sums of
+    ``TREE_FANOUT`` consecutive entries of level l - 1, stored in ``tree[loff[l]:loff[l] +
+    lsize[l]]``; levels are added until the top one has at most ``TREE_FANOUT`` entries.
+    ``use_tree=False`` gives no level above the propensities: the direct method.
+    """
+    n_lev = 0
+    size = m
+    if use_tree:
+        while size > TREE_FANOUT:
+            size = (size + TREE_FANOUT - 1) >> TREE_SHIFT
+            n_lev += 1
+    lsize = np.empty(n_lev + 1, np.int64)
+    loff = np.zeros(n_lev + 2, np.int64)
+    lsize[0] = m
+    for lv in range(1, n_lev + 1):
+        lsize[lv] = (lsize[lv - 1] + TREE_FANOUT - 1) >> TREE_SHIFT
+        loff[lv + 1] = loff[lv] + lsize[lv]
+    return n_lev, lsize, loff, max(loff[n_lev + 1], 1)
+
+
+@njit(cache=True)
+def _resum(a, tree, n_lev, lsize, loff):
+    """Exact a0 from the propensities, with every tree level rebuilt from the one below."""
+    for lv in range(1, n_lev + 1):
+        below = lsize[lv - 1]
+        for g in range(lsize[lv]):
+            s = 0.0
+            for c in range(g << TREE_SHIFT, min((g + 1) << TREE_SHIFT, below)):
+                s += a[c] if lv == 1 else tree[loff[lv - 1] + c]
+            tree[loff[lv] + g] = s
+    a0 = 0.0
+    if n_lev == 0:
+        for j in range(a.shape[0]):
+            a0 += a[j]
+    else:
+        for g in range(lsize[n_lev]):
+            a0 += tree[loff[n_lev] + g]
+    return a0
+
+
+@njit(cache=True)
+def _refresh_all(x, a, tree, n_lev, lsize, loff, net, law, t, status, fstatus):
+    """Recompute every propensity (and the tree); return a0, or -1.0 on error."""
+    x0, ridx, rsto, pa, ps, pkind, guard, cptr, cidx, cdel, rates, params, dep_ptr, dep_idx = net
+    m = rates.shape[0]
+    for j in range(m):
+        pk = pkind[j]
+        if pk == 0:
+            v = fast_mass_action(j, x, pa, ps, rates)
+        elif pk == 1:
+            v = general_mass_action(j, x, ridx, rsto, rates)
+        else:
+            v = law(j, x, params)
+        if not (v >= 0.0 and v < _INF):
+            status[0] = ERR_PROPENSITY
+            status[1] = j
+            fstatus[0] = t
+            fstatus[1] = v
+            return -1.0
+        a[j] = v
+    return _resum(a, tree, n_lev, lsize, loff)
+
+
+@njit(cache=True)
+def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, status, fstatus):
+    """One exact SSA trajectory from t = 0; fills out[k, q] = x[obs[q]] at t_out[k].
+
+    Returns the number of reaction events. ``use_tree`` picks the logarithmic direct method.
+    """
+    x0, ridx, rsto, pa, ps, pkind, guard, cptr, cidx, cdel, rates, params, dep_ptr, dep_idx = net
+    kind, esp, eop, ethr, einit, aptr, asp, amode, aval, time_order, n_sev = ev
+    m = rates.shape[0]
+    n_e = kind.shape[0]
+    n_time = time_order.shape[0]
+    n_out = t_out.shape[0]
+
+    x = x0.copy()
+    prev = einit.copy()
+    fire = np.zeros(n_e, np.bool_)
+    a = np.zeros(m)
+    n_lev, lsize, loff, tree_size = tree_shape(m, use_tree)
+    tree = np.zeros(tree_size)
+
+    t = 0.0
+    if n_e > 0:
+        if settle_events(t, x, prev, fire, ev, status, fstatus) < 0:
+            return 0
+    a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, net, law, t, status, fstatus)
+    if a0 < 0.0:
+        return 0
+    a0_ref = a0
+    since = 0
+    k = 0
+    n_ev = 0
+    p_time = 0
+    while True:
+        while p_time < n_time and prev[time_order[p_time]]:
+            p_time += 1
+        t_ev = ethr[time_order[p_time]] if p_time < n_time else _INF
+        if a0 > 0.0:
+            t_next = t + exponential(rng) / a0
+        else:
+            t_next = _INF
+        if t_ev <= t_next:
+            # the time event comes first (or nothing happens any more)
+            while k < n_out and t_out[k] < t_ev:
+                _record(out, k, x, obs)
+                k += 1
+            if k == n_out:
+                break
+            t = t_ev
+            if settle_events(t, x, prev, fire, ev, status, fstatus) < 0:
+                return n_ev
+            a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, net, law, t, status, fstatus)
+            if a0 < 0.0:
+                return n_ev
+            a0_ref = a0
+            since = 0
+            continue
+        while k < n_out and t_out[k] < t_next:
+            _record(out, k, x, obs)
+            k += 1
+        if k == n_out:
+            break
+        t = t_next
+
+        # select the reaction: scan each tree level from the top, then the propensities
+        # (with no tree level this is the direct method's linear search)
+        u = uniform01(rng) * a0
+        start = 0
+        end = lsize[n_lev]
+        lv = n_lev
+        while lv > 0:
+            base = loff[lv]
+            acc = 0.0
+            sel = -1
+            for c in range(start, end):
+                w = tree[base + c]
+                acc += w
+                if u < acc:
+                    sel = c
+                    u -= acc - w
+                    break
+            if sel < 0:
+                break
+            start = sel << TREE_SHIFT
+            end = min(start + TREE_FANOUT, lsize[lv - 1])
+            lv -= 1
+        j = -1
+        if lv == 0:
+            acc = 0.0
+            for r in range(start, end):
+                acc += a[r]
+                if u < acc:
+                    j = r
+                    break
+            if j >= 0 and not (a[j] > 0.0):
+                j = -1
+        if j < 0:
+            # rounding (probability ~1e-16): re-sum and draw again
+            a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, net, law, t, status, fstatus)
+            if a0 < 0.0:
+                return n_ev
+            a0_ref = a0
+            since = 0
+            continue
+
+        # fire it (only guarded reactions can drive a count negative: see kernel_arrays)
+        for q in range(cptr[j], cptr[j + 1]):
+            x[cidx[q]] += cdel[q]
+        if guard[j]:
+            for q in range(cptr[j], cptr[j + 1]):
+                if x[cidx[q]] < 0:
+                    status[0] = ERR_NEGATIVE_REACTION
+                    status[1] = j
+                    status[2] = cidx[q]
+                    fstatus[0] = t
+                    return n_ev
+        n_ev += 1
+        if n_ev >= max_events:
+            status[0] = ERR_MAX_EVENTS
+            status[1] = max_events
+            fstatus[0] = t
+            return n_ev
+
+        # update the propensities that depend on it
+        for q in range(dep_ptr[j], dep_ptr[j + 1]):
+            r = dep_idx[q]
+            pk = pkind[r]
+            if pk == 0:
+                v = fast_mass_action(r, x, pa, ps, rates)
+            elif pk == 1:
+                v = general_mass_action(r, x, ridx, rsto, rates)
+            else:
+                # mass action is finite and >= 0 by construction; a law is checked
+                v = law(r, x, params)
+                if not (v >= 0.0 and v < _INF):
+                    status[0] = ERR_PROPENSITY
+                    status[1] = r
+                    fstatus[0] = t
+                    fstatus[1] = v
+                    return n_ev
+            d = v - a[r]
+            a[r] = v
+            a0 += d
+            # add the change to the node above r on every level (independent updates)
+            c = r
+            for lv in range(1, n_lev + 1):
+                c >>= TREE_SHIFT
+                tree[loff[lv] + c] += d
+        since += 1
+        if since >= A0_REFRESH or a0 <= 1e-9 * a0_ref:
+            # incremental sums carry rounding drift: re-sum exactly from the propensities
+            a0 = _resum(a, tree, n_lev, lsize, loff)
+            a0_ref = a0
+            since = 0
+
+        if n_sev > 0:
+            rc = settle_events(t, x, prev, fire, ev, status, fstatus)
+            if rc < 0:
+                return n_ev
+            if rc > 0:
+                a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, net, law, t, status, fstatus)
+                if a0 < 0.0:
+                    return n_ev
+                a0_ref = a0
+                since = 0
+    return n_ev
+
+
+@njit(cache=True)
+def tau_leap_approx_trajectory(net, law, ev, gdata, t_out, obs, rng, out, max_events, eps,
+                               n_critical, ssa_factor, ssa_steps, tau_max, status, fstatus):
+    """One APPROXIMATE tau-leaping trajectory (Cao-Gillespie-Petzold 2006 step selection).
+
+    ``gdata = (g_ptr, g_order, g_mult, rs_species)``: for each reactant species i, the
+    distinct (reaction order o, multiplicity n of i) pairs it occurs in, which give
+    g_i = max over pairs of (o / n) * sum_{k<n} x_i / (x_i - k)  (CGP's g for HOR 1, 2, 3,
+    generalised). Mass-action networks only. Returns the number of reaction firings.
+
+    Leaps are also capped at ``tau_max``. CGP's bounds keep each propensity's relative change
+    below eps, but near a stationary state the mean drift cancels and a leap may last longer
+    than the system's relaxation time; an explicit leap of length h on a linear death rate mu
+    then inflates the stationary variance by about 1 / (1 - mu h / 2) (measured on DSMTS
+    00023 with outputs 5 time units apart: sd +18%). Leaps never cross an output time, so a
+    fine output grid or ``tau_max`` bounds this error.
+    """
+    x0, ridx, rsto, pa, ps, pkind, guard, cptr, cidx, cdel, rates, params, dep_ptr, dep_idx = net
+    kind, esp, eop, ethr, einit, aptr, asp, amode, aval, time_order, n_sev = ev
+    g_ptr, g_order, g_mult, rs_species = gdata
+    m = rates.shape[0]
+    n_s = x0.shape[0]
+    n_e = kind.shape[0]
+    n_time = time_order.shape[0]
+    n_out = t_out.shape[0]
+
+    x = x0.copy()
+    xn = x0.copy()
+    prev = einit.copy()
+    fire = np.zeros(n_e, np.bool_)
+    a = np.zeros(m)
+    crit = np.zeros(m, np.bool_)
+    mu = np.zeros(n_s)
+    sig = np.zeros(n_s)
+    n_lev, lsize, loff, tree_size = tree_shape(m, False)
+    tree = np.zeros(tree_size)
+
+    t = 0.0
+    if n_e > 0:
+        if settle_events(t, x, prev, fire, ev, status, fstatus) < 0:
+            return 0
+    k = 0
+    n_ev = 0
+    p_time = 0
+    while True:
+        while k < n_out and t_out[k] <= t:
+            _record(out, k, x, obs)
+            k += 1
+        if k == n_out:
+            break
+        while p_time < n_time and prev[time_order[p_time]]:
+            p_time += 1
+        t_stop = t_out[k]
+        if p_time < n_time and ethr[time_order[p_time]] < t_stop:
+            t_stop = ethr[time_order[p_time]]
+
+        a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, net, law, t, status, fstatus)
+        if a0 < 0.0:
+            return n_ev
+        if a0 == 0.0:
+            t = t_stop
+        else:
+            # critical reactions: fewer than n_critical firings before a reactant runs out
+            for j in range(m):
+                c = False
+                if a[j] > 0.0:
+                    for q in range(cptr[j], cptr[j + 1]):
+                        d = cdel[q]
+                        if d < 0 and x[cidx[q]] // (-d) < n_critical:
+                            c = True
+                            break
+                crit[j] = c
+            # CGP tau': bound the expected change and the sd of each reactant species
+            mu[:] = 0.0
+            sig[:] = 0.0
+            for j in range(m):
+                if a[j] > 0.0 and not crit[j]:
+                    for q in range(cptr[j], cptr[j + 1]):
+                        d = float(cdel[q])
+                        mu[cidx[q]] += d * a[j]
+                        sig[cidx[q]] += d * d * a[j]
+            tau1 = _INF
+            for ii in range(rs_species.shape[0]):
+                i = rs_species[ii]
+                if mu[i] == 0.0 and sig[i] == 0.0:
+                    continue
+                xi = float(x[i])
+                g = 1.0
+                for p in range(g_ptr[i], g_ptr[i + 1]):
+                    o = float(g_order[p])
+                    nm = g_mult[p]
+                    if nm == 1 or x[i] < nm:
+                        gg = o
+                    else:
+                        ssum = 0.0
+                        for kk in range(nm):
+                            ssum += xi / (xi - kk)
+                        gg = o / nm * ssum
+                    if gg > g:
+                        g = gg
+                bound = eps * xi / g
+                if bound < 1.0:
+                    bound = 1.0
+                if mu[i] != 0.0:
+                    cand = bound / abs(mu[i])
+                    if cand < tau1:
+                        tau1 = cand
+                if sig[i] > 0.0:
+                    cand = bound * bound / sig[i]
+                    if cand < tau1:
+                        tau1 = cand
+
+            if tau1 > tau_max:
+                tau1 = tau_max
+            if tau1 < ssa_factor / a0:
+                # exact direct-method steps (dependency graph), never past t_stop
+                for _ in range(ssa_steps):
+                    if a0 <= 0.0:
+                        t = t_stop
+                        break
+                    tn = t + exponential(rng) / a0
+                    if tn >= t_stop:
+                        t = t_stop
+                        break
+                    t = tn
+                    u = uniform01(rng) * a0
+                    acc = 0.0
+                    j = -1
+                    for r in range(m):
+                        acc += a[r]
+                        if u < acc:
+                            j = r
+                            break
+                    if j < 0:
+                        a0 = 0.0
+                        for r in range(m):
+                            a0 += a[r]
+                        continue
+                    for q in range(cptr[j], cptr[j + 1]):
+                        i = cidx[q]
+                        x[i] += cdel[q]
+                        if x[i] < 0:
+                            status[0] = ERR_NEGATIVE_REACTION
+                            status[1] = j
+                            status[2] = i
+                            fstatus[0] = t
+                            return n_ev
+                    n_ev += 1
+                    if n_ev >= max_events:
+                        status[0] = ERR_MAX_EVENTS
+                        status[1] = max_events
+                        fstatus[0] = t
+                        return n_ev
+                    for q in range(dep_ptr[j], dep_ptr[j + 1]):
+                        r = dep_idx[q]
+                        pk = pkind[r]
+                        if pk == 0:
+                            v = fast_mass_action(r, x, pa, ps, rates)
+                        elif pk == 1:
+                            v = general_mass_action(r, x, ridx, rsto, rates)
+                        else:
+                            v = law(r, x, params)
+                        a0 += v - a[r]
+                        a[r] = v
+                    if n_sev > 0:
+                        rc = settle_events(t, x, prev, fire, ev, status, fstatus)
+                        if rc < 0:
+                            return n_ev
+                        if rc > 0:
+                            a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, net, law, t,
+                                              status, fstatus)
+                            if a0 < 0.0:
+                                return n_ev
+            else:
+                # one leap (halved and redrawn while it would make a count negative)
+                while True:
+                    a0c = 0.0
+                    for j in range(m):
+                        if crit[j]:
+                            a0c += a[j]
+                    tau2 = exponential(rng) / a0c if a0c > 0.0 else _INF
+                    if tau1 < tau2:
+                        tau = tau1
+                        fire_crit = False
+                    else:
+                        tau = tau2
+                        fire_crit = True
+                    landing = False
+                    if t + tau >= t_stop:
+                        tau = t_stop - t
+                        fire_crit = False
+                        landing = True
+                    for i in range(n_s):
+                        xn[i] = x[i]
+                    fired = 0
+                    for j in range(m):
+                        if a[j] > 0.0 and not crit[j]:
+                            kj = poisson(a[j] * tau, rng)
+                            if kj > 0:
+                                fired += kj
+                                for q in range(cptr[j], cptr[j + 1]):
+                                    xn[cidx[q]] += kj * cdel[q]
+                    if fire_crit:
+                        u = uniform01(rng) * a0c
+                        acc = 0.0
+                        jc = -1
+                        for j in range(m):
+                            if crit[j]:
+                                acc += a[j]
+                                jc = j
+                                if u < acc:
+                                    break
+                        for q in range(cptr[jc], cptr[jc + 1]):
+                            xn[cidx[q]] += cdel[q]
+                        fired += 1
+                    negative = False
+                    for i in range(n_s):
+                        if xn[i] < 0:
+                            negative = True
+                            break
+                    if negative:
+                        tau1 = 0.5 * min(tau1, tau)
+                        continue
+                    for i in range(n_s):
+                        x[i] = xn[i]
+                    t = t_stop if landing else t + tau
+                    n_ev += fired
+                    break
+                if n_ev >= max_events:
+                    status[0] = ERR_MAX_EVENTS
+                    status[1] = max_events
+                    fstatus[0] = t
+                    return n_ev
+        if n_e > 0:
+            if settle_events(t, x, prev, fire, ev, status, fstatus) < 0:
+                return n_ev
+    return n_ev
