@@ -59,7 +59,7 @@ from .dsl import Model
 from .errors import (Il2sbmlError, ModelError, NotSupportedError, Origin, PatternSyntaxError,
                      caller_origin)
 from .expr import Expr, ExprError
-from .graph import ANY, BOUND, Graph, parse_graph
+from .graph import Graph, parse_graph, to_bngl
 
 __all__ = ["read_bngl", "write_bngl", "BNGL_BLOCKS"]
 
@@ -908,29 +908,7 @@ def _unparse(node) -> tuple[str, int]:
 
 
 def _graph_text(g: Graph, *, species=False) -> str:
-    renum: dict = {}
-    mols = []
-    for m in g.mols:
-        cs = []
-        for c in m.comps:
-            s = c.name
-            if c.state is not None:
-                s += "~" + c.state
-            if c.bond == BOUND:
-                s += "!+"
-            elif c.bond == ANY:
-                s += "!?"
-            elif isinstance(c.bond, int):
-                s += "!" + str(renum.setdefault(c.bond, len(renum) + 1))
-            if c.label:
-                s += "%" + c.label
-            cs.append(s)
-        t = m.type + (f"%{m.label}" if m.label else "") + f"({','.join(cs)})"
-        if m.compartment and m.compartment != g.compartment:
-            t += "@" + m.compartment
-        mols.append(t)
-    prefix = f"@{g.compartment}::" if g.compartment else ""
-    return prefix + ("$" if species and g.fixed else "") + ".".join(mols)
+    return to_bngl(g, fixed_marker=species)
 
 
 def _side_text(graphs) -> str:

@@ -179,8 +179,9 @@ def _split_top(text: str, sep: str) -> list[str]:
     return parts
 
 
-def to_bngl(g: Graph) -> str:
-    """Write a graph as a BNGL string (bond labels renumbered in order of appearance)."""
+def to_bngl(g: Graph, *, fixed_marker: bool = True) -> str:
+    """Write a graph as a BNGL string (bond labels renumbered in order of appearance), with
+    ``%`` labels, molecule compartments and, for a fixed species, ``$`` after the location."""
     renum: dict = {}
     out = []
     for m in g.mols:
@@ -198,12 +199,12 @@ def to_bngl(g: Graph) -> str:
             if c.label:
                 s += "%" + c.label
             cs.append(s)
-        text = f"{m.type}({','.join(cs)})"
+        text = m.type + (f"%{m.label}" if m.label else "") + f"({','.join(cs)})"
         if m.compartment and m.compartment != g.compartment:
             text += "@" + m.compartment
         out.append(text)
     prefix = f"@{g.compartment}::" if g.compartment else ""
-    return ("$" if g.fixed else "") + prefix + ".".join(out)
+    return prefix + ("$" if fixed_marker and g.fixed else "") + ".".join(out)
 
 
 # --------------------------------------------------------------------------------------

@@ -403,8 +403,10 @@ class _Reader:
             if kl is None or kl.getMath() is None:
                 raise SBMLError(f"{self.where}: reaction {rid!r} has no kinetic law; il2sbml needs one to simulate it")
             rename = {}
-            for k in range(kl.getNumLocalParameters() if hasattr(kl, "getNumLocalParameters") else 0):
-                lp = kl.getLocalParameter(k)
+            # L3 local parameters, or L2 kinetic-law parameters: renamed <reaction>_<id>, unique
+            local = [kl.getLocalParameter(k) for k in range(kl.getNumLocalParameters())] or \
+                [kl.getParameter(k) for k in range(kl.getNumParameters())]
+            for lp in local:
                 new = f"{rid}_{lp.getId()}"
                 while new in taken:
                     new += "_"
@@ -415,19 +417,6 @@ class _Reader:
                 pconst[new] = True
                 params.append(Parameter(new, Expr.parse(lp.getValue()), None, None,
                                         f"local parameter {lp.getId()} of reaction {rid}", None))
-            if not rename:
-                for k in range(kl.getNumParameters()):
-                    lp = kl.getParameter(k)
-                    new = f"{rid}_{lp.getId()}"
-                    while new in taken:
-                        new += "_"
-                    taken.add(new)
-                    rename[lp.getId()] = new
-                    values[new] = lp.getValue()
-                    punits[new] = lp.getUnits() if lp.isSetUnits() else ""
-                    pconst[new] = True
-                    params.append(Parameter(new, Expr.parse(lp.getValue()), None, None,
-                                            f"local parameter {lp.getId()} of reaction {rid}", None))
             law = self.expr(kl.getMath(), rename, f"the kinetic law of reaction {rid}")
             self.decorate(("kinetic", rid), kl)
             self.keep_math(("kinetic", rid), kl.getMath(), rename)
