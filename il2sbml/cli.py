@@ -4,6 +4,9 @@
     il2sbml build MODEL [-o OUT_DIR | -o OUT.xml] [--level-version 3.2|3.1]
                   [--format sbml|antimony|omex [--t-end T --points P]]
     il2sbml validate FILE.xml
+    il2sbml simulate MODEL --method ssa --seed S --t-end T --points P --out traj.csv
+    il2sbml ensemble MODEL --runs N --t-end T --points P --seed S --stats-csv OUT.csv
+                     [--species A,B] [--method auto|direct|tree|tau] [--threads K]
 """
 
 from __future__ import annotations
@@ -128,6 +131,84 @@ def cmd_validate(args) -> int:
     return 1 if n_err else 0
 
 
+def _load_network(path: str, args):
+    """A network from a DSL/BNGL model (generated) or an SBML file (read)."""
+    if path.endswith(".xml") or path.endswith(".sbml"):
+        from .sbmlread import read_sbml
+        return read_sbml(path)
+    return generate_network(load_model(path), **_limits(args))
+
+
+def _species_ids(net):
+    """Column ids: SBML ids for networks read from SBML, else s1, s2, ... as in our SBML."""
+    return [s.sbml_id or f"s{s.index + 1}" for s in net.species]
+
+
+def _pick_species(net, wanted: str | None):
+    ids = _species_ids(net)
+    if not wanted:
+        return list(range(len(ids))), ids
+    picked = []
+    for name in wanted.split(","):
+        name = name.strip()
+        if name not in ids:
+            raise Il2sbmlError(f"--species: no species {name!r}; ids are {', '.join(ids[:12])}"
+                               + (" ..." if len(ids) > 12 else ""))
+        picked.append(ids.index(name))
+    return picked, [ids[i] for i in picked]
+
+
+def _grid(args):
+    import numpy as np
+
+    if not args.t_end > 0 or args.points < 2:
+        raise Il2sbmlError("--t-end must be > 0 and --points >= 2 (P times from 0 to T inclusive)")
+    return np.linspace(0.0, args.t_end, args.points)
+
+
+def _csv(rows, header) -> str:
+    lines = [",".join(header)]
+    lines += [",".join(repr(float(v)) if isinstance(v, float) else str(v) for v in row) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_simulate(args) -> int:
+    import kernels
+
+    from .compile import compile_network
+
+    net = _load_network(args.model, args)
+    arrays = compile_network(net, round_initial=args.round_initial)
+    t = _grid(args)
+    idx, ids = _pick_species(net, args.species)
+    method = "auto" if args.method == "ssa" else args.method
+    traj = kernels.simulate(arrays, t, args.seed, method, species=idx)
+    atomic_write(args.out, _csv([[float(ti)] + [int(v) for v in row] for ti, row in zip(t, traj)], ["time"] + ids))
+    print(f"{args.model}: one {method} trajectory, seed {args.seed}, {len(t)} points -> {args.out}")
+    return 0
+
+
+def cmd_ensemble(args) -> int:
+    import kernels
+
+    from .compile import compile_network
+
+    if args.runs < 1:
+        raise Il2sbmlError("--runs must be at least 1")
+    net = _load_network(args.model, args)
+    arrays = compile_network(net, round_initial=args.round_initial)
+    t = _grid(args)
+    idx, ids = _pick_species(net, args.species)
+    res = kernels.run_ensemble(arrays, t, args.runs, args.seed, args.method, n_threads=args.threads, species=idx)
+    header = ["time"] + [f"{i}-mean" for i in ids] + [f"{i}-sd" for i in ids]
+    rows = [[float(ti)] + [float(v) for v in res.mean[k]] + [float(v) for v in res.sd[k]] for k, ti in enumerate(t)]
+    atomic_write(args.stats_csv, _csv(rows, header))
+    kind = "exact" if res.exact else "APPROXIMATE (tau-leaping)"
+    print(f"{args.model}: {args.runs} runs, method {res.method} ({kind}), seed {args.seed}, "
+          f"{res.n_events} events -> {args.stats_csv}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="il2sbml", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -149,6 +230,28 @@ def main(argv=None) -> int:
     b.add_argument("--points", type=int, default=101, help="omex: output points, 0..t-end inclusive")
     _add_limits(b)
     b.set_defaults(func=cmd_build)
+    for name, helptext in (("simulate", "one stochastic trajectory (Gillespie SSA) to a CSV"),
+                           ("ensemble", "an SSA ensemble's mean and sd (SBML Test Suite layout) to a CSV")):
+        q = sub.add_parser(name, help=helptext)
+        q.add_argument("model", help="model file (.py DSL, .bngl or SBML .xml)")
+        q.add_argument("--seed", type=int, required=True, help="fixes every trajectory")
+        q.add_argument("--t-end", type=float, required=True, help="end time (s)")
+        q.add_argument("--points", type=int, required=True, help="P output times from 0 to T inclusive")
+        q.add_argument("--species", help="comma-separated species ids (default: all)")
+        q.add_argument("--round-initial", action="store_true",
+                       help="round initial amounts to whole molecules (else non-integers are refused)")
+        _add_limits(q)
+        if name == "simulate":
+            q.add_argument("--method", default="ssa", choices=["ssa", "direct", "tree"])
+            q.add_argument("--out", required=True, help="trajectory CSV")
+            q.set_defaults(func=cmd_simulate)
+        else:
+            q.add_argument("--runs", type=int, required=True)
+            q.add_argument("--method", default="auto", choices=["auto", "direct", "tree", "tau"],
+                           help="exact (auto, direct, tree) or approximate tau-leaping (tau)")
+            q.add_argument("--threads", type=int, help="Numba threads (results do not depend on it)")
+            q.add_argument("--stats-csv", required=True, help="mean and sd CSV")
+            q.set_defaults(func=cmd_ensemble)
     v = sub.add_parser("validate", help="run every libSBML consistency check (units included) on an SBML file")
     v.add_argument("file")
     v.set_defaults(func=cmd_validate)
