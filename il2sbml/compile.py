@@ -10,8 +10,12 @@ volume factors included) and the SSA propensity ``c_j * prod(falling factorials)
 convention exactly.
 
 Networks read from SBML use the SBML stochastic semantics (the kinetic law evaluated on
-amounts is the propensity): first-order-per-species mass action is compiled; laws with a
-squared species or general math are refused by name until the generated-law path lands.
+amounts is the propensity): first-order-per-species mass action becomes a rate constant;
+every other law becomes a branch of one generated Numba ``law(j, x, p)`` compiled through
+``kernels.compile_law`` and cached on disk (``$IL2SBML_CACHE`` or ``~/.cache/il2sbml/laws``);
+events (``time >= T`` or ``species <op> threshold``, constant assignments) become kernel
+events. Assignment rules to species, time-dependent laws and non-persistent events are
+refused by name.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ def compile_network(net: Network, *, round_initial: bool = False):
     """
     import kernels
 
+    if net.sbml is not None:
+        return compile_sbml_network(net, round_initial=round_initial)
     x0 = []
     for s, amount in zip(net.species, net.initial_amounts()):
         if not math.isfinite(amount) or amount < 0:
@@ -59,3 +65,194 @@ def compile_network(net: Network, *, round_initial: bool = False):
     fixed = [s.index for s in net.species if s.fixed]
     return kernels.network_from_reactions(np.array(x0, dtype=np.int64), [list(r.reactants) for r in net.reactions],
                                           [list(r.products) for r in net.reactions], rates, fixed_species=fixed)
+
+
+# ----------------------------------------------------------------------------- SBML networks
+
+_OPS = {"Gt": ">", "GtE": ">=", "Lt": "<", "LtE": "<=", "Eq": "==", "NotEq": "!="}
+_MATH = {"exp": "math.exp", "ln": "math.log", "log": "math.log", "log10": "math.log10", "sqrt": "math.sqrt",
+         "abs": "abs", "floor": "math.floor", "ceil": "math.ceil", "sin": "math.sin", "cos": "math.cos",
+         "tan": "math.tan", "min": "min", "max": "max", "pow": "math.pow"}
+
+
+class _LawWriter:
+    """Kinetic laws of a network read from SBML as one Numba law(j, x, p) source."""
+
+    def __init__(self, net: Network):
+        self.net = net
+        self.species = {s.sbml_id: s for s in net.species}
+        self.values = dict(net.parameters)
+        self.values.update(net.compartment_sizes)
+        extras = net.sbml
+        self.rules = dict(extras.assignment_rules) if extras is not None else {}
+        for var in self.rules:
+            if var in self.species:
+                raise NotSupportedError(f"assignment rule to species {var!r}: the SSA kernels cannot hold a "
+                                        "species defined by a rule yet")
+        self.index = {name: k for k, name in enumerate(self.values)}
+        self.read: set = set()
+
+    def params(self) -> np.ndarray:
+        return np.array([float(v) for v in self.values.values()], dtype=np.float64)
+
+    def py(self, node) -> str:
+        import ast
+
+        if isinstance(node, ast.Constant):
+            return repr(float(node.value)) if not isinstance(node.value, bool) else repr(node.value)
+        if isinstance(node, ast.Name):
+            name = node.id
+            if name in self.species:
+                s = self.species[name]
+                self.read.add(s.index)
+                amount = f"float(x[{s.index}])"
+                return amount if s.amount_in_law else f"({amount} / p[{self.index[s.compartment]}])"
+            if name in self.rules:
+                return f"({self.py(self.rules[name].tree)})"
+            if name in self.index:
+                return f"p[{self.index[name]}]"
+            if name in ("_pi", "pi"):
+                return repr(math.pi)
+            if name == "_e":
+                return repr(math.e)
+            raise NotSupportedError(f"a kinetic law reads {name!r} (time or an unknown symbol); the SSA kernels "
+                                    "need laws of counts and constants")
+        if isinstance(node, ast.BinOp):
+            op = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}[type(node.op)]
+            return f"({self.py(node.left)} {op} {self.py(node.right)})"
+        if isinstance(node, ast.UnaryOp):
+            inner = self.py(node.operand)
+            return f"(-{inner})" if isinstance(node.op, ast.USub) else (
+                f"(not {inner})" if isinstance(node.op, ast.Not) else inner)
+        if isinstance(node, ast.Compare):
+            parts, left = [], node.left
+            for op, right in zip(node.ops, node.comparators):
+                parts.append(f"({self.py(left)} {_OPS[type(op).__name__]} {self.py(right)})")
+                left = right
+            return "(" + " and ".join(parts) + ")"
+        if isinstance(node, ast.BoolOp):
+            op = " and " if isinstance(node.op, ast.And) else " or "
+            return "(" + op.join(self.py(v) for v in node.values) + ")"
+        if isinstance(node, ast.Call) and node.func.id == "_if":
+            c, a, b = (self.py(arg) for arg in node.args)
+            return f"({a} if {c} else {b})"
+        if isinstance(node, ast.Call) and node.func.id in _MATH:
+            return f"{_MATH[node.func.id]}({', '.join(self.py(arg) for arg in node.args)})"
+        raise NotSupportedError(f"cannot compile {ast.unparse(node)!r} for the SSA kernels")
+
+
+def _initial_counts(net: Network) -> list[float]:
+    """Initial amounts of an SBML network: concentrations times volumes, then initial assignments."""
+    env = dict(net.parameters)
+    env.update(net.compartment_sizes)
+    amounts = []
+    for s in net.species:
+        v = 0.0 if s.initial is None else s.initial.evaluate(env)
+        if s.concentration:
+            v *= net.compartment_sizes[s.compartment]
+        amounts.append(v)
+    for symbol, expr in net.sbml.initial_assignments:
+        if symbol in {s.sbml_id for s in net.species}:
+            s = next(s for s in net.species if s.sbml_id == symbol)
+            env_s = dict(env)
+            env_s.update({q.sbml_id: a for q, a in zip(net.species, amounts)})
+            v = expr.evaluate(env_s)
+            amounts[s.index] = v * (1.0 if s.amount_in_law else 1.0)
+        else:
+            raise NotSupportedError(f"initial assignment to {symbol!r}: only species initial assignments are "
+                                    "compiled for the SSA kernels so far")
+    return amounts
+
+
+def _events(net: Network, writer: _LawWriter):
+    import ast
+
+    import kernels
+
+    specs = []
+    values = dict(writer.values)
+    ids = {s.sbml_id: s.index for s in net.species}
+    for ev in net.sbml.events:
+        if not ev.persistent:
+            raise NotSupportedError(f"event {ev.id}: non-persistent triggers are not supported by the SSA kernels")
+        t = ev.trigger.tree
+        if not (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.left, ast.Name)):
+            raise NotSupportedError(f"event {ev.id}: trigger {ev.trigger.text!r} is not 'time >= T' or "
+                                    "'species <op> threshold'")
+        op = _OPS[type(t.ops[0]).__name__]
+        threshold = Expr_eval(t.comparators[0], values, ev)
+        assigns = []
+        for var, expr in ev.assignments:
+            if var not in ids:
+                raise NotSupportedError(f"event {ev.id} assigns {var!r}, not a species")
+            v = expr.evaluate(values)
+            if not float(v).is_integer():
+                raise NotSupportedError(f"event {ev.id} sets {var} to {v!r}, not a whole number of molecules")
+            assigns.append((ids[var], "=", int(v)))
+        name = t.left.id
+        if name == "time":
+            if op not in (">=", ">"):
+                raise NotSupportedError(f"event {ev.id}: time trigger must be 'time >= T'")
+            specs.append(kernels.time_event(threshold, assigns, ev.initial_value))
+        elif name in ids:
+            specs.append(kernels.species_event(ids[name], op, threshold, assigns, ev.initial_value))
+        else:
+            raise NotSupportedError(f"event {ev.id}: trigger on {name!r}, not time or a species")
+    return specs
+
+
+def Expr_eval(node, values, ev) -> float:  # noqa: N802 - evaluates an AST sub-expression
+    import ast
+
+    from .expr import Expr
+
+    return Expr.parse(ast.unparse(node)).evaluate(values)
+
+
+def compile_sbml_network(net: Network, *, round_initial: bool = False, cache_dir=None):
+    """Kernel arrays for a network read from SBML: the kinetic law evaluated on amounts is the
+    propensity (SBML's stochastic semantics); laws other than first-order-per-species mass
+    action become one generated Numba law, compiled once and cached on disk."""
+    import os
+
+    import kernels
+
+    writer = _LawWriter(net)
+    amounts = _initial_counts(net)
+    x0 = []
+    for s, amount in zip(net.species, amounts):
+        if not math.isfinite(amount) or amount < 0 or (
+                not round_initial and abs(amount - round(amount)) > 1e-9 * max(1.0, abs(amount))):
+            raise NotSupportedError(f"species {s.sbml_id} starts at {amount!r}, not a whole non-negative number "
+                                    "of molecules")
+        x0.append(int(round(amount)))
+    rates = np.zeros(len(net.reactions))
+    law_flags = []
+    law_species = []
+    branches = []
+    for j, r in enumerate(net.reactions):
+        plain = r.mass_action and all(r.reactants.count(i) == 1 for i in set(r.reactants))
+        if plain:
+            rates[j] = net.rate_value(j)
+            law_flags.append(False)
+            law_species.append([])
+            continue
+        writer.read = set()
+        body = writer.py(r.law.tree)
+        branches.append(f"    if j == {j}:\n        return {body}")
+        law_flags.append(True)
+        law_species.append(sorted(writer.read))
+    events = _events(net, writer) if net.sbml.events else None
+    law = None
+    if branches:
+        source = "def law(j, x, p):\n" + "\n".join(branches) + "\n    return 0.0\n"
+        cache = cache_dir or os.environ.get("IL2SBML_CACHE") or os.path.join(
+            os.path.expanduser("~"), ".cache", "il2sbml", "laws")
+        law = kernels.compile_law(source, cache)
+    fixed = [s.index for s in net.species if s.fixed]
+    return kernels.network_from_reactions(
+        np.array(x0, dtype=np.int64), [list(r.reactants) for r in net.reactions],
+        [list(r.products) for r in net.reactions], rates, fixed_species=fixed,
+        law=law, law_reactions=law_flags if branches else None,
+        law_species=law_species if branches else None, params=writer.params() if branches else None,
+        events=kernels.make_event_arrays(len(net.species), events) if events else None)
