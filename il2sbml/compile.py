@@ -25,7 +25,22 @@ import math
 import numpy as np
 
 from .errors import NotSupportedError
+from .expr import Expr
 from .network import Network
+
+
+def _whole_counts(names, amounts, round_initial: bool) -> list[int]:
+    """Initial counts as whole molecules; refuses negative, infinite or (unless rounding) fractional ones."""
+    x0 = []
+    for name, amount in zip(names, amounts):
+        if not math.isfinite(amount) or amount < 0:
+            raise NotSupportedError(f"species {name!r} starts at {amount!r} molecules; counts must be "
+                                    "finite and non-negative")
+        if not round_initial and abs(amount - round(amount)) > 1e-9 * max(1.0, abs(amount)):
+            raise NotSupportedError(f"species {name!r} starts at {amount!r} molecules, not a whole number; "
+                                    "the SSA counts molecules (round it in the model, or compile with round_initial=True)")
+        x0.append(int(round(amount)))
+    return x0
 
 
 def compile_network(net: Network, *, round_initial: bool = False):
@@ -38,15 +53,7 @@ def compile_network(net: Network, *, round_initial: bool = False):
 
     if net.sbml is not None:
         return compile_sbml_network(net, round_initial=round_initial)
-    x0 = []
-    for s, amount in zip(net.species, net.initial_amounts()):
-        if not math.isfinite(amount) or amount < 0:
-            raise NotSupportedError(f"species {s.label!r} starts at {amount!r} molecules; counts must be "
-                                    "finite and non-negative")
-        if not round_initial and abs(amount - round(amount)) > 1e-9 * max(1.0, abs(amount)):
-            raise NotSupportedError(f"species {s.label!r} starts at {amount!r} molecules, not a whole number; "
-                                    "the SSA counts molecules (round it in the model, or compile with round_initial=True)")
-        x0.append(int(round(amount)))
+    x0 = _whole_counts([s.label for s in net.species], net.initial_amounts(), round_initial)
     rates = np.zeros(len(net.reactions))
     for j, r in enumerate(net.reactions):
         name = r.sbml_id or r.rule
@@ -151,16 +158,14 @@ def _initial_counts(net: Network) -> list[float]:
         if s.concentration:
             v *= net.compartment_sizes[s.compartment]
         amounts.append(v)
+    by_id = {s.sbml_id: s for s in net.species}
     for symbol, expr in net.sbml.initial_assignments:
-        if symbol in {s.sbml_id for s in net.species}:
-            s = next(s for s in net.species if s.sbml_id == symbol)
-            env_s = dict(env)
-            env_s.update({q.sbml_id: a for q, a in zip(net.species, amounts)})
-            v = expr.evaluate(env_s)
-            amounts[s.index] = v * (1.0 if s.amount_in_law else 1.0)
-        else:
+        if symbol not in by_id:
             raise NotSupportedError(f"initial assignment to {symbol!r}: only species initial assignments are "
                                     "compiled for the SSA kernels so far")
+        env_s = dict(env)
+        env_s.update({q.sbml_id: a for q, a in zip(net.species, amounts)})
+        amounts[by_id[symbol].index] = expr.evaluate(env_s)
     return amounts
 
 
@@ -180,7 +185,7 @@ def _events(net: Network, writer: _LawWriter):
             raise NotSupportedError(f"event {ev.id}: trigger {ev.trigger.text!r} is not 'time >= T' or "
                                     "'species <op> threshold'")
         op = _OPS[type(t.ops[0]).__name__]
-        threshold = Expr_eval(t.comparators[0], values, ev)
+        threshold = Expr.parse(ast.unparse(t.comparators[0])).evaluate(values)
         assigns = []
         for var, expr in ev.assignments:
             if var not in ids:
@@ -201,14 +206,6 @@ def _events(net: Network, writer: _LawWriter):
     return specs
 
 
-def Expr_eval(node, values, ev) -> float:  # noqa: N802 - evaluates an AST sub-expression
-    import ast
-
-    from .expr import Expr
-
-    return Expr.parse(ast.unparse(node)).evaluate(values)
-
-
 def compile_sbml_network(net: Network, *, round_initial: bool = False, cache_dir=None):
     """Kernel arrays for a network read from SBML: the kinetic law evaluated on amounts is the
     propensity (SBML's stochastic semantics); laws other than first-order-per-species mass
@@ -219,13 +216,7 @@ def compile_sbml_network(net: Network, *, round_initial: bool = False, cache_dir
 
     writer = _LawWriter(net)
     amounts = _initial_counts(net)
-    x0 = []
-    for s, amount in zip(net.species, amounts):
-        if not math.isfinite(amount) or amount < 0 or (
-                not round_initial and abs(amount - round(amount)) > 1e-9 * max(1.0, abs(amount))):
-            raise NotSupportedError(f"species {s.sbml_id} starts at {amount!r}, not a whole non-negative number "
-                                    "of molecules")
-        x0.append(int(round(amount)))
+    x0 = _whole_counts([s.sbml_id for s in net.species], amounts, round_initial)
     rates = np.zeros(len(net.reactions))
     law_flags = []
     law_species = []

@@ -84,7 +84,7 @@ from itertools import permutations, product
 from .dsl import Model, Rule
 from .errors import ModelError, NetworkLimitError, NotSupportedError, UnitError
 from .expr import Expr, ExprError
-from .graph import (ANY, BOUND, CompiledPattern, Graph, Species, canonicalise, embeddings,
+from .graph import (ANY, BOUND, CompiledPattern, Species, canonicalise, embeddings,
                     pattern_isomorphisms, species_from_graph)
 from .network import ModelInfo, NetFunction, NetObservable, NetReaction, NetSpecies, Network
 from .units import MOLECULE, Unit, rate_unit_options
@@ -381,7 +381,6 @@ def _symmetry_factor(cr: CompiledRule, rule: Rule, mapping: dict, compmap: dict)
         for (a, b) in g.bonds().values():
             prod_partner[(qj,) + a] = (qj,) + b
             prod_partner[(qj,) + b] = (qj,) + a
-    cinv = {v: k for k, v in compmap.items()}
 
     def induced(auto):
         """The product permutation induced by a reactant automorphism, or None."""

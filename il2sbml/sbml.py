@@ -30,7 +30,6 @@ Conventions of the written file (SBML Level 3 Version 2 by default, Version 1 on
 from __future__ import annotations
 
 import ast
-import math
 import re
 from dataclasses import dataclass
 
@@ -39,11 +38,10 @@ import libsbml
 from .errors import Il2sbmlError
 from .expr import Expr
 from .network import Network
-from .units import DIMENSIONLESS, MOLECULE, SECOND, Unit, parse_unit
+from .units import DIMENSIONLESS, LITRE as LITRE_UNIT, MOLECULE, SECOND, Unit
 
 SBO = {"compartment": 290, "monomer": 252, "complex": 253, "chemical": 247, "reaction": 176,
        "parameter": 2, "kinetic": 9, "observable": 2, "conversion": 2}
-LITRE_UNIT = Unit(1e-3, length=3, terms=(("litre", 1.0, 1),))
 AREA_UNIT = Unit(1.0, length=2, terms=(("metre", 1.0, 2),))
 _RESERVED = {"pi", "exponentiale", "true", "false", "notanumber", "nan", "infinity", "inf", "time",
              "avogadro", "delay", "rateof", "e"}
@@ -86,8 +84,6 @@ class _Writer:
         self.ids: set = set()
         self.unit_ids: dict = {}
         self.conv_ids: dict = {}
-        self.has_units = any(p.unit is not None for p in self.info.parameters) or any(
-            c.unit is not None for c in self.info.compartments)
         self.funcs = {f.name for f in self.info.functions}
         self.obs = {o.name for o in net.observables}
 
@@ -135,54 +131,7 @@ class _Writer:
     # ------------------------------------------------------------- math
     def formula(self, expr: Expr, names: dict) -> str:
         """An SBML L3 infix formula from an expression, renaming ids through ``names``."""
-        return self._f(expr.tree, names)
-
-    def _f(self, node, names) -> str:
-        if isinstance(node, ast.Constant):
-            return f"({_num(node.value)} dimensionless)" if not isinstance(node.value, bool) else str(node.value).lower()
-        if isinstance(node, ast.Name):
-            if node.id in ("_pi", "pi"):
-                return "pi"
-            if node.id == "_e":
-                return "exponentiale"
-            return names.get(node.id, node.id)
-        if isinstance(node, ast.BinOp):
-            op = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "^"}[type(node.op)]
-            if op == "^" and isinstance(node.right, ast.Constant):
-                return f"({self._f(node.left, names)} ^ {_num(node.right.value)})"
-            return f"({self._f(node.left, names)} {op} {self._f(node.right, names)})"
-        if isinstance(node, ast.UnaryOp):
-            inner = self._f(node.operand, names)
-            return f"(-{inner})" if isinstance(node.op, ast.USub) else (f"(!{inner})" if isinstance(node.op, ast.Not) else inner)
-        if isinstance(node, ast.Compare):
-            ops = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
-            parts = []
-            left = node.left
-            for op, right in zip(node.ops, node.comparators):
-                parts.append(f"({self._f(left, names)} {ops[type(op)]} {self._f(right, names)})")
-                left = right
-            return "(" + " && ".join(parts) + ")"
-        if isinstance(node, ast.BoolOp):
-            op = " && " if isinstance(node.op, ast.And) else " || "
-            return "(" + op.join(self._f(v, names) for v in node.values) + ")"
-        if isinstance(node, ast.Call):
-            name = node.func.id
-            if name in self.funcs and not node.args:
-                return names.get(name, name)
-            args = [self._f(a, names) for a in node.args]
-            if name == "_if":
-                return f"piecewise({args[1]}, {args[0]}, {args[2]})"
-            fn = {"ln": "ln", "log": "ln", "log10": "log10", "exp": "exp", "sqrt": "sqrt", "abs": "abs",
-                  "min": "min", "max": "max", "sin": "sin", "cos": "cos", "tan": "tan", "floor": "floor",
-                  "ceil": "ceil", "pow": "pow"}.get(name)
-            if fn is None:
-                raise SBMLError(f"function {name!r} cannot be written to SBML")
-            if fn == "log10":
-                return f"log(10 dimensionless, {args[0]})"
-            if fn == "pow":
-                return f"({args[0]} ^ {args[1]})"
-            return f"{fn}({', '.join(args)})"
-        raise SBMLError(f"cannot write {ast.unparse(node)!r} to SBML")
+        return _infix(expr.tree, names, self.funcs)
 
     def math(self, formula: str, what: str):
         settings = libsbml.L3ParserSettings()
@@ -499,6 +448,56 @@ class _Writer:
         return out
 
 
+def _infix(node, names: dict, funcs: set) -> str:
+    """An SBML L3 infix formula for an expression tree; ids renamed through ``names``;
+    calls of the model's global functions ``f()`` become references to their parameters."""
+    if isinstance(node, ast.Constant):
+        return f"({_num(node.value)} dimensionless)" if not isinstance(node.value, bool) else str(node.value).lower()
+    if isinstance(node, ast.Name):
+        if node.id in ("_pi", "pi"):
+            return "pi"
+        if node.id == "_e":
+            return "exponentiale"
+        return names.get(node.id, node.id)
+    if isinstance(node, ast.BinOp):
+        op = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "^"}[type(node.op)]
+        if op == "^" and isinstance(node.right, ast.Constant):
+            return f"({_infix(node.left, names, funcs)} ^ {_num(node.right.value)})"
+        return f"({_infix(node.left, names, funcs)} {op} {_infix(node.right, names, funcs)})"
+    if isinstance(node, ast.UnaryOp):
+        inner = _infix(node.operand, names, funcs)
+        return f"(-{inner})" if isinstance(node.op, ast.USub) else (f"(!{inner})" if isinstance(node.op, ast.Not) else inner)
+    if isinstance(node, ast.Compare):
+        ops = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+        parts = []
+        left = node.left
+        for op, right in zip(node.ops, node.comparators):
+            parts.append(f"({_infix(left, names, funcs)} {ops[type(op)]} {_infix(right, names, funcs)})")
+            left = right
+        return "(" + " && ".join(parts) + ")"
+    if isinstance(node, ast.BoolOp):
+        op = " && " if isinstance(node.op, ast.And) else " || "
+        return "(" + op.join(_infix(v, names, funcs) for v in node.values) + ")"
+    if isinstance(node, ast.Call):
+        name = node.func.id
+        if name in funcs and not node.args:
+            return names.get(name, name)
+        args = [_infix(a, names, funcs) for a in node.args]
+        if name == "_if":
+            return f"piecewise({args[1]}, {args[0]}, {args[2]})"
+        fn = {"ln": "ln", "log": "ln", "log10": "log10", "exp": "exp", "sqrt": "sqrt", "abs": "abs",
+              "min": "min", "max": "max", "sin": "sin", "cos": "cos", "tan": "tan", "floor": "floor",
+              "ceil": "ceil", "pow": "pow"}.get(name)
+        if fn is None:
+            raise SBMLError(f"function {name!r} cannot be written to SBML")
+        if fn == "log10":
+            return f"log(10 dimensionless, {args[0]})"
+        if fn == "pow":
+            return f"({args[0]} ^ {args[1]})"
+        return f"{fn}({', '.join(args)})"
+    raise SBMLError(f"cannot write {ast.unparse(node)!r} to SBML")
+
+
 def _counts(idxs):
     out: dict = {}
     for i in idxs:
@@ -574,8 +573,6 @@ class _CoreWriter:
         self.x = net.sbml
         self.doc = libsbml.SBMLDocument(level, version)
         self.model = self.doc.createModel()
-        self.helper = _Writer.__new__(_Writer)   # reuse the formula translator
-        self.helper.funcs = set()
 
     def decorate(self, el, key) -> None:
         d = (self.x.decorations or {}).get(key)
@@ -597,7 +594,7 @@ class _CoreWriter:
         el.setMath(node if node is not None else self.math(expr, what))
 
     def math(self, expr: Expr, what: str):
-        formula = self.helper._f(expr.tree, {"time": "time"})
+        formula = _infix(expr.tree, {"time": "time"}, set())
         settings = libsbml.L3ParserSettings()
         settings.setParseUnits(False)
         settings.setParseAvogadroCsymbol(False)

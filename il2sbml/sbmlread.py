@@ -31,7 +31,6 @@ from .errors import NotSupportedError
 from .expr import Expr
 from .network import ModelInfo, NetReaction, NetSpecies, Network
 from .sbml import SBMLError
-from .units import Unit
 
 MAX_BYTES = 64 * 1024 * 1024  # a larger file is refused before parsing
 

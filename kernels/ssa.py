@@ -42,7 +42,6 @@ turns that into an exception naming the reaction, species or event.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import njit
