@@ -40,6 +40,7 @@ from .graph import Graph, parse_graph
 from .units import Unit, parse_unit
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_UNIPROT_RE = re.compile(r"^([OPQ][0-9][A-Z0-9]{3}[0-9]|[A-NR-Z][0-9]([A-Z][A-Z0-9]{2}[0-9]){1,2})$")
 RESERVED = {"time", "t", "NA", "pi", "e", "_pi", "_e"}
 
 
@@ -147,6 +148,16 @@ class Limits:
     timeout: float | None = None
 
 
+@dataclass(frozen=True)
+class ParameterSet:
+    """Named values for base parameters (a cell type, a condition), in their declared units."""
+
+    name: str
+    values: tuple  # ((parameter, number), ...) in declaration order
+    doc: str
+    origin: Origin | None
+
+
 class Model:
     """A rule-based model. See the module docstring for the language."""
 
@@ -167,6 +178,7 @@ class Model:
         self.rules: list[Rule] = []
         self.rule_names: dict[str, Origin | None] = {}
         self.limits = Limits()
+        self.parameter_sets: dict[str, ParameterSet] = {}
         self.source: str | None = None
 
     # ---------------------------------------------------------------- helpers
@@ -365,12 +377,14 @@ class Model:
         self.compartments[name] = c
         return c
 
-    def molecule_type(self, declaration: str, *, uniprot: str | None = None, chebi: str | None = None,
+    def molecule_type(self, declaration: str, *, uniprot: str | tuple | None = None, chebi: str | None = None,
                       annotations=(), doc: str = "") -> MoleculeType:
         """Declare a molecule type, e.g. ``"IL2Rb(l,box1,Y~U~P,Y~U~P)"`` (repeated sites allowed).
 
-        ``uniprot``/``chebi`` add MIRIAM identifiers; ``annotations`` takes further
-        ``(qualifier, resource)`` pairs.
+        ``uniprot``/``chebi`` add MIRIAM identifiers (``uniprot`` may be a tuple of
+        alternatives, e.g. STAT5A or STAT5B); ``annotations`` takes further ``(qualifier,
+        resource)`` pairs, e.g. ``("bqbiol:hasPart", ".../uniprot/P23458")`` for a chain
+        that carries JAK1 (written as a complex's parts).
         """
         origin = caller_origin()
         try:
@@ -402,8 +416,12 @@ class Model:
             states[c.name] = vals
             sites.append(c.name)
         ann = []
-        if uniprot:
-            ann.append(("bqbiol:is", f"http://identifiers.org/uniprot/{uniprot}"))
+        for acc in ((uniprot,) if isinstance(uniprot, str) else tuple(uniprot or ())):
+            if not isinstance(acc, str) or not _UNIPROT_RE.match(acc):
+                raise ModelError(f"{acc!r} is not a UniProt accession (such as 'P60568')", origin=origin,
+                                 component=comp, hint="pass one accession, or a tuple of alternatives "
+                                 "(STAT5A or STAT5B); parts of a complex go in annotations as bqbiol:hasPart")
+            ann.append(("bqbiol:is", f"http://identifiers.org/uniprot/{acc}"))
         if chebi:
             cid = chebi if chebi.upper().startswith("CHEBI:") else f"CHEBI:{chebi}"
             ann.append(("bqbiol:is", f"http://identifiers.org/{cid}"))
@@ -590,6 +608,55 @@ class Model:
                 raise ModelError(f"max_stoich[{mol!r}] must be a positive integer", origin=origin,
                                  component="generate_network options")
         self.limits = Limits(max_iter, max_agg, stoich, max_species, max_reactions, timeout)
+
+    def parameter_set(self, name: str, values: dict, *, doc: str = "") -> ParameterSet:
+        """Declare a named set of values for base parameters, e.g. one cell type's receptor numbers.
+
+        Each key is a declared parameter whose value is a number (derived parameters follow
+        from their expressions and cannot be set); each value is a finite number in that
+        parameter's declared units. ``with_parameter_set(name)`` gives the model with them.
+        """
+        origin = caller_origin()
+        comp = f"parameter set {name!r}"
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise ModelError(f"parameter set name {name!r} is not an identifier", origin=origin)
+        if name in self.parameter_sets:
+            raise ModelError(f"duplicate parameter set {name!r} (first at {self.parameter_sets[name].origin})",
+                             origin=origin, component=comp)
+        if not isinstance(values, dict):
+            raise ModelError("values must be a dict of parameter name -> number", origin=origin, component=comp)
+        for key, value in values.items():
+            p = self.parameters.get(key)
+            if p is None:
+                raise ModelError(f"{key!r} is not a declared parameter", origin=origin, component=comp,
+                                 hint="declare the parameter before the parameter set")
+            if not p.expr.is_number():
+                raise ModelError(f"{key!r} is derived ({p.expr.text}); set the parameters it is made of",
+                                 origin=origin, component=comp)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ModelError(f"value {value!r} for {key!r} is not a finite number "
+                                 f"(in {p.units or 'its declared units'})", origin=origin, component=comp)
+        order = [n for n in self.parameters if n in values]
+        ps = ParameterSet(name, tuple((n, float(values[n])) for n in order), doc, origin)
+        self.parameter_sets[name] = ps
+        return ps
+
+    def with_parameter_set(self, name: str) -> "Model":
+        """A copy of this model named ``<model>_<set>`` with the set's values (the model is unchanged)."""
+        ps = self.parameter_sets.get(name)
+        if ps is None:
+            raise ModelError(f"model {self.name!r} has no parameter set {name!r}",
+                             hint="choose one of: " + (", ".join(self.parameter_sets) or "(none declared)"))
+        import copy
+        m = copy.copy(self)
+        m.name = f"{self.name}_{name}"
+        m.doc = (self.doc.rstrip() + "\n\n" if self.doc else "") + f"Parameter set {name}: {ps.doc}".rstrip(": ")
+        m.parameters = dict(self.parameters)
+        for key, value in ps.values:
+            old = m.parameters[key]
+            m.parameters[key] = Parameter(old.name, Expr.parse(repr(value)), old.units, old.unit, old.doc, old.origin)
+        m.parameter_sets = {}
+        return m
 
     # ---------------------------------------------------------------- evaluation
     def parameter_values(self) -> dict[str, float]:

@@ -248,13 +248,11 @@ class _Writer:
             c.setUnits(self.unit_id(unit))
             env = dict(params)
             c.setSize(comp.size.evaluate(env))
-            c.setConstant(True)
+            c.setConstant(comp.size.is_number())
             self.set_sbo(c, SBO["compartment"])
             if not comp.size.is_number():
-                ia = m.createInitialAssignment()
-                ia.setSymbol(cid)
-                ia.setMath(self.math(self.assign_formula(comp.size, unit, f"the size of {comp.name}"),
-                                     f"the size of {comp.name}"))
+                self._derived(cid, self.assign_formula(comp.size, unit, f"the size of {comp.name}"),
+                              f"the size of {comp.name}")
 
     def _parameters(self):
         m = self.model
@@ -264,16 +262,22 @@ class _Writer:
             par.setId(pid)
             par.setMetaId(f"meta_{pid}")
             par.setValue(self.net.parameters[p.name])
-            par.setConstant(True)
+            par.setConstant(p.expr.is_number())
             par.setUnits(self.unit_id(p.unit, p.units))
             self.set_sbo(par, SBO["parameter"])
             if p.doc:
                 par.setNotes(_notes(p.doc + (f" [{p.units}]" if p.units else "")))
             if not p.expr.is_number():
-                ia = m.createInitialAssignment()
-                ia.setSymbol(pid)
-                ia.setMath(self.math(self.assign_formula(p.expr, p.unit or DIMENSIONLESS, p.name),
-                                     f"parameter {p.name}"))
+                self._derived(pid, self.assign_formula(p.expr, p.unit or DIMENSIONLESS, p.name), f"parameter {p.name}")
+
+    def _derived(self, sid: str, formula: str, what: str) -> None:
+        """A derived parameter or compartment size is an assignment rule, not an initial
+        assignment: simulators then follow a changed base parameter after a reset
+        (libRoadRunner's ``reset()`` re-evaluates species' initial assignments but not those
+        of parameters or compartments, so an initial assignment would go stale silently)."""
+        rule = self.model.createAssignmentRule()
+        rule.setVariable(sid)
+        rule.setMath(self.math(formula, what))
 
     def _species(self):
         m, net = self.model, self.net
@@ -300,16 +304,17 @@ class _Writer:
                 ia.setMath(self.math(self.assign_formula(s.initial, MOLECULE, s.label),
                                      f"the initial amount of {s.label}"))
             mols = s.molecules
-            resources = []
+            resources, parts = [], []
             for t in dict.fromkeys(mols):
-                resources.extend(r for q, r in annotations.get(t, ()) if q == "bqbiol:is")
-            if len(mols) == 1:
+                for q, r in annotations.get(t, ()):
+                    (resources if q == "bqbiol:is" else parts if q == "bqbiol:hasPart" else []).append(r)
+            if len(mols) == 1 and not parts:
                 chem = any("CHEBI" in r for r in resources)
                 self.set_sbo(sp, SBO["chemical"] if chem else SBO["monomer"])
                 self._cv(sp, libsbml.BQB_IS, resources)
             else:
                 self.set_sbo(sp, SBO["complex"])
-                self._cv(sp, libsbml.BQB_HAS_PART, resources)
+                self._cv(sp, libsbml.BQB_HAS_PART, resources + parts)
         self.species_names = {s.index: self.species_ids[s.index] for s in net.species}
 
     def _cv(self, el, qualifier, resources):
@@ -625,6 +630,7 @@ class _CoreWriter:
                 u.setExponent(exp)
                 u.setScale(scale)
                 u.setMultiplier(mult)
+        ruled = {v for v, _ in x.assignment_rules}
         for comp in net.info.compartments:
             c = m.createCompartment()
             c.setId(comp.name)
@@ -635,7 +641,7 @@ class _CoreWriter:
             c.setSize(net.compartment_sizes[comp.name])
             if x.compartment_units.get(comp.name):
                 c.setUnits(x.compartment_units[comp.name])
-            c.setConstant(True)
+            c.setConstant(comp.name not in ruled)
         for s in net.species:
             sp = m.createSpecies()
             sp.setId(s.sbml_id)

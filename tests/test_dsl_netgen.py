@@ -126,7 +126,7 @@ def test_include_and_exclude_reactants():
 # ---------------------------------------------------------------- compartments and units
 
 def test_il2_model_converts_volume_and_surface_rates():
-    net = generate_network(load_model("model_src/il2.py"))
+    net = generate_network(load_model("tests/models/il2_receptor.py"))
     p = net.parameters
     v_medium_l = 1e-3 / p["cells_per_mL"]
     k_bind = [i for i, r in enumerate(net.reactions) if r.rule == "IL2_binds_a"]
@@ -330,3 +330,51 @@ def test_zero_order_rules_fire_in_the_first_iteration():
     m.rule("dimer", "B(b) + B(b) -> B(b!1).B(b!1)", "k")
     assert [r.rule for r in generate_network(m, max_iter=1).reactions] == ["make"]
     assert [r.rule for r in generate_network(m, max_iter=2).reactions] == ["make", "dimer"]
+
+
+# ---------------------------------------------------------------- parameter sets (cell types)
+
+def _set_model():
+    m = Model("ps", require_units=True)
+    m.parameter("n", 100, "molecule")
+    m.parameter("k", 0.1, "1/s")
+    m.parameter("syn", "n*k", "molecule/s")
+    m.molecule_type("A()")
+    m.seed("A()", "n")
+    m.rule("make", "0 -> A()", "syn")
+    m.rule("lose", "A() -> 0", "k")
+    return m
+
+
+def test_parameter_set_gives_a_renamed_copy_and_leaves_the_model_alone():
+    m = _set_model()
+    m.parameter_set("big", {"n": 1000}, doc="ten times more")
+    big = m.with_parameter_set("big")
+    assert big.name == "ps_big" and "ten times more" in big.doc
+    net = generate_network(big)
+    assert net.parameters["syn"] == pytest.approx(100.0) and net.initial_amounts() == [1000.0]
+    assert generate_network(m).parameters["n"] == 100.0
+
+
+@pytest.mark.parametrize("values, message", [({"nope": 1}, "not a declared parameter"),
+                                             ({"syn": 1}, "derived"), ({"n": "10"}, "not a finite number"),
+                                             ({"n": float("nan")}, "not a finite number")])
+def test_parameter_set_bad_values_are_refused_with_the_line(values, message):
+    m = _set_model()
+    with pytest.raises(ModelError) as exc:
+        m.parameter_set("bad", values)
+    assert message in str(exc.value) and "test_dsl_netgen.py:" in str(exc.value)
+
+
+def test_unknown_parameter_set_names_the_choices():
+    m = _set_model()
+    m.parameter_set("big", {"n": 1000})
+    with pytest.raises(ModelError, match="big"):
+        m.with_parameter_set("huge")
+
+
+def test_uniprot_accessions_are_checked():
+    m = Model("u")
+    m.molecule_type("S()", uniprot=("P42229", "P51692"))
+    with pytest.raises(ModelError, match="not a UniProt accession"):
+        m.molecule_type("T()", uniprot=("P42229", "STAT5B"))
