@@ -2,9 +2,10 @@
 
     il2sbml network MODEL [--json] [--net] [--max-iter N] [--max-agg N] [--timeout S]
     il2sbml build MODEL [-o OUT_DIR | -o OUT.xml] [--level-version 3.2|3.1]
+                  [--cell-type A,B | --coculture A=0.05,B=0.95]
                   [--format sbml|antimony|omex [--t-end T --points P]]
     il2sbml validate FILE.xml
-    il2sbml simulate MODEL --method ssa --seed S --t-end T --points P --out traj.csv
+    il2sbml simulate MODEL [--cell-type C] --method ssa --seed S --t-end T --points P --out traj.csv
     il2sbml ensemble MODEL --runs N --t-end T --points P --seed S --stats-csv OUT.csv
                      [--species A,B] [--method auto|direct|tree|tau] [--threads K]
 """
@@ -12,10 +13,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 
+from .build import atomic_write
 from .dsl import load_model
 from .errors import Il2sbmlError
 from .netgen import generate_network
@@ -32,26 +32,6 @@ def _add_limits(p):
     p.add_argument("--max-species", type=int, help="fail beyond N species")
     p.add_argument("--max-reactions", type=int, help="fail beyond N reactions")
     p.add_argument("--timeout", type=float, help="fail after S seconds")
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: never half-written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write(path: str, text: str) -> None:
-    """Write UTF-8 ``text`` atomically (see :func:`atomic_write_bytes`)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def cmd_network(args) -> int:
@@ -73,45 +53,14 @@ def cmd_network(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .sbml import SBMLError, validate_sbml, write_sbml
+    from .build import build
 
-    model = load_model(args.model)
-    net = generate_network(model, **_limits(args))
-    level, version = (int(x) for x in args.level_version.split("."))
-    text = write_sbml(net, level=level, version=version)
-    problems = validate_sbml(text)
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        for p in errors:
-            print(f"il2sbml: {p}", file=sys.stderr)
-        raise SBMLError(f"{args.model}: the SBML written for model {model.name!r} fails validation "
-                        f"({len(errors)} error(s)); nothing was written")
-    ext = {"sbml": ".xml", "antimony": ".ant", "omex": ".omex"}[args.format]
-    if args.output.endswith(ext):
-        main_path, out, stem = args.output, os.path.dirname(args.output) or ".", None
-    else:
-        out, stem = args.output, model.name
-        main_path = os.path.join(out, stem + ext)
-    if args.format == "sbml":
-        atomic_write(main_path, text)
-    elif args.format == "antimony":
-        from .export import to_antimony
-        atomic_write(main_path, to_antimony(text))
-    else:
-        from .export import to_omex
-        if args.t_end is None or args.t_end <= 0 or args.points < 2:
-            raise Il2sbmlError("--format omex needs --t-end T > 0 (seconds) and --points P >= 2 "
-                               "for the SED-ML time course")
-        atomic_write_bytes(main_path, to_omex(text, t_end=args.t_end, points=args.points, model_name=model.name))
-    written = [main_path]
-    if stem is not None:
-        for suffix, content in ((".net", net.to_net()), (".network.json", net.to_json(full=True) + "\n")):
-            atomic_write(os.path.join(out, stem + suffix), content)
-            written.append(os.path.join(out, stem + suffix))
-    s = net.summary()
-    warn = len(problems) - len(errors)
-    print(f"{args.model}: {s['species']} species, {s['reactions']} reactions, {s['observables']} observables; "
-          f"SBML valid ({warn} warning(s)) -> {', '.join(written)}")
+    level_version = tuple(int(x) for x in args.level_version.split("."))
+    cell_types = args.cell_type.split(",") if args.cell_type else None
+    written = build(args.model, args.output, cell_types=cell_types, coculture=args.coculture, fmt=args.format,
+                    level_version=level_version, t_end=args.t_end, points=args.points, limits=_limits(args),
+                    progress=lambda line: print(f"{args.model}: {line}", flush=True))
+    print(f"wrote {len(written)} file(s): {', '.join(written)}")
     return 0
 
 
@@ -132,11 +81,18 @@ def cmd_validate(args) -> int:
 
 
 def _load_network(path: str, args):
-    """A network from a DSL/BNGL model (generated) or an SBML file (read)."""
+    """A network from a DSL/BNGL model (generated; ``--cell-type`` picks a parameter set) or an
+    SBML file (read)."""
     if path.endswith(".xml") or path.endswith(".sbml"):
+        if getattr(args, "cell_type", None):
+            raise Il2sbmlError(f"{path}: --cell-type applies to model files (.py, .bngl); an SBML file "
+                               "is one cell type already (build/il2_<CellType>.xml)")
         from .sbmlread import read_sbml
         return read_sbml(path)
-    return generate_network(load_model(path), **_limits(args))
+    model = load_model(path)
+    if getattr(args, "cell_type", None):
+        model = model.with_parameter_set(args.cell_type)
+    return generate_network(model, **_limits(args))
 
 
 def _species_ids(net):
@@ -226,6 +182,10 @@ def main(argv=None) -> int:
     b.add_argument("--level-version", default="3.2", choices=["3.2", "3.1"], help="SBML level.version")
     b.add_argument("--format", default="sbml", choices=["sbml", "antimony", "omex"],
                    help="sbml (default), antimony (for Tellurium) or omex (COMBINE archive: SBML + SED-ML)")
+    b.add_argument("--cell-type", help="build only these parameter sets (comma-separated; default: every one, "
+                   "one file each, e.g. build/il2_Treg.xml)")
+    b.add_argument("--coculture", metavar="SET=FRACTION,...",
+                   help="one model of several populations sharing the medium, e.g. Treg=0.05,CD4_memory=0.95")
     b.add_argument("--t-end", type=float, help="omex: end time of the SED-ML time course (s)")
     b.add_argument("--points", type=int, default=101, help="omex: output points, 0..t-end inclusive")
     _add_limits(b)
@@ -238,6 +198,7 @@ def main(argv=None) -> int:
         q.add_argument("--t-end", type=float, required=True, help="end time (s)")
         q.add_argument("--points", type=int, required=True, help="P output times from 0 to T inclusive")
         q.add_argument("--species", help="comma-separated species ids (default: all)")
+        q.add_argument("--cell-type", help="parameter set of a model file (e.g. Treg for model_src/il2.py)")
         q.add_argument("--round-initial", action="store_true",
                        help="round initial amounts to whole molecules (else non-integers are refused)")
         _add_limits(q)

@@ -1,78 +1,352 @@
-"""IL-2 receptor assembly on one cell (first increment of the IL-2 model, issue 6 builds on it).
+"""Human IL-2 signalling on one cell: receptor assembly, trafficking, JAK/STAT5, PI3K/Akt and Ras/ERK.
 
-Ligand first: IL-2 from the medium binds IL-2Rα (CD25) or IL-2Rβ (CD122); IL-2Rβ joins IL-2·α
-in the membrane; γc (CD132) joins IL-2·β or IL-2·α·β. There is no closed binding cycle, so
-detailed balance holds by construction. Signalling, trafficking and cell-type parameter sets
-come with issue 6; receptor numbers here are the Treg column.
+Receptor assembly, ligand first. IL-2 from the medium binds IL-2Rα (CD25) or IL-2Rβ (CD122);
+IL-2Rβ joins IL-2·α in the membrane; γc (CD132) joins IL-2·β or IL-2·α·β (2-D rates on the
+membrane). There is no closed binding cycle, so detailed balance holds by construction (a
+test checks it on the generated network).
 
-Units: time in seconds or minutes as declared, amounts in molecules per cell, medium volume
-in mL per cell, membrane area in um^2. Sources are those gathered in
-``shared/IL2_PARAMETERS.md`` (section and table named next to each value).
+Signalling. JAK1 (on IL-2Rβ) and JAK3 (on γc) are represented by activation states of the
+chains that carry them and become active only in complexes holding both chains. Active JAKs
+phosphorylate IL-2Rβ Y338 (docks Shc) and Y510 (docks STAT5, or CISH); docked STAT5 and Shc
+are phosphorylated and released. pSTAT5 dimerises, enters the nucleus, dissociates there, is
+dephosphorylated and exported; nuclear dimers induce CISH, which competes with STAT5 for
+pY510. pShc binds Grb2·SOS (one molecule, as the constitutive complex it is in resting
+cells), which activates Ras (GAP back) and carries PI3K (through Gab2, not modelled
+separately); PI3K makes PIP3 from PIP2 (PTEN back), PIP3 activates Akt (PDK1 implicit).
+Ras-GTP activates Raf, Raf phosphorylates MEK on two sites, ppMEK ERK on two sites
+(distributively), with phosphatases back. A signalling complex releases γc only once it is
+fully reset (JAKs inactive, tyrosines dephosphorylated, nothing docked): the assumption that
+keeps phospho-states on complexes that hold both chains and the network small.
+
+Trafficking (Fallon & Lauffenburger 2000). Free chains are internalised constitutively and
+replaced by synthesis at the rate that keeps the numbers of the cell type at steady state;
+IL-2-bound complexes are internalised faster; internalised IL-2 (``IL2_internal``) is
+degraded in endosomes. Endosomal receptor pools, endosomal dissociation and IL-2 recycling
+are not represented: internalised chains are degraded at once (assumption: keeps the
+network small; it overstates IL-2 clearance by the recycled fraction).
+
+Parameter sets (``m.parameter_set``) are the cell types. Every value cites its source in
+``shared/IL2_PARAMETERS.md`` (section, paper and table), or says it is an assumption and why.
+No value was fitted to an emergent response (EC50, time course). Two membrane equilibrium
+constants, which no measurement gives directly, are calibrated on cell-surface binding data:
+gamma-c joining IL-2.beta on the intermediate-affinity Kd (Nagler et al. 1990) and IL-2Rbeta
+joining IL-2.alpha on the classical high-affinity Kd (~10 pM); so the in-silico binding assays
+that reproduce the seed table are consistency checks of that calibration, not predictions.
+The dose-responses, co-culture and time courses are predictions. The signalling constants are
+generic assumptions (typical SH2 affinities, kinase and phosphatase rates of seconds, nuclear
+transport of minutes), chosen before any dose-response was computed.
+
+Units: time in s or min as declared, amounts in molecules per cell, medium in mL per cell,
+membrane in um^2, cytoplasm in fL. The SBML written from this file is in items and seconds.
 """
 
 from il2sbml import Model
 
 m = Model("il2", require_units=True, doc=__doc__)
 
-# ---- cell density and volumes
+# ------------------------------------------------------------------ cell, medium, volumes
 m.parameter("cells_per_mL", 1e6, "1/mL",
-            doc="cell density; assumption: a typical culture density (1e6 cells/mL)")
-m.parameter("V_medium", "1/cells_per_mL", "mL",
-            doc="medium volume per cell, set by the cell density")
+            doc="cell density; assumption: a typical stimulation-assay density (1e6 cells/mL)")
+m.parameter("V_medium", "1/cells_per_mL", "mL", doc="medium volume per cell, set by the cell density")
 m.parameter("A_membrane", 150, "um^2",
-            doc="T-cell surface area; assumption: sphere of radius 3.5 um (4*pi*r^2 ~ 150 um^2)")
+            doc="lymphocyte surface area; assumption: sphere of radius 3.5 um (4*pi*r^2 ~ 150 um^2)")
+m.parameter("V_cytoplasm", 100, "fL",
+            doc="cytoplasm volume; assumption: 180 fL cell (r = 3.5 um) less a ~80 fL nucleus")
 m.compartment("EC", dimension=3, size="V_medium", units="mL", doc="extracellular medium, per cell")
 m.compartment("PM", dimension=2, size="A_membrane", units="um^2", parent="EC", doc="plasma membrane")
+m.compartment("CP", dimension=3, size="V_cytoplasm", units="fL", parent="PM",
+              doc="cytoplasm; nuclear STAT5 is marked by its loc~n state (one well-mixed interior)")
 
-# ---- doses and receptor numbers (Treg column)
+# ------------------------------------------------------------------ dose and receptor numbers
 m.parameter("IL2_pM", 10, "pM", doc="extracellular IL-2 at t = 0")
 m.parameter("avogadro", 6.02214076e23, "molecule/mol", doc="Avogadro constant (exact, SI 2019)")
 m.parameter("CD25_per_cell", 3589, "molecule",
-            doc="IL-2Rα chains per Treg: IL2_PARAMETERS.md §2 (Farhat et al. 2021, final_receptor_levels.csv)")
-m.parameter("CD122_per_cell", 662, "molecule", doc="IL-2Rβ chains per Treg: IL2_PARAMETERS.md §2 (Farhat 2021)")
-m.parameter("CD132_per_cell", 14082, "molecule", doc="γc chains per Treg: IL2_PARAMETERS.md §2 (Farhat 2021)")
+            doc="IL-2Ralpha chains per cell at t = 0; default Treg: IL2_PARAMETERS.md s2 (Farhat et al. 2021, "
+                "final_receptor_levels.csv)")
+m.parameter("CD122_per_cell", 662, "molecule",
+            doc="IL-2Rbeta chains per cell at t = 0; default Treg: IL2_PARAMETERS.md s2 (Farhat 2021)")
+m.parameter("CD132_per_cell", 14082, "molecule",
+            doc="gamma-c chains per cell at t = 0; default Treg: IL2_PARAMETERS.md s2 (Farhat 2021)")
 
-# ---- binding constants
+# ------------------------------------------------------------------ IL-2 binding (3-D, medium to membrane)
 m.parameter("kon_L", 1e7, "1/(M*s)",
-            doc="IL-2 on-rate to receptor chains: IL2_PARAMETERS.md §1 (Farhat et al., kbnd 1e7 M^-1 s^-1)")
-m.parameter("Kd_a", 10e-9, "M", doc="IL-2 + IL-2Rα Kd 10 nM: IL2_PARAMETERS.md §1 (Rickert et al. 2004)")
-m.parameter("Kd_b", 144e-9, "M", doc="IL-2 + IL-2Rβ Kd 144 nM: IL2_PARAMETERS.md §1 (Rickert et al. 2004)")
+            doc="IL-2 on-rate to IL-2Ralpha and IL-2Rbeta: IL2_PARAMETERS.md s1 (Farhat et al., kbnd 1e7/M/s)")
+m.parameter("Kd_a", 10e-9, "M", doc="IL-2 + IL-2Ralpha Kd 10 nM: IL2_PARAMETERS.md s1 (Rickert et al. 2004)")
+m.parameter("Kd_b", 144e-9, "M", doc="IL-2 + IL-2Rbeta Kd 144 nM: IL2_PARAMETERS.md s1 (Rickert et al. 2004)")
 m.parameter("koff_a", "kon_L*Kd_a", "1/s", doc="detailed balance: koff = kon * Kd")
 m.parameter("koff_b", "kon_L*Kd_b", "1/s", doc="detailed balance: koff = kon * Kd")
-m.parameter("kfwd", 1.25e-3, "1/(molecule*min)",
-            doc="surface (2D) association per receptor per cell: IL2_PARAMETERS.md §1 (Farhat prior 0.00125)")
-m.parameter("Kd_b_on_La", 63, "molecule",
-            doc="IL-2Rβ joining IL-2·α, 3D Kd 63 nM (Rickert 2004); assumption: used as molecules/cell "
-                "in 2D, following Farhat's code convention (k11rev = kfwd*63)")
-m.parameter("Kd_g_on_Lb", 1.5, "molecule",
-            doc="γc joining IL-2·β, 3D Kd 1.5 nM (Rickert 2004); same 2D convention (k5rev = kfwd*1.5)")
-m.parameter("Kd_g_on_Lab", 12, "molecule",
-            doc="γc joining IL-2·α·β, 3D Kd 12 nM (Rickert 2004); same 2D convention (k10rev = kfwd*12)")
-m.parameter("krev_b_La", "kfwd*Kd_b_on_La", "1/min", doc="detailed balance")
-m.parameter("krev_g_Lb", "kfwd*Kd_g_on_Lb", "1/min", doc="detailed balance")
-m.parameter("krev_g_Lab", "kfwd*Kd_g_on_Lab", "1/min", doc="detailed balance")
 
-# ---- molecules
-m.molecule_type("IL2(a,b,g)", uniprot="P60568", doc="interleukin-2: sites for IL-2Rα, IL-2Rβ and γc")
-m.molecule_type("IL2RA(l)", uniprot="P01589", doc="IL-2Rα (CD25)")
-m.molecule_type("IL2RB(l)", uniprot="P14784", doc="IL-2Rβ (CD122)")
-m.molecule_type("IL2RG(l)", uniprot="P31785", doc="common γ chain (CD132)")
+# ------------------------------------------------------------------ chain recruitment (2-D, in the membrane)
+m.parameter("kon_2D", 0.1875, "um^2/(molecule*min)",
+            doc="2-D association of a chain with an IL-2 complex: IL2_PARAMETERS.md s1 (Farhat prior kfwd "
+                "0.00125 per molecule/cell per min) times A_membrane (150 um^2)")
+m.parameter("K2_g_Lb", 0.738, "molecule/um^2",
+            doc="2-D Kd of gamma-c joining IL-2.beta, calibrated on binding data: the intermediate-affinity "
+                "Kd of 1.9 nM on CD16+ NK cells (Nagler et al. 1990, IL2_PARAMETERS.md s1) with NK chain "
+                "numbers (s2, 8,281 gamma-c) gives 8281*1.9/(144-1.9) = 111 per cell = 0.738 per um^2")
+m.parameter("K2_g_Lab", "8*K2_g_Lb", "molecule/um^2",
+            doc="2-D Kd of gamma-c joining IL-2.alpha.beta: 8-fold weaker than joining IL-2.beta, the ratio "
+                "of the 3-D Kds 12 nM / 1.5 nM (Rickert 2004, IL2_PARAMETERS.md s1)")
+m.parameter("K2_b_La", 1.0, "molecule/um^2",
+            doc="2-D Kd of IL-2Rbeta joining IL-2.alpha, calibrated on binding data: the classical "
+                "high-affinity Kd of ~10 pM (IL2_PARAMETERS.md s1, 1e-11 M) on a cell whose alpha and "
+                "gamma-c chains are in excess of beta (10,000 alpha, 1,000 beta, 10,000 gamma-c, the "
+                "binding assay of il2sbml.report), found by a scan of this constant (0.245: 3 pM; 1: 10 pM; "
+                "3: 23 pM). Cross-check: the same value gives 6 pM on CD56bright NK numbers, where Nagler "
+                "1990 measured 25 pM. It is ~5,000-fold tighter than the 3-D ratio 63/1.5 would give; "
+                "Rickert 2004 reports alpha-beta pre-association, which the ligand-first scheme folds in here")
+m.parameter("koff_g_Lb", "kon_2D*K2_g_Lb", "1/min", doc="detailed balance: koff = kon * Kd (2-D)")
+m.parameter("koff_g_Lab", "kon_2D*K2_g_Lab", "1/min", doc="detailed balance")
+m.parameter("koff_b_La", "kon_2D*K2_b_La", "1/min", doc="detailed balance")
+
+# ------------------------------------------------------------------ trafficking (Fallon & Lauffenburger 2000)
+m.parameter("k_int_free", 0.007, "1/min",
+            doc="constitutive internalisation of free chains (and IL-2.alpha): IL2_PARAMETERS.md s1, Fallon "
+                "2000 kt (BIOMD0000000665); internalised chains are degraded (see module doc)")
+m.parameter("k_int_bound", 0.04, "1/min",
+            doc="endocytosis of IL-2-bound beta-containing complexes: IL2_PARAMETERS.md s1, Fallon 2000 ke "
+                "(Tkach 2014 gives t1/2 15 min, 0.046/min)")
+m.parameter("k_deg_endo", 0.035, "1/min",
+            doc="endosomal degradation of internalised IL-2: IL2_PARAMETERS.md s1, Fallon 2000 kh")
+m.parameter("ksyn_CD25", "CD25_per_cell*k_int_free", "molecule/min",
+            doc="IL-2Ralpha synthesis that holds the cell type's number at steady state without IL-2 "
+                "(assumption: resting cells are at steady state)")
+m.parameter("ksyn_CD122", "CD122_per_cell*k_int_free", "molecule/min", doc="as ksyn_CD25")
+m.parameter("ksyn_CD132", "CD132_per_cell*k_int_free", "molecule/min", doc="as ksyn_CD25")
+
+# ------------------------------------------------------------------ JAK1/JAK3 and IL-2Rbeta tyrosines
+m.parameter("k_jak_act", 1.0, "1/s",
+            doc="JAK1/JAK3 trans-activation in a complex holding both chains; assumption: seconds after "
+                "assembly (no measured rate in IL2_PARAMETERS.md); 0 switches signalling off")
+m.parameter("k_jak_inact", 0.05, "1/s",
+            doc="JAK inactivation (phosphatases such as SHP-1); assumption: tens of seconds")
+m.parameter("k_Y_phos", 0.5, "1/s", doc="IL-2Rbeta Y338/Y510 phosphorylation by active JAKs; assumption: seconds")
+m.parameter("k_Y_dephos", 0.05, "1/s", doc="dephosphorylation of free pY338/pY510; assumption: tens of seconds")
+
+# ------------------------------------------------------------------ STAT5
+m.parameter("STAT5_per_cell", 1e5, "molecule",
+            doc="STAT5A+B per lymphocyte; assumption: order 1e5 (~1.7 uM in 100 fL; no figure in "
+                "IL2_PARAMETERS.md)")
+m.parameter("kon_SH2", 1, "1/(uM*s)",
+            doc="SH2 domain on a phosphotyrosine; assumption: typical 1e6/M/s")
+m.parameter("koff_STAT5", 0.2, "1/s", doc="STAT5 SH2 off pY510; assumption: Kd 0.2 uM, typical SH2/pY")
+m.parameter("k_STAT5_phos", 0.5, "1/s", doc="docked STAT5 phosphorylation by active JAKs; assumption: seconds")
+m.parameter("koff_pSTAT5", 1, "1/s",
+            doc="release of phosphorylated STAT5 from pY510; assumption: faster than unphosphorylated "
+                "(pY694 engages the partner SH2)")
+m.parameter("kon_dimer", 1, "1/(uM*s)", doc="pSTAT5 dimerisation; assumption: typical SH2/pY association")
+m.parameter("koff_dimer", 0.01, "1/s", doc="cytoplasmic pSTAT5 dimer dissociation; assumption: stable dimer (Kd 10 nM)")
+m.parameter("k_import", 0.01, "1/s", doc="nuclear import of pSTAT5 dimers; assumption: minutes")
+m.parameter("k_nuc_dissoc", 0.01, "1/s", doc="dissociation of nuclear dimers; assumption: minutes")
+m.parameter("k_nuc_dephos", 0.005, "1/s", doc="nuclear pSTAT5 dephosphorylation (TC45); assumption: minutes")
+m.parameter("k_export", 0.005, "1/s", doc="nuclear export of unphosphorylated STAT5; assumption: minutes")
+m.parameter("k_cyt_dephos", 0.001, "1/s",
+            doc="cytoplasmic pSTAT5 monomer dephosphorylation; assumption: slower than nuclear")
+
+# ------------------------------------------------------------------ CISH feedback
+m.parameter("k_CISH_syn", 0.001, "1/s",
+            doc="CISH made per nuclear pSTAT5 molecule in a dimer (transcription and translation lumped); "
+                "assumption: a ~30 min gene-expression time scale")
+m.parameter("k_CISH_deg", 3.2e-4, "1/s", doc="CISH degradation; assumption: half-life ~1 h")
+m.parameter("koff_CISH", 0.02, "1/s", doc="CISH SH2 off pY510; assumption: 10-fold tighter than STAT5")
+
+# ------------------------------------------------------------------ Shc, Grb2.SOS, PI3K, PIP3, Akt
+m.parameter("SHC_per_cell", 3e4, "molecule", doc="Shc1; assumption: 0.5 uM in 100 fL")
+m.parameter("GS_per_cell", 3e4, "molecule", doc="Grb2.SOS1; assumption: 0.5 uM in 100 fL")
+m.parameter("PI3K_per_cell", 1e4, "molecule", doc="PI3K (p85/p110delta); assumption: ~0.17 uM")
+m.parameter("PIP2_per_cell", 2e4, "molecule",
+            doc="PI(4,5)P2 available to PI3K; assumption: an accessible pool of 2e4 (kept small so that "
+                "stochastic runs stay fast; total PIP2 is larger)")
+m.parameter("PTEN_per_cell", 5e3, "molecule", doc="membrane PTEN; assumption")
+m.parameter("AKT_per_cell", 3e4, "molecule", doc="Akt1; assumption: 0.5 uM in 100 fL")
+m.parameter("koff_SHC", 0.2, "1/s", doc="Shc PTB off pY338; assumption as koff_STAT5")
+m.parameter("k_SHC_phos", 0.5, "1/s", doc="docked Shc phosphorylation by active JAKs; assumption")
+m.parameter("k_SHC_dephos", 0.05, "1/s", doc="free pShc dephosphorylation; assumption")
+m.parameter("koff_GS", 0.1, "1/s", doc="Grb2 SH2 off pShc; assumption (Kd 0.1 uM)")
+m.parameter("koff_PI3K", 0.1, "1/s", doc="PI3K off Grb2.SOS (through Gab2); assumption (Kd 0.1 uM)")
+m.parameter("k_PI3K_cat", 1, "um^2/(molecule*s)",
+            doc="PIP2 -> PIP3 by receptor-recruited PI3K (2-D catalytic constant); assumption")
+m.parameter("k_PTEN_cat", 0.01, "um^2/(molecule*s)", doc="PIP3 -> PIP2 by PTEN; assumption")
+m.parameter("k_AKT_act", 0.01, "1/(uM*s)",
+            doc="Akt activation by PIP3 (PDK1 lumped), per PIP3 and cytoplasmic Akt; assumption")
+m.parameter("k_AKT_inact", 0.01, "1/s", doc="pAkt dephosphorylation (PP2A/PHLPP); assumption")
+
+# ------------------------------------------------------------------ Ras, Raf, MEK, ERK
+m.parameter("RAS_per_cell", 2e4, "molecule", doc="H/K/N-Ras; assumption")
+m.parameter("RAF_per_cell", 1e4, "molecule", doc="Raf-1/B-Raf; assumption")
+m.parameter("MEK_per_cell", 72000, "molecule",
+            doc="MEK1/2: 1.2 uM (Huang & Ferrell 1996, BIOMD0000000009, species KK) in 100 fL")
+m.parameter("ERK_per_cell", 72000, "molecule",
+            doc="ERK1/2: 1.2 uM (Huang & Ferrell 1996, BIOMD0000000009, species K) in 100 fL")
+m.parameter("k_SOS_cat", 0.05, "um^2/(molecule*s)", doc="Ras-GDP -> Ras-GTP by recruited SOS; assumption")
+m.parameter("k_GAP", 0.05, "1/s", doc="Ras-GTP hydrolysis with GAPs; assumption")
+m.parameter("k_RAF_act", 0.05, "1/(uM*s)", doc="Raf activation by Ras-GTP; assumption")
+m.parameter("k_RAF_inact", 0.05, "1/s", doc="Raf inactivation; assumption")
+m.parameter("k_MEK_phos", 0.5, "1/(uM*s)", doc="MEK phosphorylation by Raf, each site; assumption")
+m.parameter("k_MEK_dephos", 0.05, "1/s", doc="MEK dephosphorylation, each site; assumption")
+m.parameter("k_ERK_phos", 0.5, "1/(uM*s)", doc="ERK phosphorylation by ppMEK, each site; assumption")
+m.parameter("k_ERK_dephos", 0.05, "1/s", doc="ERK dephosphorylation (MKPs), each site; assumption")
+
+# ------------------------------------------------------------------ molecules
+m.molecule_type("IL2(a,b,g)", uniprot="P60568", doc="interleukin-2: sites for IL-2Ralpha, IL-2Rbeta and gamma-c")
+m.molecule_type("IL2EN()", uniprot="P60568", doc="interleukin-2 internalised in endosomes")
+m.molecule_type("IL2RA(l)", uniprot="P01589", doc="IL-2Ralpha (CD25)")
+UNIPROT = "http://identifiers.org/uniprot/"
+m.molecule_type("IL2RB(l,jak~i~a,y338~u~p,y510~u~p)", annotations=[("bqbiol:hasPart", UNIPROT + "P14784"),
+                                                                   ("bqbiol:hasPart", UNIPROT + "P23458")],
+                doc="IL-2Rbeta (CD122) with JAK1: JAK1 state, tyrosines Y338 (Shc) and Y510 (STAT5)")
+m.molecule_type("IL2RG(l,jak~i~a)", annotations=[("bqbiol:hasPart", UNIPROT + "P31785"),
+                                                ("bqbiol:hasPart", UNIPROT + "P52333")], doc="common gamma chain (CD132) with JAK3")
+m.molecule_type("STAT5(sh2,d,y~u~p,loc~c~n)", uniprot=("P42229", "P51692"),
+                doc="STAT5A/B: SH2 domain, dimer site, Y694, location (cytoplasm/nucleus)")
+m.molecule_type("CISH(sh2)", uniprot="Q9NSE2", doc="cytokine-inducible SH2 protein")
+m.molecule_type("SHC(ptb,y~u~p)", uniprot="P29353", doc="Shc1: PTB domain, tyrosines")
+m.molecule_type("GS(sh2,p85)", annotations=[("bqbiol:hasPart", UNIPROT + "P62993"),
+                                           ("bqbiol:hasPart", UNIPROT + "Q07889")], doc="Grb2.SOS1 complex")
+m.molecule_type("PI3K(b)", annotations=[("bqbiol:hasPart", UNIPROT + "O00329"),
+                                       ("bqbiol:hasPart", UNIPROT + "P27986")], doc="PI3K p110delta/p85alpha")
+m.molecule_type("PIP(s~2~3)", chebi="CHEBI:16618", doc="PI(4,5)P2 (s~2) / PI(3,4,5)P3 (s~3)")
+m.molecule_type("PTEN()", uniprot="P60484", doc="PTEN")
+m.molecule_type("AKT(s~u~p)", uniprot="P31749", doc="Akt1: T308/S473 lumped")
+m.molecule_type("RAS(n~gdp~gtp)", uniprot="P01112", doc="Ras: GDP/GTP bound")
+m.molecule_type("RAF(s~u~p)", uniprot="P04049", doc="Raf-1")
+m.molecule_type("MEK(s1~u~p,s2~u~p)", uniprot="Q02750", doc="MEK1: S218, S222")
+m.molecule_type("ERK(t~u~p,y~u~p)", uniprot="P28482", doc="ERK2: T185, Y187")
 
 m.seed("IL2(a,b,g)@EC", "IL2_pM*avogadro*V_medium")  # pM * molecule/mol * mL: converted to molecules
 m.seed("IL2RA(l)@PM", "CD25_per_cell")
-m.seed("IL2RB(l)@PM", "CD122_per_cell")
-m.seed("IL2RG(l)@PM", "CD132_per_cell")
+m.seed("IL2RB(l,jak~i,y338~u,y510~u)@PM", "CD122_per_cell")
+m.seed("IL2RG(l,jak~i)@PM", "CD132_per_cell")
+m.seed("STAT5(sh2,d,y~u,loc~c)@CP", "STAT5_per_cell")
+m.seed("SHC(ptb,y~u)@CP", "SHC_per_cell")
+m.seed("GS(sh2,p85)@CP", "GS_per_cell")
+m.seed("PI3K(b)@CP", "PI3K_per_cell")
+m.seed("PIP(s~2)@PM", "PIP2_per_cell")
+m.seed("PTEN()@PM", "PTEN_per_cell")
+m.seed("AKT(s~u)@CP", "AKT_per_cell")
+m.seed("RAS(n~gdp)@PM", "RAS_per_cell")
+m.seed("RAF(s~u)@CP", "RAF_per_cell")
+m.seed("MEK(s1~u,s2~u)@CP", "MEK_per_cell")
+m.seed("ERK(t~u,y~u)@CP", "ERK_per_cell")
 
-# ---- rules
+# ------------------------------------------------------------------ receptor assembly
+BETA0 = "IL2RB(l!2,jak~i,y338~u,y510~u)"   # a beta chain that carries no signalling state
 m.rule("IL2_binds_a", "IL2(a,b,g) + IL2RA(l) <-> IL2(a!1,b,g).IL2RA(l!1)", "kon_L", "koff_a")
-m.rule("IL2_binds_b", "IL2(a,b,g) + IL2RB(l) <-> IL2(a,b!1,g).IL2RB(l!1)", "kon_L", "koff_b")
-m.rule("b_joins_IL2a", "IL2(a!+,b,g) + IL2RB(l) <-> IL2(a!+,b!1,g).IL2RB(l!1)", "kfwd", "krev_b_La")
-m.rule("g_joins_IL2b", "IL2(a,b!+,g) + IL2RG(l) <-> IL2(a,b!+,g!1).IL2RG(l!1)", "kfwd", "krev_g_Lb")
-m.rule("g_joins_IL2ab", "IL2(a!+,b!+,g) + IL2RG(l) <-> IL2(a!+,b!+,g!1).IL2RG(l!1)", "kfwd", "krev_g_Lab")
+m.rule("IL2_binds_b", "IL2(a,b,g) + IL2RB(l,jak~i,y338~u,y510~u) <-> IL2(a,b!1,g).IL2RB(l!1,jak~i,y338~u,y510~u)",
+       "kon_L", "koff_b")
+m.rule("b_joins_IL2a", "IL2(a!+,b,g) + IL2RB(l,jak~i,y338~u,y510~u) <-> IL2(a!+,b!1,g).IL2RB(l!1,jak~i,y338~u,y510~u)",
+       "kon_2D", "koff_b_La")
+m.rule("g_joins_IL2b", f"IL2(a,b!2,g).{BETA0} + IL2RG(l,jak~i) <-> IL2(a,b!2,g!1).{BETA0}.IL2RG(l!1,jak~i)",
+       "kon_2D", "koff_g_Lb")
+m.rule("g_joins_IL2ab", f"IL2(a!+,b!2,g).{BETA0} + IL2RG(l,jak~i) <-> IL2(a!+,b!2,g!1).{BETA0}.IL2RG(l!1,jak~i)",
+       "kon_2D", "koff_g_Lab")
 
-# ---- observables (molecules per cell)
+# ------------------------------------------------------------------ trafficking
+m.rule("syn_CD25", "0 -> IL2RA(l)@PM", "ksyn_CD25")
+m.rule("syn_CD122", "0 -> IL2RB(l,jak~i,y338~u,y510~u)@PM", "ksyn_CD122")
+m.rule("syn_CD132", "0 -> IL2RG(l,jak~i)@PM", "ksyn_CD132")
+m.rule("int_CD25", "IL2RA(l) -> 0", "k_int_free")
+m.rule("int_CD122", "IL2RB(l) -> 0", "k_int_free")
+m.rule("int_CD132", "IL2RG(l) -> 0", "k_int_free")
+m.rule("int_IL2a", "IL2(a!1,b).IL2RA(l!1) -> IL2EN()@CP", "k_int_free")
+for name, pattern in (("int_IL2b", "IL2(a,b!2,g).IL2RB(l!2)"),
+                      ("int_IL2ab", "IL2(a!1,b!2,g).IL2RA(l!1).IL2RB(l!2)"),
+                      ("int_IL2bg", "IL2(a,b!2,g!3).IL2RB(l!2).IL2RG(l!3)"),
+                      ("int_IL2abg", "IL2(a!1,b!2,g!3).IL2RA(l!1).IL2RB(l!2).IL2RG(l!3)")):
+    # the chains are degraded; Shc, STAT5 or CISH docked on IL-2Rbeta are released, not lost
+    m.rule(name, f"{pattern} -> IL2EN()@CP", "k_int_bound", delete_molecules=True)
+m.rule("deg_IL2EN", "IL2EN() -> 0", "k_deg_endo")
+
+# ------------------------------------------------------------------ JAKs and IL-2Rbeta tyrosines
+CORE = "IL2RB(l!1,jak~{b}).IL2(b!1,g!2).IL2RG(l!2,jak~{g})"
+m.rule("jak_activation", CORE.format(b="i", g="i") + " -> " + CORE.format(b="a", g="a"), "k_jak_act")
+m.rule("jak_inactivation", CORE.format(b="a", g="a") + " -> " + CORE.format(b="i", g="i"), "k_jak_inact")
+for y in ("y338", "y510"):
+    m.rule(f"{y}_phos", f"IL2RB(l!1,jak~a,{y}~u).IL2(b!1,g!2).IL2RG(l!2,jak~a) -> "
+                        f"IL2RB(l!1,jak~a,{y}~p).IL2(b!1,g!2).IL2RG(l!2,jak~a)", "k_Y_phos")
+    m.rule(f"{y}_dephos", f"IL2RB({y}~p) -> IL2RB({y}~u)", "k_Y_dephos")
+
+# ------------------------------------------------------------------ STAT5
+m.rule("STAT5_docks", "IL2RB(y510~p) + STAT5(sh2,d,y~u,loc~c) <-> IL2RB(y510~p!1).STAT5(sh2!1,d,y~u,loc~c)",
+       "kon_SH2", "koff_STAT5")
+m.rule("STAT5_phos", "IL2RB(l!1,jak~a,y510~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).STAT5(sh2!3,y~u) -> "
+                     "IL2RB(l!1,jak~a,y510~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).STAT5(sh2!3,y~p)", "k_STAT5_phos")
+m.rule("pSTAT5_release", "IL2RB(y510~p!1).STAT5(sh2!1,y~p) -> IL2RB(y510~p) + STAT5(sh2,y~p)", "koff_pSTAT5")
+m.rule("pSTAT5_dimerises", "STAT5(sh2,d,y~p,loc~c) + STAT5(sh2,d,y~p,loc~c) <-> "
+                           "STAT5(sh2,d!1,y~p,loc~c).STAT5(sh2,d!1,y~p,loc~c)", "kon_dimer", "koff_dimer")
+m.rule("pSTAT5_import", "STAT5(d!1,loc~c).STAT5(d!1,loc~c) -> STAT5(d!1,loc~n).STAT5(d!1,loc~n)", "k_import")
+m.rule("nuclear_dissoc", "STAT5(d!1,loc~n).STAT5(d!1,loc~n) -> STAT5(d,loc~n) + STAT5(d,loc~n)", "k_nuc_dissoc")
+m.rule("nuclear_dephos", "STAT5(d,y~p,loc~n) -> STAT5(d,y~u,loc~n)", "k_nuc_dephos")
+m.rule("STAT5_export", "STAT5(d,y~u,loc~n) -> STAT5(d,y~u,loc~c)", "k_export")
+m.rule("cyt_dephos", "STAT5(sh2,d,y~p,loc~c) -> STAT5(sh2,d,y~u,loc~c)", "k_cyt_dephos")
+
+# ------------------------------------------------------------------ CISH
+m.rule("CISH_synthesis", "STAT5(d!+,y~p,loc~n) -> STAT5(d!+,y~p,loc~n) + CISH(sh2)@CP", "k_CISH_syn")
+m.rule("CISH_degradation", "CISH(sh2) -> 0", "k_CISH_deg")
+m.rule("CISH_docks", "IL2RB(y510~p) + CISH(sh2) <-> IL2RB(y510~p!1).CISH(sh2!1)", "kon_SH2", "koff_CISH")
+
+# ------------------------------------------------------------------ Shc, Grb2.SOS, PI3K
+m.rule("SHC_docks", "IL2RB(y338~p) + SHC(ptb,y~u) <-> IL2RB(y338~p!1).SHC(ptb!1,y~u)", "kon_SH2", "koff_SHC")
+m.rule("SHC_phos", "IL2RB(l!1,jak~a,y338~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).SHC(ptb!3,y~u) -> "
+                   "IL2RB(l!1,jak~a,y338~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).SHC(ptb!3,y~p)", "k_SHC_phos")
+m.rule("pSHC_release", "IL2RB(y338~p!1).SHC(ptb!1,y~p) -> IL2RB(y338~p) + SHC(ptb,y~p)", "koff_SHC")
+m.rule("SHC_dephos", "SHC(ptb,y~p!?) -> SHC(ptb,y~u!?)", "k_SHC_dephos")
+m.rule("GS_binds_pSHC", "SHC(y~p) + GS(sh2) <-> SHC(y~p!1).GS(sh2!1)", "kon_SH2", "koff_GS")
+m.rule("PI3K_binds_GS", "GS(p85) + PI3K(b) <-> GS(p85!1).PI3K(b!1)", "kon_SH2", "koff_PI3K")
+
+# ------------------------------------------------------------------ PIP3 and Akt
+m.rule("PIP3_made", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3) + PIP(s~2) -> "
+                    "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3) + PIP(s~3)", "k_PI3K_cat")
+m.rule("PIP3_PTEN", "PTEN() + PIP(s~3) -> PTEN() + PIP(s~2)", "k_PTEN_cat")
+m.rule("AKT_act", "PIP(s~3) + AKT(s~u) -> PIP(s~3) + AKT(s~p)", "k_AKT_act")
+m.rule("AKT_inact", "AKT(s~p) -> AKT(s~u)", "k_AKT_inact")
+
+# ------------------------------------------------------------------ Ras, Raf, MEK, ERK
+m.rule("RAS_act", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2) + RAS(n~gdp) -> "
+                  "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2) + RAS(n~gtp)", "k_SOS_cat")
+m.rule("RAS_GAP", "RAS(n~gtp) -> RAS(n~gdp)", "k_GAP")
+m.rule("RAF_act", "RAS(n~gtp) + RAF(s~u) -> RAS(n~gtp) + RAF(s~p)", "k_RAF_act")
+m.rule("RAF_inact", "RAF(s~p) -> RAF(s~u)", "k_RAF_inact")
+for site in ("s1", "s2"):
+    m.rule(f"MEK_{site}_phos", f"RAF(s~p) + MEK({site}~u) -> RAF(s~p) + MEK({site}~p)", "k_MEK_phos")
+    m.rule(f"MEK_{site}_dephos", f"MEK({site}~p) -> MEK({site}~u)", "k_MEK_dephos")
+for site in ("t", "y"):
+    m.rule(f"ERK_{site}_phos", f"MEK(s1~p,s2~p) + ERK({site}~u) -> MEK(s1~p,s2~p) + ERK({site}~p)", "k_ERK_phos")
+    m.rule(f"ERK_{site}_dephos", f"ERK({site}~p) -> ERK({site}~u)", "k_ERK_dephos")
+
+# ------------------------------------------------------------------ cell types (receptor chains per cell)
+FARHAT = "IL2_PARAMETERS.md s2 (Farhat et al. 2021, final_receptor_levels.csv, mean of 4 sets)"
+CELL_TYPES = {
+    "Treg": ((3589, 662, 14082), "regulatory T cells (CD4+ CD25-high): " + FARHAT),
+    "CD4_naive": ((274, 65, 12860), "naive CD4 T helper cells: " + FARHAT),
+    "CD4_memory": ((501, 192, 16045), "memory CD4 T helper cells: " + FARHAT),
+    "CD8_naive": ((16, 338, 13098), "naive CD8 T cells: " + FARHAT),
+    "CD8_memory": ((40, 634, 13432), "memory CD8 T cells: " + FARHAT),
+    "NK": ((23, 8774, 8281), "NK cells (all; mostly CD56dim): " + FARHAT),
+    "NK_CD56bright": ((1200, 10800, 8281),
+                      "CD56bright (CD16-) NK cells: ~1,200 high-affinity and ~9,600 intermediate sites (Nagler et "
+                      "al. 1990, IL2_PARAMETERS.md s2 anchors), read as 1,200 CD25 and 10,800 CD122; gamma-c as "
+                      "for all NK cells (" + FARHAT + ")"),
+    "T_activated": ((30000, 1920, 16045),
+                    "activated conventional T cells (CD25-high); assumption: CD25 3e4, the middle of the 1e4-1e5 "
+                    "classically reported (IL2_PARAMETERS.md s2 marks it not retrieved); CD122 10x memory CD4 "
+                    "(the TCR-induced increase of Tkach et al. 2014, mouse); gamma-c of memory CD4 (" + FARHAT + ")"),
+}
+for _name, ((_cd25, _cd122, _cd132), _doc) in CELL_TYPES.items():
+    m.parameter_set(_name, {"CD25_per_cell": _cd25, "CD122_per_cell": _cd122, "CD132_per_cell": _cd132}, doc=_doc)
+
+# ------------------------------------------------------------------ observables (molecules per cell)
 m.observable("IL2_bound_surface", ["IL2(a!+)", "IL2(a,b!+)"])
+m.observable("IL2_internal", "IL2EN()")
 m.observable("IL2_free", "IL2(a,b,g)")
-m.observable("high_affinity_complexes", "IL2(a!+,b!+,g!+)")
+m.observable("IL2_high_affinity", "IL2(a!+,b!+,g!+)")
+m.observable("IL2_intermediate", "IL2(a,b!+,g!+)")
+m.observable("pSTAT5", "STAT5(y~p)")
+m.observable("pSTAT5_nuclear", "STAT5(y~p,loc~n)")
+m.observable("pAkt", "AKT(s~p)")
+m.observable("ppERK", "ERK(t~p,y~p)")
+m.observable("RAS_GTP", "RAS(n~gtp)")
+m.observable("PIP3", "PIP(s~3)")
+m.observable("CISH_total", "CISH()")
 
 model = m

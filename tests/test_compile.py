@@ -1,4 +1,4 @@
-"""Network -> kernel arrays: the SSA ensemble mean of the IL-2 receptor model at its real copy
+"""Network -> kernel arrays: the SSA ensemble mean of the IL-2 receptor-assembly model at its real copy
 numbers (thousands of molecules) agrees with the libRoadRunner ODE solution of our SBML."""
 
 import numpy as np
@@ -14,7 +14,7 @@ from il2sbml.sbml import write_sbml
 def test_il2_ensemble_mean_matches_ode_within_one_percent():
     import kernels
 
-    net = generate_network(load_model("model_src/il2.py"))
+    net = generate_network(load_model("tests/models/il2_receptor.py"))
     t = np.linspace(0.0, 600.0, 7)
     res = kernels.run_ensemble(compile_network(net, round_initial=True), t, 200, seed=20261126)
     r = roadrunner.RoadRunner(write_sbml(net))

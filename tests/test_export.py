@@ -267,14 +267,14 @@ def test_cli_build_formats(tmp_path, capsys):
     from il2sbml.cli import main
 
     ant = tmp_path / "il2.ant"
-    assert main(["build", "model_src/il2.py", "--format", "antimony", "-o", str(ant)]) == 0
-    assert "model *il2()" in ant.read_text(encoding="utf-8")
+    assert main(["build", "model_src/il2.py", "--cell-type", "NK", "--format", "antimony", "-o", str(ant)]) == 0
+    assert "model *il2_NK()" in ant.read_text(encoding="utf-8")
     omex = tmp_path / "il2.omex"
-    assert main(["build", "model_src/il2.py", "--format", "omex", "--t-end", "600", "--points", "11",
-                 "-o", str(omex)]) == 0
+    assert main(["build", "model_src/il2.py", "--cell-type", "NK", "--format", "omex", "--t-end", "600",
+                 "--points", "11", "-o", str(omex)]) == 0
     with zipfile.ZipFile(omex) as z:
-        assert sorted(z.namelist()) == ["il2.xml", "manifest.xml", "simulation.sedml"]
+        assert sorted(z.namelist()) == ["il2_NK.xml", "manifest.xml", "simulation.sedml"]
     missing = tmp_path / "none.omex"
-    assert main(["build", "model_src/il2.py", "--format", "omex", "-o", str(missing)]) == 2
+    assert main(["build", "model_src/il2.py", "--cell-type", "NK", "--format", "omex", "-o", str(missing)]) == 2
     assert "--t-end" in capsys.readouterr().err
     assert not missing.exists()

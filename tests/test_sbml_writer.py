@@ -155,7 +155,7 @@ def test_functional_rate_declares_its_modifiers():
 
 def test_cli_build_writes_valid_sbml_and_validate_reports(tmp_path, capsys):
     out = tmp_path / "il2.xml"
-    assert main(["build", "model_src/il2.py", "-o", str(out)]) == 0
+    assert main(["build", "model_src/il2.py", "--cell-type", "Treg", "-o", str(out)]) == 0
     assert main(["validate", str(out)]) == 0
     assert "0 error(s), 0 warning(s)" in capsys.readouterr().out
     bad = tmp_path / "bad.xml"
