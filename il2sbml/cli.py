@@ -5,6 +5,8 @@
                   [--cell-type A,B | --coculture A=0.05,B=0.95]
                   [--format sbml|antimony|omex [--t-end T --points P]]
     il2sbml validate FILE.xml
+    il2sbml report [--out build/report] [--quick]
+    il2sbml dose-response --cell-type Treg --readout pSTAT5 --time 30m --out DIR [--doses 0.1,1,10]
     il2sbml simulate MODEL [--cell-type C] --method ssa --seed S --t-end T --points P --out traj.csv
     il2sbml ensemble MODEL --runs N --t-end T --points P --seed S --stats-csv OUT.csv
                      [--species A,B] [--method auto|direct|tree|tau] [--threads K]
@@ -61,6 +63,27 @@ def cmd_build(args) -> int:
                     level_version=level_version, t_end=args.t_end, points=args.points, limits=_limits(args),
                     progress=lambda line: print(f"{args.model}: {line}", flush=True))
     print(f"wrote {len(written)} file(s): {', '.join(written)}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import run_report
+
+    index = run_report(args.model, args.out, args.build_dir, quick=args.quick, ssa_runs=args.ssa_runs,
+                       progress=lambda line: print(line, flush=True))
+    print(f"open {index}")
+    return 0
+
+
+def cmd_dose_response(args) -> int:
+    from .ode import parse_duration
+    from .report import dose_response_command
+
+    doses = [float(x) for x in args.doses.split(",")] if args.doses else None
+    csv_path, png_path = dose_response_command(args.model, args.cell_type, args.readout.split(","),
+                                               parse_duration(args.time), args.out, doses,
+                                               progress=lambda line: print(line, flush=True))
+    print(f"wrote {csv_path}, {png_path}")
     return 0
 
 
@@ -213,6 +236,23 @@ def main(argv=None) -> int:
             q.add_argument("--threads", type=int, help="Numba threads (results do not depend on it)")
             q.add_argument("--stats-csv", required=True, help="mean and sd CSV")
             q.set_defaults(func=cmd_ensemble)
+    r = sub.add_parser("report", help="the IL-2 model's main job: build every cell type, run binding assays, "
+                       "dose-responses, time courses, co-culture and an SSA ensemble; write an HTML report")
+    r.add_argument("--model", default="model_src/il2.py", help="the IL-2 model file (default: model_src/il2.py)")
+    r.add_argument("--out", default="build/report", help="report folder (default: build/report)")
+    r.add_argument("--build-dir", default="build", help="where the SBML of each cell type goes (default: build)")
+    r.add_argument("--quick", action="store_true", help="a smoke run: three cell types, few doses, 50 SSA runs")
+    r.add_argument("--ssa-runs", type=int, default=1000, help="SSA ensemble size (default: 1000)")
+    r.set_defaults(func=cmd_report)
+    d = sub.add_parser("dose-response", help="a readout at a fixed time across IL-2 doses for one cell type: "
+                       "CSV, PNG and Hill fit (EC50)")
+    d.add_argument("--model", default="model_src/il2.py", help="model file (default: model_src/il2.py)")
+    d.add_argument("--cell-type", required=True, help="parameter set, e.g. Treg")
+    d.add_argument("--readout", required=True, help="observable(s), comma-separated, e.g. pSTAT5,pAkt")
+    d.add_argument("--time", required=True, help="time after adding IL-2: 30m, 90s, 2h or seconds")
+    d.add_argument("--doses", help="IL-2 doses in pM, comma-separated (default: 25 from 0.01 to 1e5)")
+    d.add_argument("--out", required=True, help="output folder")
+    d.set_defaults(func=cmd_dose_response)
     v = sub.add_parser("validate", help="run every libSBML consistency check (units included) on an SBML file")
     v.add_argument("file")
     v.set_defaults(func=cmd_validate)

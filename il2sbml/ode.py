@@ -63,6 +63,9 @@ its complexes, while a ligand in 1e7-fold excess gets a tolerance to match. One 
 to 0.6 molecules. The scales are taken again after every reset, so they follow the dose."""
 MAX_STEPS = 100_000
 """CVODE steps allowed per output interval (libRoadRunner's default is 20,000)."""
+MIN_R2 = 0.9
+"""Hill fits whose coefficient of determination is below this are refused: the coverage check
+cannot see that a response rising and falling back is not a sigmoid (its 'EC50' had r² ~0.1)."""
 MIN_COVERAGE = 0.8
 """Fits are refused unless the fitted curve, between the lowest and the highest tested dose,
 covers at least this fraction of its full range (bottom to top; 0 to Bmax)."""
@@ -398,7 +401,7 @@ def fit_hill(doses, responses) -> HillFit:
     ``curve_fit``). Refuses (:class:`FitError`) fewer than 4 points, doses <= 0, flat
     responses, non-identifiable fits, and curves of which the tested doses show less than
     ``MIN_COVERAGE`` of the way from bottom to top (the EC50 would then hang on an
-    extrapolated plateau). ``ec50`` is in the doses' units."""
+    extrapolated plateau), and fits with r² below ``MIN_R2``. ``ec50`` is in the doses' units."""
     what = "fit_hill"
     x, y = _data(doses, responses, 4, what)
     if np.any(x <= 0):
@@ -413,6 +416,9 @@ def fit_hill(doses, responses) -> HillFit:
     bounds = ([lo - 2, 0.05, y.min() - span, y.min() - span], [hi + 2, 20.0, y.max() + span, y.max() + span])
     p, r2 = _fit(_hill, lx, y, [log_ec50, 1.0, bottom0, top0], bounds, what)
     fit = HillFit(ec50=float(10 ** p[0]), hill=float(p[1]), bottom=float(p[2]), top=float(p[3]), r2=r2)
+    if not r2 >= MIN_R2:
+        raise FitError(f"{what}: a Hill curve does not describe the response (r² {r2:.2f} < {MIN_R2:g}); "
+                       "it may rise and fall back")
     ends = _hill(np.array([lo, hi]), p[0], p[1], 0.0, 1.0)
     _covered(ends[1] - ends[0], f"EC50 {fit.ec50:.3g}, plateaus {fit.bottom:.3g} and {fit.top:.3g}", what)
     return fit

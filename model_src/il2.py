@@ -11,8 +11,8 @@ phosphorylate IL-2Rβ Y338 (docks Shc) and Y510 (docks STAT5, or CISH); docked S
 are phosphorylated and released. pSTAT5 dimerises, enters the nucleus, dissociates there, is
 dephosphorylated and exported; nuclear dimers induce CISH, which competes with STAT5 for
 pY510. pShc binds Grb2·SOS (one molecule, as the constitutive complex it is in resting
-cells), which activates Ras (GAP back) and carries PI3K (through Gab2, not modelled
-separately); PI3K makes PIP3 from PIP2 (PTEN back), PIP3 activates Akt (PDK1 implicit).
+cells), which activates Ras (GAP back) and, at the receptor, recruits PI3K (through Gab2,
+phosphorylated only there; lumped into Grb2·SOS); PI3K makes PIP3 from PIP2 (PTEN back), PIP3 activates Akt (PDK1 implicit).
 Ras-GTP activates Raf, Raf phosphorylates MEK on two sites, ppMEK ERK on two sites
 (distributively), with phosphatases back. A signalling complex releases γc only once it is
 fully reset (JAKs inactive, tyrosines dephosphorylated, nothing docked): the assumption that
@@ -91,8 +91,8 @@ m.parameter("K2_b_La", 1.0, "molecule/um^2",
             doc="2-D Kd of IL-2Rbeta joining IL-2.alpha, calibrated on binding data: the classical "
                 "high-affinity Kd of ~10 pM (IL2_PARAMETERS.md s1, 1e-11 M) on a cell whose alpha and "
                 "gamma-c chains are in excess of beta (10,000 alpha, 1,000 beta, 10,000 gamma-c, the "
-                "binding assay of il2sbml.report), found by a scan of this constant (0.245: 3 pM; 1: 10 pM; "
-                "3: 23 pM). Cross-check: the same value gives 6 pM on CD56bright NK numbers, where Nagler "
+                "binding assay of il2sbml.assays), found by a scan of this constant: 1 per um^2 gives 13 pM "
+                "there (bound against free IL-2). Cross-check: the same value gives 6 pM on CD56bright NK numbers, where Nagler "
                 "1990 measured 25 pM. It is ~5,000-fold tighter than the 3-D ratio 63/1.5 would give; "
                 "Rickert 2004 reports alpha-beta pre-association, which the ligand-first scheme folds in here")
 m.parameter("koff_g_Lb", "kon_2D*K2_g_Lb", "1/min", doc="detailed balance: koff = kon * Kd (2-D)")
@@ -290,9 +290,13 @@ m.rule("SHC_docks", "IL2RB(y338~p) + SHC(ptb,y~u) <-> IL2RB(y338~p!1).SHC(ptb!1,
 m.rule("SHC_phos", "IL2RB(l!1,jak~a,y338~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).SHC(ptb!3,y~u) -> "
                    "IL2RB(l!1,jak~a,y338~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).SHC(ptb!3,y~p)", "k_SHC_phos")
 m.rule("pSHC_release", "IL2RB(y338~p!1).SHC(ptb!1,y~p) -> IL2RB(y338~p) + SHC(ptb,y~p)", "koff_SHC")
-m.rule("SHC_dephos", "SHC(ptb,y~p!?) -> SHC(ptb,y~u!?)", "k_SHC_dephos")
+m.rule("SHC_dephos", "SHC(ptb,y~p) -> SHC(ptb,y~u)", "k_SHC_dephos")
 m.rule("GS_binds_pSHC", "SHC(y~p) + GS(sh2) <-> SHC(y~p!1).GS(sh2!1)", "kon_SH2", "koff_GS")
-m.rule("PI3K_binds_GS", "GS(p85) + PI3K(b) <-> GS(p85!1).PI3K(b!1)", "kon_SH2", "koff_PI3K")
+# PI3K's p85 binds phospho-Gab2, phosphorylated only at the receptor: so PI3K binds Grb2.SOS only
+# there (Gab2 lumped into Grb2.SOS); it leaves anywhere (Gab2 dephosphorylated once released)
+m.rule("PI3K_recruited", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85) + PI3K(b) -> "
+                         "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3)", "kon_SH2")
+m.rule("PI3K_leaves", "GS(p85!1).PI3K(b!1) -> GS(p85) + PI3K(b)", "koff_PI3K")
 
 # ------------------------------------------------------------------ PIP3 and Akt
 m.rule("PIP3_made", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3) + PIP(s~2) -> "
