@@ -21,7 +21,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def read_csv(path):
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="utf-8") as fh:
         lines = fh.read().splitlines()
     comments = [ln for ln in lines if ln.startswith("#")]
     rows = list(csv.reader(ln for ln in lines if not ln.startswith("#")))
@@ -94,7 +94,7 @@ def test_quick_report_page_shows_every_figure_it_wrote(tmp_path):
     index = run_report(MODEL, str(out), str(build_dir), progress=lines.append, quick=True)
     assert index == str(out / "index.html")
     assert (build_dir / "il2_Treg.xml").is_file()
-    text = (out / "index.html").read_text()
+    text = (out / "index.html").read_text(encoding="utf-8")
 
     images = re.findall(r'<img src="([^"]+)"', text)
     written = sorted(p.name for p in out.glob("*.png"))
