@@ -8,8 +8,10 @@
     il2sbml report [--out build/report] [--quick]
     il2sbml dose-response --cell-type Treg --readout pSTAT5 --time 30m --out DIR [--doses 0.1,1,10]
     il2sbml simulate MODEL [--cell-type C] --method ssa --seed S --t-end T --points P --out traj.csv
-    il2sbml ensemble MODEL --runs N --t-end T --points P --seed S --stats-csv OUT.csv
-                     [--species A,B] [--method auto|direct|tree|tau] [--threads K]
+    il2sbml ensemble MODEL --runs N --t-end T --points P --seed S [--stats-csv OUT.csv] [--store OUT.zarr]
+                     [--species A,B] [--method auto|direct|tree|tau] [--threads K] [--chunk-size C]
+                     [--workers K | --scheduler tcp://HOST:PORT | --scheduler-file FILE]
+                     [--resume] [--keep-trajectories] [--sweep IL2_pM=0.1,1,10] [--quiet]
 """
 
 from __future__ import annotations
@@ -168,24 +170,9 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_ensemble(args) -> int:
-    import kernels
+    from .ensemble import ensemble_command
 
-    from .compile import compile_network
-
-    if args.runs < 1:
-        raise Il2sbmlError("--runs must be at least 1")
-    net = _load_network(args.model, args)
-    arrays = compile_network(net, round_initial=args.round_initial)
-    t = _grid(args)
-    idx, ids = _pick_species(net, args.species)
-    res = kernels.run_ensemble(arrays, t, args.runs, args.seed, args.method, n_threads=args.threads, species=idx)
-    header = ["time"] + [f"{i}-mean" for i in ids] + [f"{i}-sd" for i in ids]
-    rows = [[float(ti)] + [float(v) for v in res.mean[k]] + [float(v) for v in res.sd[k]] for k, ti in enumerate(t)]
-    atomic_write(args.stats_csv, _csv(rows, header))
-    kind = "exact" if res.exact else "APPROXIMATE (tau-leaping)"
-    print(f"{args.model}: {args.runs} runs, method {res.method} ({kind}), seed {args.seed}, "
-          f"{res.n_events} events -> {args.stats_csv}")
-    return 0
+    return ensemble_command(args, _load_network)
 
 
 def main(argv=None) -> int:
@@ -234,7 +221,10 @@ def main(argv=None) -> int:
             q.add_argument("--method", default="auto", choices=["auto", "direct", "tree", "tau"],
                            help="exact (auto, direct, tree) or approximate tau-leaping (tau)")
             q.add_argument("--threads", type=int, help="Numba threads (results do not depend on it)")
-            q.add_argument("--stats-csv", required=True, help="mean and sd CSV")
+            q.add_argument("--stats-csv", help="mean and sd CSV (SBML Test Suite layout); with --sweep, one "
+                           "per point")
+            from .ensemble import add_ensemble_arguments
+            add_ensemble_arguments(q)
             q.set_defaults(func=cmd_ensemble)
     r = sub.add_parser("report", help="the IL-2 model's main job: build every cell type, run binding assays, "
                        "dose-responses, time courses, co-culture and an SSA ensemble; write an HTML report")

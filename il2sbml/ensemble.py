@@ -1,0 +1,1244 @@
+"""SSA ensembles in chunks: embedded, on local worker processes or on a Dask cluster, with a
+resumable Zarr store and parameter sweeps.
+
+Model
+-----
+An ensemble of ``n_runs`` trajectories is cut into chunks of ``chunk_size`` runs: chunk k is runs
+``[k*C, min((k+1)*C, n_runs))``. Trajectory i draws only from the random stream of ``(seed, i)``
+(:mod:`kernels.ensemble`), and a chunk returns the *exact integer* sums S1 = sum x and
+S2 = sum x^2 per output time and species, so a chunk computed anywhere (thread, process, remote
+worker, before or after a crash) gives the same numbers, and the merged mean and sd are bitwise
+those of one ``kernels.run_ensemble`` call with the same seed, whatever the chunking and wherever
+the chunks ran (tested in ``tests/test_ensemble_dask.py``).
+
+Where chunks run
+----------------
+* embedded (default): in this process, one chunk after the other, each chunk parallel over
+  Numba threads (``threads``); no server, no extra process.
+* ``workers=K``: K local worker processes (a ``distributed.LocalCluster`` started and stopped
+  here; nothing to start by hand), one chunk per process at a time, one Numba thread each.
+* ``scheduler="tcp://HOST:PORT"`` or ``scheduler_file=FILE``: the workers of a running Dask
+  scheduler (``dask scheduler`` / ``dask worker`` or dask-jobqueue; docs/cluster.md).
+
+Workers receive the compiled model as plain NumPy arrays (``kernels.NetworkArrays`` without a
+compiled law: picklable), or, for an SBML network with general kinetic laws (a compiled Numba
+function, which cannot be pickled), the SBML text, which each worker process compiles once.
+The payload is scattered to every worker once (``broadcast``), not sent with each task. At
+most ``2 x (worker threads)`` chunks are in flight, so the client holds a bounded number of
+chunk results whatever ``n_runs`` is; a worker that dies mid-run has its chunks recomputed
+elsewhere by the scheduler (same numbers: chunks are pure functions of their run range).
+
+The store (``store="OUT.zarr"``, Zarr v3, one group)
+---------------------------------------------------
+Group attribute ``il2sbml_ensemble``: format and version, per-point model fingerprints (SHA-256
+of the kernel arrays, plus the SBML text for networks with general laws), seed, n_runs,
+chunk_size, method, the time grid and units, species ids, the sweep, ``complete``.
+Arrays (dimension names in Zarr's ``dimension_names``; ``units`` and ``description`` as
+attributes); the leading dimension ``point`` is the sweep point (length 1 without a sweep):
+
+``time[time]``, ``species_index[species]``, ``sweep_values[point, parameter]``
+``chunk_sums[point, chunk, moment, time, species, word]`` uint64: S1 (moment 0) and S2
+    (moment 1) of each chunk as 128-bit (lo, hi) words -- the exact statistics, per chunk
+``chunk_info[point, chunk, field]`` int64: (runs, reaction events) of a finished chunk, 0 if not
+``trajectories[point, run, time, species]`` int64 (``keep_trajectories`` only)
+``mean``, ``sd[point, time, species]`` float64: written when every chunk is done.
+
+Commit protocol: a finished chunk writes its trajectories, then its ``chunk_sums`` record, then
+its ``chunk_info`` record *last*; Zarr's local store writes every chunk file through a temporary
+file and a rename, so each file is whole or absent, and a chunk counts as done iff its
+``chunk_info`` record is there. A client killed at any point leaves done chunks and at worst a
+half-written, unmarked one; ``resume=True`` checks that the store was made with the same model
+and settings, reads the done chunks' exact sums, computes only the missing chunks (an unmarked
+chunk is recomputed and its files overwritten with the same bytes) and writes the statistics.
+Totals are always rebuilt from the per-chunk records, so no chunk can be counted twice. The
+store skeleton is created in a temporary folder and renamed into place. A store of another
+model or other settings, a foreign or corrupted folder, is refused with an error naming what
+differs, before anything is written. Durability is against a killed process, not power loss
+(the store does not fsync).
+
+Sweeps
+------
+``sweep`` (a :class:`Sweep`: parameter names and points) runs one ensemble per point with the
+same seed (common random numbers: point p's statistics are exactly those of a standalone
+ensemble of that point's model) as one job; chunks of all points share the workers and the
+store's ``point`` dimension. :func:`parse_sweep` reads ``NAME=v1,v2`` (several: the grid of
+all combinations) or a CSV of parameter sets.
+
+Python API: :func:`run`, :func:`payload`, :func:`parse_sweep`, :func:`read_store`,
+:func:`store_progress`; CLI glue: :func:`add_ensemble_arguments`, :func:`ensemble_command`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import itertools
+import json
+import math
+import os
+import shutil
+import sys
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+
+from .errors import Il2sbmlError
+
+__all__ = [
+    "EnsembleError",
+    "StoreError",
+    "SweepError",
+    "ModelPayload",
+    "Sweep",
+    "EnsembleRun",
+    "payload",
+    "parse_sweep",
+    "run",
+    "read_store",
+    "store_progress",
+    "add_ensemble_arguments",
+    "ensemble_command",
+    "STORE_FORMAT",
+    "STORE_VERSION",
+]
+
+STORE_FORMAT = "il2sbml-ensemble"
+STORE_VERSION = 1
+_ATTR = "il2sbml_ensemble"
+# default chunk size: about this many chunks per worker slot (load balance, resume granularity,
+# progress), within [_MIN_DEFAULT_CHUNK, _MAX_DEFAULT_CHUNK] runs; see docs/cluster.md
+_CHUNKS_PER_SLOT = 8
+_MIN_DEFAULT_CHUNK = 100
+_MAX_DEFAULT_CHUNK = 10_000
+_TRAJ_ZARR_CHUNK_BYTES = 16 << 20
+
+
+class EnsembleError(Il2sbmlError):
+    """An ensemble cannot be run as asked (bad option, unreachable scheduler, ...)."""
+
+
+class StoreError(EnsembleError):
+    """A results store is foreign, corrupted, or was made with another model or settings."""
+
+
+class SweepError(EnsembleError):
+    """A sweep specification is malformed (unknown parameter, value of the wrong type, ...)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# model payloads
+# ---------------------------------------------------------------------------------------------
+
+_WORKER_MODELS: dict[str, Any] = {}  # per process: fingerprint -> NetworkArrays compiled from SBML
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ModelPayload:
+    """What a worker needs to simulate a model: kernel arrays, or SBML text to compile.
+
+    ``arrays`` (``kernels.NetworkArrays``) may hold a compiled law on the client; such arrays
+    are never pickled: :meth:`for_workers` swaps them for the SBML text.
+    """
+
+    fingerprint: str
+    arrays: Any = None
+    sbml: str | None = None
+    round_initial: bool = False
+    name: str = ""
+
+    @property
+    def shippable(self) -> bool:
+        return self.sbml is not None or (self.arrays is not None and self.arrays.law is None)
+
+    def for_workers(self) -> "ModelPayload":
+        if self.arrays is not None and self.arrays.law is None:
+            return self
+        if self.sbml is None:
+            raise EnsembleError(
+                f"model {self.name or '(unnamed)'}: its network has general kinetic laws (a compiled Numba "
+                "function), which cannot be sent to worker processes; give the SBML text "
+                "(il2sbml.ensemble.payload(arrays, sbml=text)) or run embedded (no --workers/--scheduler)")
+        return ModelPayload(self.fingerprint, None, self.sbml, self.round_initial, self.name)
+
+    def materialize(self):
+        """The ``NetworkArrays`` (compiled once per process from SBML when needed)."""
+        if self.arrays is not None:
+            return self.arrays
+        arrays = _WORKER_MODELS.get(self.fingerprint)
+        if arrays is None:
+            from .compile import compile_network
+            from .sbmlread import read_sbml
+
+            arrays = compile_network(read_sbml(self.sbml), round_initial=self.round_initial)
+            _WORKER_MODELS[self.fingerprint] = arrays
+        return arrays
+
+    def __reduce__(self):  # never pickle a compiled law
+        p = self.for_workers()
+        return (ModelPayload, (p.fingerprint, p.arrays, p.sbml, p.round_initial, p.name))
+
+
+def _hash_array(h, name, a) -> None:
+    a = np.ascontiguousarray(a)
+    h.update(f"{name}:{a.dtype.str}:{a.shape};".encode())
+    h.update(a.tobytes())
+
+
+def fingerprint_arrays(arrays, sbml: str | None = None) -> str:
+    """SHA-256 of the kernel arrays (every field but the compiled law), plus the SBML text when the
+    network has a general law (whose behaviour the arrays alone do not fix)."""
+    h = hashlib.sha256(b"il2sbml-network-arrays-v1;")
+    for name, value in arrays._asdict().items():
+        if name == "law":
+            continue
+        if name == "events":
+            for ename, evalue in value._asdict().items():
+                if isinstance(evalue, np.ndarray):
+                    _hash_array(h, "events." + ename, evalue)
+                else:
+                    h.update(f"events.{ename}={evalue!r};".encode())
+            continue
+        _hash_array(h, name, value)
+    if arrays.law is not None:
+        if sbml is None:
+            raise EnsembleError("a network with general kinetic laws needs its SBML text to be fingerprinted")
+        h.update(b"sbml;" + sbml.encode("utf-8"))
+    return h.hexdigest()
+
+
+def payload(model, *, sbml: str | None = None, round_initial: bool = False, name: str = "") -> ModelPayload:
+    """A :class:`ModelPayload` from ``kernels.NetworkArrays`` (``sbml``: the SBML text they were
+    compiled from, needed to ship networks with general laws to workers), or the payload itself."""
+    if isinstance(model, ModelPayload):
+        return model
+    import kernels
+
+    if not isinstance(model, kernels.NetworkArrays):
+        raise TypeError("model must be kernels.NetworkArrays or an il2sbml.ensemble.ModelPayload, "
+                        f"not {type(model).__name__}")
+    if model.law is None or sbml is not None:
+        fp = fingerprint_arrays(model, sbml)
+    else:  # a compiled law without its source: usable embedded, not in a store
+        fp = "unverifiable:" + uuid.uuid4().hex
+    return ModelPayload(fp, model, sbml, round_initial, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# sweeps
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """Parameter names and one tuple of values per point (in the names' order)."""
+
+    names: tuple
+    points: tuple
+
+    def __post_init__(self):
+        names = tuple(self.names)
+        if not names:
+            raise SweepError("a sweep needs at least one parameter")
+        for n in names:
+            if not isinstance(n, str) or not n.isidentifier():
+                raise SweepError(f"sweep parameter name {n!r} is not an identifier")
+        if len(set(names)) != len(names):
+            raise SweepError(f"sweep parameter named twice: {', '.join(names)}")
+        pts = []
+        for i, pt in enumerate(self.points):
+            pt = tuple(pt)
+            if len(pt) != len(names):
+                raise SweepError(f"sweep point {i}: {len(pt)} value(s) for {len(names)} parameter(s)")
+            pts.append(tuple(_sweep_number(v, n, f"sweep point {i}") for v, n in zip(pt, names)))
+        if not pts:
+            raise SweepError("a sweep needs at least one point")
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "points", tuple(pts))
+
+    def values(self, p: int) -> dict:
+        return dict(zip(self.names, self.points[p]))
+
+    def label(self, p: int) -> str:
+        return "_".join(f"{n}={v!r}" for n, v in zip(self.names, self.points[p]))
+
+    def to_json(self) -> dict:
+        return {"parameters": list(self.names), "points": [list(p) for p in self.points]}
+
+    @classmethod
+    def coerce(cls, sweep) -> "Sweep | None":
+        """A Sweep from a Sweep, a dict ``{name: [values]}`` (grid) or a list of dicts (points)."""
+        if sweep is None or isinstance(sweep, Sweep):
+            return sweep
+        if isinstance(sweep, dict):
+            names = tuple(sweep)
+            lists = []
+            for n in names:
+                vals = sweep[n]
+                if isinstance(vals, (str, bytes)) or not hasattr(vals, "__iter__"):
+                    vals = [vals]
+                lists.append(list(vals))
+            return cls(names, tuple(itertools.product(*lists)))
+        if isinstance(sweep, (list, tuple)) and all(isinstance(d, dict) for d in sweep) and sweep:
+            names = tuple(sweep[0])
+            for i, d in enumerate(sweep):
+                if tuple(d) != names:
+                    raise SweepError(f"sweep point {i} sets {', '.join(d)}, point 0 sets {', '.join(names)}")
+            return cls(names, tuple(tuple(d[n] for n in names) for d in sweep))
+        raise SweepError("sweep: expected a Sweep, a dict of value lists or a list of dicts, not "
+                         f"{type(sweep).__name__}")
+
+
+def _sweep_number(v, name, where, text=False) -> float:
+    """A finite float from a number (or, from the command line or a CSV, its text)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        if text and isinstance(v, str):
+            try:
+                v = float(v.strip())
+            except ValueError:
+                raise SweepError(f"{where}: value {v!r} for {name} is not a number") from None
+        else:
+            raise SweepError(f"{where}: value {v!r} for {name} is a {type(v).__name__}, not a number")
+    v = float(v)
+    if not math.isfinite(v):
+        raise SweepError(f"{where}: value {v!r} for {name} is not finite")
+    return v
+
+
+def parse_sweep(specs) -> Sweep | None:
+    """``["IL2_pM=0.1,1,10"]`` -> a Sweep; several ``NAME=...`` specs give the grid of all
+    combinations (first name varies slowest); a spec naming a ``.csv`` file reads one point per
+    row (header: parameter names). Raises :class:`SweepError` naming the bad item."""
+    if not specs:
+        return None
+    if isinstance(specs, str):
+        specs = [specs]
+    names, lists, csv_sweep = [], [], None
+    for spec in specs:
+        spec = spec.strip()
+        if "=" not in spec:
+            if not spec.lower().endswith(".csv"):
+                raise SweepError(f"--sweep {spec!r}: expected NAME=v1,v2,... or a CSV file of parameter sets")
+            if csv_sweep is not None or names:
+                raise SweepError("--sweep: a CSV of parameter sets cannot be combined with other --sweep options")
+            csv_sweep = _read_sweep_csv(spec)
+            continue
+        if csv_sweep is not None:
+            raise SweepError("--sweep: a CSV of parameter sets cannot be combined with other --sweep options")
+        name, _, text = spec.partition("=")
+        name = name.strip()
+        if not name.isidentifier():
+            raise SweepError(f"--sweep {spec!r}: {name!r} is not a parameter name")
+        if name in names:
+            raise SweepError(f"--sweep: parameter {name} given twice")
+        items = [x for x in text.split(",")]
+        if not text.strip() or any(not x.strip() for x in items):
+            raise SweepError(f"--sweep {spec!r}: empty value in the list for {name}")
+        names.append(name)
+        lists.append([_sweep_number(x, name, f"--sweep {spec!r}", text=True) for x in items])
+    if csv_sweep is not None:
+        return csv_sweep
+    return Sweep(tuple(names), tuple(itertools.product(*lists)))
+
+
+def _read_sweep_csv(path) -> Sweep:
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except OSError as exc:
+        raise SweepError(f"--sweep {path}: cannot read: {exc.strerror}") from None
+    rows = [r for r in rows if r and any(c.strip() for c in r)]
+    if len(rows) < 2:
+        raise SweepError(f"--sweep {path}: expected a header of parameter names and at least one row")
+    names = tuple(c.strip() for c in rows[0])
+    pts = []
+    for line, r in enumerate(rows[1:], start=2):
+        if len(r) != len(names):
+            raise SweepError(f"{path}:{line}: {len(r)} value(s) for {len(names)} parameter(s)")
+        pts.append(tuple(_sweep_number(c, n, f"{path}:{line}", text=True) for c, n in zip(r, names)))
+    return Sweep(names, tuple(pts))
+
+
+# ---------------------------------------------------------------------------------------------
+# chunk tasks (run on workers)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Chunk:
+    point: int
+    index: int
+    first_run: int
+    n_runs: int
+
+
+def _chunk_task(model: ModelPayload, t, species, n_runs, seed, method, first_run, keep, n_threads, max_events):
+    """One chunk: ``kernels.run_ensemble`` over runs first_run .. first_run + n_runs - 1."""
+    import kernels
+
+    arrays = model.materialize()
+    return kernels.run_ensemble(arrays, t, n_runs, seed, method, n_threads=n_threads,
+                                keep_trajectories=keep, species=species, first_run=first_run,
+                                max_events=max_events)
+
+
+class _Inline:
+    """Embedded: chunks one after the other in this process, each parallel over Numba threads."""
+
+    slots = 1
+    description = "embedded"
+
+    def __init__(self, threads):
+        self.threads = threads
+
+    def run(self, chunks, payloads, args_of):
+        for ch in chunks:
+            p = payloads[ch.point]
+            yield ch, _chunk_task(p, *args_of(ch, self.threads))
+
+    def close(self):
+        pass
+
+
+class _Dask:
+    """Chunks as Dask tasks; at most ~2 per worker thread in flight (bounded client memory)."""
+
+    def __init__(self, client, cluster=None, description="dask", task_threads=1):
+        self.client = client
+        self.cluster = cluster
+        self.description = description
+        self.task_threads = task_threads
+
+    _slots = (0.0, 1)
+
+    @property
+    def slots(self) -> int:
+        """Worker threads on the cluster now (asked at most once a second: workers come and go)."""
+        when, n = self._slots
+        if time.monotonic() - when > 1.0:
+            try:
+                n = max(1, sum(self.client.nthreads().values()))
+            except Exception:  # pragma: no cover - scheduler gone
+                n = 1
+            self._slots = (time.monotonic(), n)
+        return n
+
+    def run(self, chunks, payloads, args_of):
+        from distributed import as_completed
+
+        client = self.client
+        tag = uuid.uuid4().hex[:12]
+        scattered = {}
+        for p, pl in payloads.items():
+            scattered[p] = client.scatter(pl.for_workers(), broadcast=True, hash=False)
+        it = iter(chunks)
+        ac = as_completed(loop=client.loop)  # this client's loop, not the default client's
+        inflight: dict = {}
+        inflight_futures: dict = {}
+
+        def top_up():
+            limit = max(4, 2 * self.slots)
+            while len(inflight) < limit:
+                ch = next(it, None)
+                if ch is None:
+                    return
+                fut = client.submit(_chunk_task, scattered[ch.point], *args_of(ch, self.task_threads),
+                                    key=f"il2sbml-chunk-{tag}-{ch.point}-{ch.index}", pure=False)
+                inflight[fut.key] = ch
+                inflight_futures[fut.key] = fut
+                ac.add(fut)
+
+        try:
+            top_up()
+            for fut in ac:
+                ch = inflight.pop(fut.key)
+                inflight_futures.pop(fut.key, None)
+                try:
+                    res = fut.result()
+                except Exception as exc:
+                    if isinstance(exc, Il2sbmlError) or type(exc).__name__ == "SimulationError":
+                        raise
+                    raise EnsembleError(f"chunk {ch.index} (runs {ch.first_run}..{ch.first_run + ch.n_runs - 1}"
+                                        f"{', point ' + str(ch.point) if len(payloads) > 1 else ''}) failed on a "
+                                        f"worker: {type(exc).__name__}: {exc}") from exc
+                fut.release()
+                yield ch, res
+                top_up()
+        finally:
+            ac.clear()
+            try:
+                client.cancel(list(inflight_futures.values()) + list(scattered.values()), force=True)
+            except Exception:  # pragma: no cover - cluster already gone
+                pass
+
+    def close(self):
+        try:
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+
+
+def _executor(scheduler, scheduler_file, workers, threads, connect_timeout):
+    given = [n for n, v in (("scheduler", scheduler), ("scheduler_file", scheduler_file), ("workers", workers))
+             if v is not None]
+    if len(given) > 1:
+        raise EnsembleError("choose one of --scheduler, --scheduler-file and --workers (got "
+                            + ", ".join("--" + g.replace("_", "-") for g in given) + ")")
+    if not given:
+        return _Inline(threads)
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - dependency declared
+        raise EnsembleError(f"Dask distributed is not installed ({exc}); pip install distributed") from None
+    import logging
+
+    if workers is not None:
+        workers = int(workers)
+        if workers < 1:
+            raise EnsembleError(f"--workers must be >= 1, got {workers}")
+        # task errors come back through the futures; CRITICAL hides the shutdown chatter of workers
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.CRITICAL, memory_limit=0)
+        client = Client(cluster)
+        return _Dask(client, cluster, f"{workers} local worker process(es)", task_threads=threads or 1)
+    try:
+        if scheduler_file is not None:
+            if not os.path.exists(scheduler_file):
+                raise EnsembleError(f"--scheduler-file {scheduler_file}: no such file (start the scheduler with "
+                                    "'dask scheduler --scheduler-file FILE')")
+            client = Client(scheduler_file=scheduler_file, timeout=connect_timeout)
+            where = f"scheduler from {scheduler_file}"
+        else:
+            client = Client(scheduler, timeout=connect_timeout)
+            where = f"scheduler {scheduler}"
+    except EnsembleError:
+        raise
+    except Exception as exc:
+        what = f"scheduler file {scheduler_file}" if scheduler_file else f"scheduler {scheduler}"
+        raise EnsembleError(f"cannot reach the Dask {what} within {connect_timeout} s: "
+                            f"{type(exc).__name__}: {exc}") from None
+    try:
+        client.wait_for_workers(1, timeout=connect_timeout)
+    except Exception:
+        client.close()
+        raise EnsembleError(f"no worker connected to the {where} within {connect_timeout} s "
+                            "(start some with 'dask worker ADDRESS --nthreads 1')") from None
+    return _Dask(client, None, where, task_threads=threads or 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# exact totals
+# ---------------------------------------------------------------------------------------------
+
+
+class _Totals:
+    """Exact per-point sums (Python integers) merged from chunk records in any order."""
+
+    def __init__(self, shape):
+        self.s1 = np.zeros(shape, dtype=object)
+        self.s2 = np.zeros(shape, dtype=object)
+        self.n = 0
+        self.n_events = 0
+        self.chunks: set = set()
+
+    def add(self, k, sum_x, sum_x2, n, n_events):
+        from kernels.ensemble import _as_int
+
+        if k in self.chunks:  # never count a chunk twice (a chunk record is idempotent)
+            raise EnsembleError(f"internal error: chunk {k} merged twice")
+        self.chunks.add(k)
+        self.s1 = self.s1 + _as_int(np.asarray(sum_x))
+        self.s2 = self.s2 + _as_int(np.asarray(sum_x2))
+        self.n += int(n)
+        self.n_events += int(n_events)
+
+    def result(self, t, species, method, exact, trajectories):
+        import kernels
+        from kernels.ensemble import _as_words, exact_moments
+
+        s1, s2 = _as_words(self.s1), _as_words(self.s2)
+        mean, sd = exact_moments(s1, s2, self.n)
+        return kernels.EnsembleResult(t, species, mean, sd, self.n, method, exact, self.n_events,
+                                      trajectories, 0, s1, s2)
+
+
+# ---------------------------------------------------------------------------------------------
+# the Zarr store
+# ---------------------------------------------------------------------------------------------
+
+
+def _dir_has(path, name):
+    return os.path.isfile(os.path.join(path, name))
+
+
+class _Store:
+    """One ensemble (or sweep) in a Zarr v3 group; see the module docstring for the layout."""
+
+    ARRAYS = ("time", "species_index", "sweep_values", "chunk_sums", "chunk_info", "mean", "sd")
+
+    def __init__(self, path, group, meta):
+        self.path = path
+        self.group = group
+        self.meta = meta
+        self.chunk_sums = group["chunk_sums"]
+        self.chunk_info = group["chunk_info"]
+        self.trajectories = group["trajectories"] if meta["keep_trajectories"] else None
+
+    # -- opening
+    @staticmethod
+    def read_meta(path) -> dict:
+        """The store's metadata, or StoreError for a foreign or corrupted folder (reads only)."""
+        if not os.path.exists(path):
+            raise StoreError(f"{path}: no such store")
+        if not os.path.isdir(path):
+            raise StoreError(f"{path}: not a Zarr store (a file, not a folder); nothing was changed")
+        zj = os.path.join(path, "zarr.json")
+        if not os.path.isfile(zj):
+            raise StoreError(f"{path}: not an il2sbml ensemble store (no zarr.json: a foreign or damaged folder); "
+                             "nothing was changed")
+        try:
+            with open(zj, encoding="utf-8") as fh:
+                top = json.load(fh)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise StoreError(f"{path}: corrupted store: zarr.json is unreadable ({exc}); nothing was changed") from None
+        if not isinstance(top, dict) or top.get("zarr_format") != 3 or top.get("node_type") != "group":
+            raise StoreError(f"{path}: not an il2sbml ensemble store (zarr.json is not a Zarr v3 group); "
+                             "nothing was changed")
+        meta = (top.get("attributes") or {}).get(_ATTR)
+        if not isinstance(meta, dict) or meta.get("format") != STORE_FORMAT:
+            raise StoreError(f"{path}: a foreign Zarr store (no {_ATTR!r} attributes of format {STORE_FORMAT}); "
+                             "nothing was changed")
+        if meta.get("version") != STORE_VERSION:
+            raise StoreError(f"{path}: store format version {meta.get('version')!r}, this il2sbml reads version "
+                             f"{STORE_VERSION}; nothing was changed")
+        need = ("fingerprints", "seed", "n_runs", "chunk_size", "n_chunks", "method", "time", "species",
+                "species_index", "keep_trajectories", "sweep", "complete")
+        missing = [k for k in need if k not in meta]
+        if missing:
+            raise StoreError(f"{path}: corrupted store: attributes lack {', '.join(missing)}; nothing was changed")
+        return meta
+
+    @classmethod
+    def open_existing(cls, path, want: dict) -> "_Store":
+        meta = cls.read_meta(path)
+        diffs = _meta_diffs(meta, want)
+        if diffs:
+            raise StoreError(f"{path}: this store holds a different ensemble; nothing was changed. Differences "
+                             "(store vs now): " + "; ".join(diffs)
+                             + ". Resume with the same model and settings, or choose a new --store path")
+        import zarr
+
+        try:
+            group = zarr.open_group(path, mode="r+")
+            P, K, T, Q = len(meta["fingerprints"]), meta["n_chunks"], len(meta["time"]), len(meta["species"])
+            shapes = {"chunk_sums": (P, K, 2, T, Q, 2), "chunk_info": (P, K, 2), "mean": (P, T, Q), "sd": (P, T, Q),
+                      "time": (T,), "species_index": (Q,)}
+            if meta["keep_trajectories"]:
+                shapes["trajectories"] = (P, meta["n_runs"], T, Q)
+            for name, shape in shapes.items():
+                a = group[name]
+                if tuple(a.shape) != shape:
+                    raise StoreError(f"{path}: corrupted store: array {name} has shape {tuple(a.shape)}, "
+                                     f"expected {shape}; nothing was changed")
+            if not np.array_equal(group["time"][:], np.asarray(meta["time"], np.float64)):
+                raise StoreError(f"{path}: corrupted store: the time array differs from the recorded grid")
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"{path}: corrupted store: {type(exc).__name__}: {exc}; nothing was changed") from None
+        return cls(path, group, meta)
+
+    @classmethod
+    def create(cls, path, meta, t, species_index, sweep_values, time_units) -> "_Store":
+        import zarr
+        import zarr.codecs
+
+        if os.path.exists(path):
+            raise StoreError(f"{path}: exists; pass --resume (resume=True) to continue it, or choose a new path "
+                             "(nothing was changed)")
+        parent = os.path.dirname(os.path.abspath(path)) or "."
+        os.makedirs(parent, exist_ok=True)
+        tmp = os.path.join(parent, f".{os.path.basename(os.path.abspath(path))}.{uuid.uuid4().hex[:8]}.creating")
+        P, K, T, Q = len(meta["fingerprints"]), meta["n_chunks"], len(t), len(species_index)
+        C = meta["chunk_size"]
+        # zstd frames with a checksum: a damaged chunk file fails to decode instead of reading wrong
+        # numbers; every committed chunk has its own files (written even when all zero), so a
+        # record whose data file is missing is detected too
+        zstd = zarr.codecs.ZstdCodec(level=3, checksum=True)
+        every = {"write_empty_chunks": True}
+        try:
+            g = zarr.open_group(tmp, mode="w-")
+            g.create_array("time", data=np.asarray(t, np.float64), chunks=(max(T, 1),), dimension_names=("time",),
+                           attributes={"units": time_units, "description": "output times"})
+            g.create_array("species_index", data=np.asarray(species_index, np.int64), chunks=(max(Q, 1),),
+                           dimension_names=("species",),
+                           attributes={"description": "index of each observed species in the model",
+                                       "ids": list(meta["species"])})
+            sv = np.asarray(sweep_values, np.float64).reshape(P, -1)
+            g.create_array("sweep_values", data=sv, chunks=sv.shape, dimension_names=("point", "parameter"),
+                           attributes={"parameters": list(meta["sweep"]["parameters"]) if meta["sweep"] else [],
+                                       "description": "parameter values of each sweep point"})
+            g.create_array("chunk_sums", shape=(P, K, 2, T, Q, 2), chunks=(1, 1, 2, T, Q, 2), dtype="uint64",
+                           fill_value=0, compressors=zstd, config=every,
+                           dimension_names=("point", "chunk", "moment", "time", "species", "word"),
+                           attributes={"units": ["molecule", "molecule^2"],
+                                       "description": "exact per-chunk sums of counts (moment 0) and squared counts "
+                                                      "(moment 1) as 128-bit integers, (lo, hi) uint64 words"})
+            g.create_array("chunk_info", shape=(P, K, 2), chunks=(1, 1, 2), dtype="int64", fill_value=0,
+                           compressors=zstd, config=every, dimension_names=("point", "chunk", "field"),
+                           attributes={"fields": ["runs", "reaction_events"],
+                                       "description": "written last for a finished chunk (the commit record); "
+                                                      "runs == 0: not done"})
+            for name, what in (("mean", "mean count"), ("sd", "sample standard deviation of the count (n - 1)")):
+                g.create_array(name, shape=(P, T, Q), chunks=(1, T, Q), dtype="float64", fill_value=float("nan"),
+                               dimension_names=("point", "time", "species"),
+                               attributes={"units": "molecule", "description": what + " over all runs"})
+            if meta["keep_trajectories"]:
+                g.create_array("trajectories", shape=(P, meta["n_runs"], T, Q),
+                               chunks=(1, _traj_zarr_chunk(C, T, Q), T, Q), dtype="int64", fill_value=0,
+                               compressors=zstd, dimension_names=("point", "run", "time", "species"),
+                               attributes={"units": "molecule", "description": "molecule counts of every run"})
+            g.attrs[_ATTR] = meta
+            if not os.path.exists(path):
+                os.rename(tmp, path)  # the whole skeleton appears at once
+        finally:
+            if os.path.exists(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
+        if not _dir_has(path, "zarr.json"):
+            raise StoreError(f"{path}: appeared while the store was being created; nothing was changed")
+        return cls.open_existing(path, meta)
+
+    # -- chunks
+    def done(self) -> np.ndarray:
+        """int64[P, K]: runs of each finished chunk (0: not done)."""
+        try:
+            return np.asarray(self.chunk_info[:, :, 0], dtype=np.int64)
+        except Exception as exc:
+            raise StoreError(f"{self.path}: corrupted store: chunk records unreadable ({type(exc).__name__}: {exc}); "
+                             "nothing was changed") from None
+
+    def read_chunk(self, p, k):
+        where = f"chunk {k}" + (f" of point {p}" if self.meta["sweep"] else "")
+        if not os.path.isfile(os.path.join(self.path, "chunk_sums", "c", str(p), str(k), "0", "0", "0", "0")):
+            raise StoreError(f"{self.path}: corrupted store: {where} is recorded as done but its sums are missing; "
+                             "nothing was changed")
+        try:
+            sums = np.asarray(self.chunk_sums[p, k])
+            info = np.asarray(self.chunk_info[p, k])
+        except Exception as exc:
+            raise StoreError(f"{self.path}: corrupted store: {where} is unreadable ({type(exc).__name__}: {exc}); "
+                             "nothing was changed") from None
+        return sums[0], sums[1], int(info[0]), int(info[1])
+
+    def write_chunk(self, p, k, first, res):
+        if self.trajectories is not None:
+            self.trajectories[p, first:first + res.n_runs] = res.trajectories
+        self.chunk_sums[p, k] = np.stack([res.sum_x, res.sum_x2])
+        self.chunk_info[p, k] = np.array([res.n_runs, res.n_events], np.int64)  # the commit record: last
+
+    def finish(self, results):
+        for p, r in enumerate(results):
+            self.group["mean"][p] = r.mean
+            self.group["sd"][p] = r.sd
+        meta = dict(self.meta)
+        meta["complete"] = True
+        meta["n_events"] = [int(r.n_events) for r in results]
+        self.group.attrs[_ATTR] = meta
+        self.meta = meta
+
+    def clean_partials(self):
+        for root, _dirs, files in os.walk(self.path):
+            for f in files:
+                if f.endswith(".partial"):
+                    try:
+                        os.unlink(os.path.join(root, f))
+                    except OSError:
+                        pass
+
+
+def _traj_zarr_chunk(C, T, Q) -> int:
+    """Largest divisor of C whose (runs, T, Q) int64 block is at most ~16 MiB (>= 1): each ensemble
+    chunk then writes whole Zarr chunks only."""
+    per = max(1, T * Q * 8)
+    cap = max(1, _TRAJ_ZARR_CHUNK_BYTES // per)
+    if C <= cap:
+        return C
+    best = 1
+    for d in range(1, int(math.isqrt(C)) + 1):
+        if C % d == 0:
+            for e in (d, C // d):
+                if e <= cap and e > best:
+                    best = e
+    return best
+
+
+_COMPARED = (("fingerprints", "model fingerprint(s)"), ("seed", "seed"), ("n_runs", "runs"),
+             ("chunk_size", "chunk size"), ("method", "method"), ("time", "time grid"), ("time_units", "time units"),
+             ("species", "species"), ("keep_trajectories", "keep trajectories"), ("sweep", "sweep"))
+
+
+def _short(v):
+    s = json.dumps(v)
+    return s if len(s) <= 80 else s[:77] + "..."
+
+
+def _meta_diffs(have: dict, want: dict) -> list:
+    diffs = []
+    for key, label in _COMPARED:
+        a, b = have.get(key), want.get(key)
+        if key == "fingerprints" and a != b:
+            names = have.get("model_names"), want.get("model_names")
+            diffs.append(f"{label}: another model ({_short(names[0])} {_short([x[:12] for x in a or []])} vs "
+                         f"{_short(names[1])} {_short([x[:12] for x in b or []])})")
+        elif a != b:
+            diffs.append(f"{label}: {_short(a)} vs {_short(b)}")
+    return diffs
+
+
+def store_progress(path) -> tuple:
+    """(finished runs, total runs, complete) of a store, read-only (for monitoring)."""
+    meta = _Store.read_meta(path)
+    import zarr
+
+    info = zarr.open_group(path, mode="r")["chunk_info"]
+    done = int(np.asarray(info[:, :, 0]).sum())
+    return done, int(meta["n_runs"]) * len(meta["fingerprints"]), bool(meta["complete"])
+
+
+def read_store(path) -> dict:
+    """The statistics of a store: ``{"meta", "time", "species", "mean", "sd", "sweep_values"}``
+    (``mean``/``sd``: float64[point, time, species]; NaN until the run is complete)."""
+    meta = _Store.read_meta(path)
+    import zarr
+
+    g = zarr.open_group(path, mode="r")
+    return {"meta": meta, "time": g["time"][:], "species": list(meta["species"]), "mean": g["mean"][:],
+            "sd": g["sd"][:], "sweep_values": g["sweep_values"][:]}
+
+
+# ---------------------------------------------------------------------------------------------
+# progress
+# ---------------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """A one-line progress bar on stderr (runs/s, time left); a callable gets (done, total, info)."""
+
+    def __init__(self, mode, total, done0, stream=None):
+        self.mode = mode
+        self.total = total
+        self.done = done0
+        self.done0 = done0
+        self.t0 = time.perf_counter()
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.last = 0.0
+
+    def update(self, n, info=None, force=False):
+        self.done += n
+        if callable(self.mode):
+            self.mode(self.done, self.total, info or {})
+            return
+        if not self.mode:
+            return
+        now = time.perf_counter()
+        if not force and now - self.last < (0.2 if self.tty else 10.0) and self.done < self.total:
+            return
+        self.last = now
+        el = now - self.t0
+        rate = (self.done - self.done0) / el if el > 0 else 0.0
+        left = (self.total - self.done) / rate if rate > 0 else float("nan")
+        frac = self.done / self.total if self.total else 1.0
+        width = 24
+        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+        line = (f"[{bar}] {self.done}/{self.total} runs ({100 * frac:.0f}%), {rate:,.0f} runs/s, "
+                f"{_fmt_s(left)} left")
+        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
+        self.stream.flush()
+
+    def close(self):
+        if self.mode is True and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _fmt_s(s):
+    if not math.isfinite(s):
+        return "?"
+    if s < 60:
+        return f"{s:.0f} s"
+    if s < 3600:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+# ---------------------------------------------------------------------------------------------
+# the front end
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class EnsembleRun:
+    """What :func:`run` returns: one ``kernels.EnsembleResult`` per sweep point and a summary."""
+
+    results: list
+    sweep: Sweep | None
+    store: str | None
+    n_runs: int
+    chunk_size: int
+    n_chunks: int
+    chunks_computed: int
+    chunks_reused: int
+    wall_s: float
+    where: str
+
+    @property
+    def result(self):
+        """The single ensemble (no sweep)."""
+        if self.sweep is not None:
+            raise EnsembleError("a sweep has one result per point: use .results")
+        return self.results[0]
+
+    computed_runs: int = 0
+
+    def summary(self) -> str:
+        pts = len(self.results)
+        rate = self.computed_runs / self.wall_s if self.wall_s > 0 else float("inf")
+        ev = sum(r.n_events for r in self.results)
+        return (f"{self.n_runs * pts} runs ({pts} point(s) x {self.n_runs}) in {self.n_chunks * pts} chunk(s) of "
+                f"{self.chunk_size} runs, {self.where}: {self.chunks_computed} chunk(s) computed, "
+                f"{self.chunks_reused} reused from the store; {self.computed_runs} runs in {self.wall_s:.2f} s "
+                f"({rate:,.0f} runs/s), {ev} reaction events" + (f" -> {self.store}" if self.store else ""))
+
+
+def default_chunk_size(n_runs: int, slots: int = 1) -> int:
+    """About ``_CHUNKS_PER_SLOT`` chunks per worker slot, within 100 .. 10,000 runs (docs/cluster.md)."""
+    per = -(-int(n_runs) // (_CHUNKS_PER_SLOT * max(1, int(slots))))
+    return max(1, min(int(n_runs), _MAX_DEFAULT_CHUNK, max(_MIN_DEFAULT_CHUNK, per)))
+
+
+def _resolve_method(method, arrays):
+    import kernels
+
+    if method not in kernels.METHODS:
+        raise EnsembleError(f"method {method!r}: expected one of {', '.join(kernels.METHODS)}")
+    if method == "auto":
+        return kernels.choose_method(arrays.n_reactions)
+    if method in ("tau", "tau_approx"):
+        return "tau_approx"
+    return method
+
+
+def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=None, species_ids=None,
+        scheduler=None, scheduler_file=None, workers=None, threads=None, store=None, resume=False,
+        keep_trajectories=False, sweep=None, progress=True, max_events=None, time_units="s",
+        connect_timeout=30) -> EnsembleRun:
+    """Run an SSA ensemble (or one per sweep point) in chunks; see the module docstring.
+
+    model : ``kernels.NetworkArrays`` or :class:`ModelPayload` (see :func:`payload`); with a
+        ``sweep``, a callable ``model(values: dict) -> NetworkArrays | ModelPayload`` giving each
+        point's model (parameter names and value types are checked before anything runs).
+    t_out, n_runs, seed, method, species, max_events : as ``kernels.run_ensemble``.
+    chunk_size : runs per chunk (default: the store's on resume, else about 8 chunks per worker
+        slot, 100 .. 10,000 runs). Never changes a result bit.
+    scheduler / scheduler_file / workers : run on a Dask scheduler (``tcp://HOST:PORT``), on the one
+        a scheduler file names, or on K local worker processes; none: embedded.
+    threads : Numba threads per chunk (embedded: default all; on Dask workers: default 1, as
+        each worker thread runs one chunk).
+    store, resume, keep_trajectories : write a Zarr store (module docstring); continue one.
+        ``keep_trajectories`` without a store returns the trajectories in memory.
+    progress : True (a bar on stderr), False, or a callable ``(done_runs, total_runs, info)``.
+    species_ids : names of the observed species (recorded in the store; default ``s<index+1>``).
+
+    Returns an :class:`EnsembleRun`; ``.result`` (or ``.results[p]`` per sweep point) is a
+    ``kernels.EnsembleResult`` whose mean, sd, sum_x, sum_x2 and n_events are bitwise those of
+    ``kernels.run_ensemble(arrays, t_out, n_runs, seed, method, species=species)``.
+    """
+    from kernels.ensemble import _check_species, _check_t_out
+
+    t0 = time.perf_counter()
+    n_runs = int(n_runs)
+    if n_runs < 1:
+        raise EnsembleError(f"n_runs must be >= 1, got {n_runs}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise EnsembleError(f"seed must be an integer, not {seed!r}")
+    seed = int(seed)
+    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
+        raise EnsembleError(f"chunk_size must be >= 1, got {chunk_size!r}")
+    try:
+        t = _check_t_out(t_out)
+    except ValueError as exc:
+        raise EnsembleError(str(exc)) from None
+
+    # 1. every point's model: all errors (sweep values, parameter names) before any store is touched
+    sw = Sweep.coerce(sweep)
+    if sw is None:
+        if callable(model) and not hasattr(model, "_asdict") and not isinstance(model, ModelPayload):
+            raise EnsembleError("a model factory (callable) needs a sweep; give NetworkArrays otherwise")
+        payloads = [payload(model)]
+    else:
+        if not callable(model) or hasattr(model, "_asdict") or isinstance(model, ModelPayload):
+            raise EnsembleError("a sweep needs a model factory: model(values: dict) -> NetworkArrays")
+        payloads = []
+        for p in range(len(sw.points)):
+            try:
+                payloads.append(payload(model(sw.values(p))))
+            except Il2sbmlError as exc:
+                raise SweepError(f"sweep point {p} ({sw.label(p)}): {exc}") from None
+    arrays0 = payloads[0].arrays if payloads[0].arrays is not None else payloads[0].materialize()
+    n_species = arrays0.n_species
+    for p, pl in enumerate(payloads[1:], start=1):
+        a = pl.arrays if pl.arrays is not None else pl.materialize()
+        if a.n_species != n_species:
+            raise SweepError(f"sweep point {p} ({sw.label(p)}): the network has {a.n_species} species, point 0 has "
+                             f"{n_species}; a sweep needs the same species at every point")
+        if _resolve_method(method, a) != _resolve_method(method, arrays0):
+            raise SweepError(f"sweep point {p}: method {method!r} resolves differently from point 0")
+    try:
+        obs = _check_species(species, n_species)
+    except ValueError as exc:
+        raise EnsembleError(str(exc)) from None
+    mname = _resolve_method(method, arrays0)
+    ids = list(species_ids) if species_ids is not None else [f"s{int(i) + 1}" for i in obs]
+    if len(ids) != len(obs):
+        raise EnsembleError(f"species_ids: {len(ids)} names for {len(obs)} species")
+
+    # 2. the store: open (validated, read-only until it passes) or plan its creation
+    st = None
+    want = None
+    if store is not None:
+        for pl in payloads:
+            if pl.fingerprint.startswith("unverifiable:"):
+                raise EnsembleError("a store needs a verifiable model: give the SBML text of a network with "
+                                    "general kinetic laws (payload(arrays, sbml=text))")
+        if resume and os.path.exists(store):
+            stored = _Store.read_meta(store)
+            if chunk_size is None:
+                chunk_size = stored.get("chunk_size")
+    if chunk_size is None:
+        chunk_size = default_chunk_size(n_runs, workers if workers else
+                                        (8 if scheduler is not None or scheduler_file is not None else 1))
+    C = max(1, min(int(chunk_size), n_runs))
+    K = -(-n_runs // C)
+    if store is not None:
+        want = {"format": STORE_FORMAT, "version": STORE_VERSION,
+                "fingerprints": [pl.fingerprint for pl in payloads],
+                "model_names": [pl.name for pl in payloads], "seed": seed, "n_runs": n_runs, "chunk_size": C,
+                "n_chunks": K, "method": mname, "exact": mname != "tau_approx",
+                "time": [float(x) for x in t], "time_units": time_units, "species": ids,
+                "species_index": [int(i) for i in obs], "keep_trajectories": bool(keep_trajectories),
+                "sweep": sw.to_json() if sw else None, "complete": False, "created_by": "il2sbml.ensemble"}
+        if resume and os.path.exists(store):
+            st = _Store.open_existing(store, want)
+        else:
+            sv = np.asarray(sw.points, np.float64) if sw else np.zeros((1, 0))
+            st = _Store.create(store, want, t, obs, sv, time_units)
+
+    # 3. what is already done
+    P = len(payloads)
+    totals = [_Totals((t.shape[0], obs.shape[0])) for _ in range(P)]
+    todo = []
+    reused = 0
+    if st is not None:
+        done = st.done()
+        # read every finished chunk before computing anything: corruption is found before any write
+        for p in range(P):
+            for k in range(K):
+                nk = min(C, n_runs - k * C)
+                if done[p, k] == 0:
+                    continue
+                s1, s2, n_done, n_ev = st.read_chunk(p, k)
+                if n_done != nk:
+                    raise StoreError(f"{store}: corrupted store: chunk {k} records {n_done} runs, expected {nk}; "
+                                     "nothing was changed")
+                totals[p].add(k, s1, s2, n_done, n_ev)
+                reused += 1
+        st.clean_partials()
+    for k in range(K):
+        for p in range(P):
+            if k not in totals[p].chunks:
+                todo.append(_Chunk(p, k, k * C, min(C, n_runs - k * C)))
+
+    keep = bool(keep_trajectories)
+    traj_mem = None
+    if keep and st is None:
+        traj_mem = [np.empty((n_runs, t.shape[0], obs.shape[0]), np.int64) for _ in range(P)]
+
+    def args_of(ch, n_threads):
+        return (t, obs, ch.n_runs, seed, method, ch.first_run, keep, n_threads, max_events)
+
+    done_runs = sum(tt.n for tt in totals)
+    prog = _Progress(progress, n_runs * P, done_runs)
+    computed = 0
+    computed_runs = 0
+    ex = None
+    where = "embedded"
+    if todo:
+        ex = _executor(scheduler, scheduler_file, workers, threads, connect_timeout)
+        where = ex.description
+        if isinstance(ex, _Inline):
+            for pl in payloads:  # embedded: the arrays themselves (a compiled law is fine here)
+                if pl.arrays is None:
+                    pl.materialize()
+        stream = ex.run(todo, dict(enumerate(payloads)), args_of)
+        try:
+            for ch, res in stream:
+                if st is not None:
+                    st.write_chunk(ch.point, ch.index, ch.first_run, res)
+                elif traj_mem is not None:
+                    traj_mem[ch.point][ch.first_run:ch.first_run + ch.n_runs] = res.trajectories
+                totals[ch.point].add(ch.index, res.sum_x, res.sum_x2, res.n_runs, res.n_events)
+                computed += 1
+                computed_runs += ch.n_runs
+                prog.update(ch.n_runs, {"point": ch.point, "chunk": ch.index, "where": where})
+        finally:
+            stream.close()  # cancels the chunks still in flight (error, Ctrl-C) before the cluster goes
+            prog.close()
+            ex.close()
+    results = []
+    for p in range(P):
+        if totals[p].n != n_runs:  # pragma: no cover - guarded by the chunk bookkeeping
+            raise EnsembleError(f"internal error: point {p} has {totals[p].n} runs, expected {n_runs}")
+        results.append(totals[p].result(t, obs, mname, mname != "tau_approx",
+                                        traj_mem[p] if traj_mem is not None else None))
+    if st is not None:
+        st.finish(results)
+    return EnsembleRun(results, sw, store, n_runs, C, K, computed, reused, time.perf_counter() - t0, where,
+                       computed_runs)
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI glue (il2sbml.cli wires these into 'il2sbml ensemble')
+# ---------------------------------------------------------------------------------------------
+
+
+def add_ensemble_arguments(parser) -> None:
+    """Add the chunked/distributed/stored ensemble options to the ``ensemble`` sub-parser."""
+    g = parser.add_argument_group("chunks, workers, store and sweeps (results do not depend on them)")
+    g.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the chunks on this Dask scheduler's workers")
+    g.add_argument("--scheduler-file", metavar="FILE", help="... on the scheduler that FILE names "
+                   "('dask scheduler --scheduler-file FILE')")
+    g.add_argument("--workers", type=int, metavar="K", help="run on K local worker processes (no server to start); "
+                   "default: embedded, Numba threads (--threads)")
+    g.add_argument("--chunk-size", type=int, metavar="C", help="runs per chunk (task and store commit); default: "
+                   "the store's on --resume, else ~8 chunks per worker, 100..10000 runs")
+    g.add_argument("--store", metavar="OUT.zarr", help="write statistics (and with --keep-trajectories every run) "
+                   "to a Zarr store, chunk by chunk")
+    g.add_argument("--resume", action="store_true", help="continue an interrupted --store run (only missing chunks)")
+    g.add_argument("--keep-trajectories", action="store_true", help="store every run's samples (needs --store)")
+    g.add_argument("--sweep", action="append", metavar="NAME=v1,v2,...|SETS.csv",
+                   help="one ensemble per parameter value (repeat for a grid) or per CSV row; same seed at every point")
+    g.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def _sweep_csv_path(path: str, label: str) -> str:
+    root, ext = os.path.splitext(path)
+    return f"{root}.{label}{ext or '.csv'}"
+
+
+def ensemble_command(args, net_loader) -> int:
+    """``il2sbml ensemble``: ``net_loader(path, args) -> Network`` is the CLI's model loader.
+
+    Without the new options it runs one embedded ``kernels.run_ensemble`` call and writes the same
+    --stats-csv bytes and stdout line as before.
+    """
+    from . import cli
+    from .build import atomic_write
+    from .compile import compile_network
+
+    if args.runs < 1:
+        raise Il2sbmlError("--runs must be at least 1")
+    stats_csv = getattr(args, "stats_csv", None)
+    store = getattr(args, "store", None)
+    if not stats_csv and not store:
+        raise EnsembleError("give --stats-csv OUT.csv and/or --store OUT.zarr")
+    if getattr(args, "keep_trajectories", False) and not store:
+        raise EnsembleError("--keep-trajectories needs --store OUT.zarr (trajectories are written, not held in memory)")
+    if getattr(args, "resume", False) and not store:
+        raise EnsembleError("--resume needs --store OUT.zarr")
+    sweep = parse_sweep(getattr(args, "sweep", None))
+    t = cli._grid(args)
+    round_initial = getattr(args, "round_initial", False)
+    path = args.model
+    is_sbml = path.endswith(".xml") or path.endswith(".sbml")
+
+    def compiled(net, values=None):
+        arrays = compile_network(net, round_initial=round_initial)
+        text = None
+        if arrays.law is not None:
+            with open(path, "rb") as fh:
+                text = fh.read().decode("utf-8", errors="replace")
+        return payload(arrays, sbml=text, round_initial=round_initial, name=os.path.basename(path))
+
+    if sweep is None:
+        net = net_loader(path, args)
+        idx, ids = cli._pick_species(net, args.species)
+        model = compiled(net)
+    else:
+        if is_sbml:
+            raise SweepError(f"{path}: --sweep sets model parameters of a model file (.py, .bngl); not supported "
+                             "for SBML input yet")
+        from .dsl import load_model
+        from .netgen import generate_network
+
+        base = load_model(path)
+        if getattr(args, "cell_type", None):
+            base = base.with_parameter_set(args.cell_type)
+        for name in sweep.names:
+            prm = base.parameters.get(name)
+            if prm is None:
+                raise SweepError(f"--sweep: model {base.name!r} has no parameter {name!r}")
+            if not prm.expr.is_number():
+                raise SweepError(f"--sweep: parameter {name!r} is derived ({prm.expr.text}); sweep the parameters "
+                                 "it is made of")
+        nets = []
+        for p in range(len(sweep.points)):
+            m = base
+            m.parameter_sets.pop("_sweep_point", None)
+            m.parameter_set("_sweep_point", sweep.values(p))
+            variant = m.with_parameter_set("_sweep_point")
+            m.parameter_sets.pop("_sweep_point", None)
+            nets.append(generate_network(variant, **cli._limits(args)))
+        idx, ids = cli._pick_species(nets[0], args.species)
+        ids0 = cli._species_ids(nets[0])
+        for p, n in enumerate(nets[1:], start=1):
+            if cli._species_ids(n) != ids0:
+                raise SweepError(f"sweep point {p} ({sweep.label(p)}): the network's species differ from point 0's; "
+                                 "a sweep needs the same species at every point")
+        points = [compiled(n) for n in nets]
+        by_values = {sweep.points[p]: points[p] for p in range(len(points))}
+
+        def model(values):
+            return by_values[tuple(float(values[n]) for n in sweep.names)]
+
+    quiet = getattr(args, "quiet", False)
+    res = run(model, t, args.runs, args.seed, method=args.method, chunk_size=getattr(args, "chunk_size", None),
+              species=idx, species_ids=ids, scheduler=getattr(args, "scheduler", None),
+              scheduler_file=getattr(args, "scheduler_file", None), workers=getattr(args, "workers", None),
+              threads=getattr(args, "threads", None), store=store, resume=getattr(args, "resume", False),
+              keep_trajectories=getattr(args, "keep_trajectories", False), sweep=sweep,
+              progress=not quiet)
+    header = ["time"] + [f"{i}-mean" for i in ids] + [f"{i}-sd" for i in ids]
+    written = []
+    for p, r in enumerate(res.results):
+        if not stats_csv:
+            break
+        out = stats_csv if sweep is None else _sweep_csv_path(stats_csv, sweep.label(p))
+        rows = [[float(ti)] + [float(v) for v in r.mean[k]] + [float(v) for v in r.sd[k]] for k, ti in enumerate(t)]
+        atomic_write(out, cli._csv(rows, header))
+        written.append(out)
+    r0 = res.results[0]
+    kind = "exact" if r0.exact else "APPROXIMATE (tau-leaping)"
+    dest = ", ".join(written + ([store] if store else []))
+    if sweep is None:
+        print(f"{args.model}: {args.runs} runs, method {r0.method} ({kind}), seed {args.seed}, "
+              f"{r0.n_events} events -> {dest}")
+    else:
+        print(f"{args.model}: sweep of {len(sweep.points)} point(s) x {args.runs} runs, method {r0.method} ({kind}), "
+              f"seed {args.seed}, {sum(r.n_events for r in res.results)} events -> {dest}")
+    if not quiet:
+        print(res.summary(), file=sys.stderr)
+    return 0
