@@ -545,21 +545,21 @@ class _Totals:
         self.chunks: set = set()
 
     def add(self, k, sum_x, sum_x2, n, n_events):
-        from kernels.ensemble import _as_int
+        from kernels import words_to_ints
 
         if k in self.chunks:  # never count a chunk twice (a chunk record is idempotent)
             raise EnsembleError(f"internal error: chunk {k} merged twice")
         self.chunks.add(k)
-        self.s1 = self.s1 + _as_int(np.asarray(sum_x))
-        self.s2 = self.s2 + _as_int(np.asarray(sum_x2))
+        self.s1 = self.s1 + words_to_ints(np.asarray(sum_x))
+        self.s2 = self.s2 + words_to_ints(np.asarray(sum_x2))
         self.n += int(n)
         self.n_events += int(n_events)
 
     def result(self, t, species, method, exact, trajectories):
         import kernels
-        from kernels.ensemble import _as_words, exact_moments
+        from kernels import exact_moments, ints_to_words
 
-        s1, s2 = _as_words(self.s1), _as_words(self.s2)
+        s1, s2 = ints_to_words(self.s1), ints_to_words(self.s2)
         mean, sd = exact_moments(s1, s2, self.n)
         return kernels.EnsembleResult(t, species, mean, sd, self.n, method, exact, self.n_events,
                                       trajectories, 0, s1, s2)

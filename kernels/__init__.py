@@ -20,6 +20,9 @@ n_runs, method, exact, n_events, trajectories, first_run, sum_x, sum_x2)
     one trajectory (the same as trajectory ``index`` of an ensemble with that seed).
 ``combine_results(results) -> EnsembleResult``
     merge ensembles of disjoint ``first_run`` ranges exactly (e.g. from several workers).
+``words_to_ints``, ``ints_to_words``, ``exact_moments(s1, s2, n)``
+    the 128-bit (lo, hi) sums as exact Python integers and back, and the correctly rounded
+    mean and sd from them (for callers that merge chunk sums themselves).
 ``time_event``, ``species_event``, ``make_event_arrays`` (:mod:`kernels.events`);
 ``LAW_SIGNATURE``, ``compile_law`` (:mod:`kernels.laws`); ``dependency_graph``.
 
@@ -135,8 +138,11 @@ from .ensemble import (  # noqa: E402
     SimulationError,
     choose_method,
     combine_results,
+    exact_moments,
+    ints_to_words,
     run_ensemble,
     simulate,
+    words_to_ints,
 )
 from .events import EventArrays, make_event_arrays, species_event, time_event  # noqa: E402
 from .laws import LAW_SIGNATURE, compile_law  # noqa: E402
@@ -159,6 +165,8 @@ __all__ = [
     "combine_results",
     "compile_law",
     "dependency_graph",
+    "exact_moments",
+    "ints_to_words",
     "make_event_arrays",
     "make_network_arrays",
     "network_from_reactions",
@@ -166,4 +174,5 @@ __all__ = [
     "simulate",
     "species_event",
     "time_event",
+    "words_to_ints",
 ]

@@ -105,8 +105,8 @@ def combine_results(results) -> EnsembleResult:
             raise ValueError(f"combine_results: runs {b.first_run}.. overlap the part starting "
                              f"at {a.first_run}")
     n = sum(r.n_runs for r in results)
-    s1 = _as_words(sum(_as_int(r.sum_x) for r in results))
-    s2 = _as_words(sum(_as_int(r.sum_x2) for r in results))
+    s1 = ints_to_words(sum(words_to_ints(r.sum_x) for r in results))
+    s2 = ints_to_words(sum(words_to_ints(r.sum_x2) for r in results))
     mean, sd = exact_moments(s1, s2, n)
     contiguous = all(b.first_run == a.first_run + a.n_runs for a, b in zip(results, results[1:]))
     trajectories = None
@@ -191,12 +191,12 @@ def accumulate_sums(out, s1, s2):
                 s2[tt, q, 0] = lo2
 
 
-def _as_int(words):
+def words_to_ints(words):
     """uint64[..., 2] (lo, hi) words -> object array of exact Python ints."""
     return words[..., 1].astype(object) * (1 << 64) + words[..., 0].astype(object)
 
 
-def _as_words(ints):
+def ints_to_words(ints):
     """Object array of non-negative Python ints (< 2**128) -> uint64[..., 2] (lo, hi)."""
     mask = (1 << 64) - 1
     lo = np.vectorize(lambda v: v & mask, otypes=[object])(ints).astype(np.uint64)
@@ -210,8 +210,8 @@ def exact_moments(s1, s2, n):
     mean = S1 / n and var = (n S2 - S1^2) / (n (n - 1)) are each a ratio of exact Python
     integers, so each is correctly rounded to float64; sd = sqrt(var) (NaN when n == 1).
     """
-    a = _as_int(s1)
-    b = _as_int(s2)
+    a = words_to_ints(s1)
+    b = words_to_ints(s2)
     mean = (a / n).astype(np.float64)
     if n < 2:
         return mean, np.full(mean.shape, np.nan)
