@@ -41,6 +41,21 @@ def test_every_cell_type_is_declared(model):
     assert list(model.parameter_sets) == CELL_TYPES
 
 
+def test_every_parameter_is_cited_or_marked_as_an_assumption(model):
+    """Numbers cite IL2_PARAMETERS.md (or a curated BioModels entry) or say 'assumption';
+    derived values say how they are derived; the dose and Avogadro's constant are inputs."""
+    inputs = {"IL2_pM", "avogadro"}
+    for p in model.parameters.values():
+        if p.name in inputs:
+            continue
+        if p.expr.is_number():
+            assert re.search(r"IL2_PARAMETERS\.md|BIOMD\d{10}|assumption", p.doc), (p.name, p.doc)
+        else:
+            assert p.doc, f"derived parameter {p.name} ({p.expr.text}) says nothing of where it comes from"
+    for ps in model.parameter_sets.values():
+        assert re.search(r"IL2_PARAMETERS\.md|assumption", ps.doc), (ps.name, ps.doc)
+
+
 def test_build_files_are_committed_and_reproducible(tmp_path):
     """CI rebuilds every cell type and fails if a byte differs from the committed file."""
     assert main(["build", MODEL, "-o", str(tmp_path)]) == 0
