@@ -389,6 +389,7 @@ class _Writer:
         declared_sizes = {c.name: c.size.evaluate(net.parameters) for c in self.info.compartments}
         func_units = {f.name: f.unit for f in self.info.functions}
         from .dsl import expression_unit
+        law_parts: dict = {}
         for r in net.reactions:
             rid = self.new_id(f"r{r.index + 1}")
             rx = m.createReaction()
@@ -410,25 +411,26 @@ class _Writer:
                 if i not in r.reactants and i not in r.products:
                     mod = rx.createModifier()
                     mod.setSpecies(self.species_ids[i])
-            # units of rate * volume factor, and the conversion to item/second
+            # units of rate * volume factor, and the conversion to item/second: the same for every
+            # reaction of one rule and volume factor, so computed once per such combination
             order = len(r.reactants)
-            rate_unit = expression_unit(r.rate, self.unit_of, self.obs, func_units, formal=True)
-            vf_unit = DIMENSIONLESS
-            for name, power in _volume_powers(r.volume_factor):
-                vf_unit = vf_unit * self.comp_units[name] ** power
-            needed = MOLECULE ** (1 - order) / SECOND
-            v_base = r.volume_factor.evaluate(net.compartment_sizes)
-            v_decl = r.volume_factor.evaluate(declared_sizes) if declared_sizes else v_base
-            value = r.unit_factor * (v_base / v_decl)
-            conv = self._conv(needed, rate_unit * vf_unit, value)
-            rate_formula = self.formula(r.rate, self.names)
-            parts = []
-            if r.stat_factor != 1.0:
-                parts.append(f"({_num(r.stat_factor)} dimensionless)")
-            parts.append(rate_formula)
-            parts.append(conv)
-            if r.volume_factor.text != "1":
-                parts.append(self.formula(r.volume_factor, self.names))
+            key = (r.rate.text, r.volume_factor.text, order, r.unit_factor)
+            rate_part = law_parts.get(key)
+            if rate_part is None:
+                rate_unit = expression_unit(r.rate, self.unit_of, self.obs, func_units, formal=True)
+                vf_unit = DIMENSIONLESS
+                for name, power in _volume_powers(r.volume_factor):
+                    vf_unit = vf_unit * self.comp_units[name] ** power
+                needed = MOLECULE ** (1 - order) / SECOND
+                v_base = r.volume_factor.evaluate(net.compartment_sizes)
+                v_decl = r.volume_factor.evaluate(declared_sizes) if declared_sizes else v_base
+                value = r.unit_factor * (v_base / v_decl)
+                rate_part = [self.formula(r.rate, self.names), self._conv(needed, rate_unit * vf_unit, value)]
+                if r.volume_factor.text != "1":
+                    rate_part.append(self.formula(r.volume_factor, self.names))
+                law_parts[key] = rate_part
+            parts = [f"({_num(r.stat_factor)} dimensionless)"] if r.stat_factor != 1.0 else []
+            parts.extend(rate_part)
             parts.extend(self.species_ids[i] for i in r.reactants)
             kl = rx.createKineticLaw()
             kl.setMath(self.math(" * ".join(parts), f"the rate of reaction {r.index + 1}"))
@@ -543,25 +545,111 @@ def write_sbml(net: Network, *, level: int = 3, version: int = 2) -> str:
     return _Writer(net, level, version).write()
 
 
-def validate_sbml(text: str) -> list[Problem]:
-    """All libSBML consistency checks, units included: errors and warnings, in file order."""
+_CATEGORIES = {
+    "general": libsbml.LIBSBML_CAT_GENERAL_CONSISTENCY, "identifier": libsbml.LIBSBML_CAT_IDENTIFIER_CONSISTENCY,
+    "units": libsbml.LIBSBML_CAT_UNITS_CONSISTENCY, "mathml": libsbml.LIBSBML_CAT_MATHML_CONSISTENCY,
+    "sbo": libsbml.LIBSBML_CAT_SBO_CONSISTENCY, "overdetermined": libsbml.LIBSBML_CAT_OVERDETERMINED_MODEL,
+    "practice": libsbml.LIBSBML_CAT_MODELING_PRACTICE,
+}
+_HALVES = (("units",), ("general", "identifier", "mathml", "sbo", "overdetermined", "practice"))
+"""The consistency categories split in two halves of similar cost on large models (the unit
+check and the general check are ~85 % of validation, measured in benchmarks/sbml.py)."""
+PARALLEL_BYTES = 4_000_000
+"""Documents at least this large are checked in two processes, one half of the categories each."""
+
+
+def _check_categories(text: str, names) -> list[Problem]:
     doc = libsbml.readSBMLFromString(text)
-    problems = []
-    for i in range(doc.getNumErrors()):
-        problems.append(_problem(doc.getError(i)))
+    for name, cat in _CATEGORIES.items():
+        doc.setConsistencyChecks(cat, name in names)
+    doc.checkConsistency()
+    return [_problem(doc.getError(i)) for i in range(doc.getNumErrors())]
+
+
+_AFTER_UNITS = {libsbml.SBMLError(libsbml.OverdeterminedSystem).getCategoryAsString(),
+                libsbml.SBMLError(libsbml.LocalParameterShadowsId).getCategoryAsString()}
+
+
+_CHILD = """
+import json, sys
+import libsbml
+doc = libsbml.readSBMLFromFile(sys.argv[1])
+for cat, on in zip(sys.argv[2].split(","), sys.argv[3]):
+    doc.setConsistencyChecks(int(cat), on == "1")
+doc.checkConsistency()
+out = []
+for i in range(doc.getNumErrors()):
+    e = doc.getError(i)
+    out.append(["error" if e.getSeverity() >= libsbml.LIBSBML_SEV_ERROR else "warning",
+                e.getCategoryAsString(), e.getLine(), " ".join(e.getMessage().split())])
+sys.stdout.buffer.write(json.dumps(out).encode("utf-8"))
+"""
+"""The child's check: libSBML alone (importing il2sbml would cost more than the check saves);
+its problems are made as :func:`_problem` makes them."""
+
+
+def _check_in_two_processes(text: str) -> list[Problem]:
+    """The first half of the categories in a child Python process, the second here, at once.
+
+    A plain subprocess (not multiprocessing): nothing of the caller's ``__main__`` is re-run,
+    so it works from scripts, notebooks and standard input alike. The text goes through a
+    temporary file, so the child starts at once (libSBML keeps the GIL while it checks, so a
+    thread feeding a pipe would wait for this process's half).
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    fd, path = tempfile.mkstemp(suffix=".xml", prefix="il2sbml-validate-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8"))
+        cats = ",".join(str(c) for c in _CATEGORIES.values())
+        flags = "".join("1" if name in _HALVES[0] else "0" for name in _CATEGORIES)
+        child = subprocess.Popen([sys.executable, "-c", _CHILD, path, cats, flags],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        here = _check_categories(text, _HALVES[1])
+        stdout, stderr = child.communicate()
+    finally:
+        os.unlink(path)
+    if child.returncode != 0:
+        raise SBMLError("the unit-consistency check failed in its worker process: "
+                        + stderr.decode("utf-8", "replace").strip()[-2000:])
+    units = [Problem(*row) for row in json.loads(stdout.decode("utf-8"))]
+    # libSBML's own order: the unit check runs only if the structural checks found no error,
+    # and the overdetermination and modelling-practice checks only if the unit check found none
+    if any(p.severity == "error" for p in here if p.category not in _AFTER_UNITS):
+        return here
+    if any(p.severity == "error" for p in units):
+        return units + [p for p in here if p.category not in _AFTER_UNITS]
+    return units + here
+
+
+def validate_sbml(text: str, *, parallel: bool | None = None) -> list[Problem]:
+    """All libSBML consistency checks, units included: errors and warnings, in file order.
+
+    ``parallel`` (default: for documents of :data:`PARALLEL_BYTES` or more, on a machine with
+    more than one core) runs the unit check in a child process while this one runs the others:
+    the same problems, in about the time of the slower half. Problems are sorted by line.
+    """
+    import os
+
+    doc = libsbml.readSBMLFromString(text)
+    problems = [_problem(doc.getError(i)) for i in range(doc.getNumErrors())]
     if any(p.severity == "error" for p in problems):
         return problems
-    for cat in (libsbml.LIBSBML_CAT_GENERAL_CONSISTENCY, libsbml.LIBSBML_CAT_IDENTIFIER_CONSISTENCY,
-                libsbml.LIBSBML_CAT_UNITS_CONSISTENCY, libsbml.LIBSBML_CAT_MATHML_CONSISTENCY,
-                libsbml.LIBSBML_CAT_SBO_CONSISTENCY, libsbml.LIBSBML_CAT_OVERDETERMINED_MODEL,
-                libsbml.LIBSBML_CAT_MODELING_PRACTICE):
-        doc.setConsistencyChecks(cat, True)
-    doc.checkConsistency()
-    for i in range(doc.getNumErrors()):
-        p = _problem(doc.getError(i))
+    if parallel is None:
+        parallel = len(text) >= PARALLEL_BYTES and (os.cpu_count() or 1) > 1
+    if parallel:
+        found = _check_in_two_processes(text)
+    else:
+        found = _check_categories(text, set(_CATEGORIES))
+    for p in found:
         if p not in problems:
             problems.append(p)
-    return problems
+    return sorted(problems, key=lambda p: (p.line, p.category, p.message))
 
 
 def _problem(err) -> Problem:

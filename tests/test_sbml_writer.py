@@ -235,3 +235,15 @@ def test_names_that_collide_with_generated_ids_are_kept_apart():
     # d[A]/dt at t=0 = -2 * 0.5*k * A^2 with k = conv_1*exp = 2.5
     rates = r.getRatesOfChange()
     assert rates[list(r.model.getFloatingSpeciesIds()).index(monomer[0])] == pytest.approx(-2 * 0.5 * 2.5 * 36)
+
+
+def test_parallel_validation_reports_what_the_sequential_one_does():
+    """The two-process split (used for large documents) finds the same problems, in the same
+    order, and keeps libSBML's gating: a structural error skips the unit check."""
+    good = write_sbml(net_of("il2"))
+    assert validate_sbml(good, parallel=True) == validate_sbml(good, parallel=False) == []
+    units = good.replace('units="u_litre_powm1_mole_x1em12"', 'units="second"', 1)
+    both = units.replace("<ci> kon_L </ci>", "<ci> kon_nowhere </ci>", 1)
+    for bad, category in ((units, "SBML unit consistency"), (both, "MathML consistency")):
+        seq, par = validate_sbml(bad, parallel=False), validate_sbml(bad, parallel=True)
+        assert seq == par and seq and {p.category for p in seq} == {category}
