@@ -3,7 +3,7 @@
     python benchmarks/ensemble.py memory [--runs 1000000] [--t-end 0.05] [--workers 2]
     python benchmarks/ensemble.py trajectories [--runs 20000] [--chunk-size 500]
     python benchmarks/ensemble.py overhead [--runs 20000]
-    python benchmarks/ensemble.py scaling [--runs 2000] [--t-end 1]
+    python benchmarks/ensemble.py scaling [--runs 800] [--chunk-size 50] [--t-end 600]
     python benchmarks/ensemble.py all --json OUT.json
 
 Model: the full IL-2 model (``model_src/il2.py``, Treg parameter set, ``--il2-pm`` (default 1
@@ -301,7 +301,7 @@ def main(argv=None):
     results = {"machine": machine()}
     todo = ["memory", "trajectories", "overhead", "scaling"] if args.what == "all" else [args.what]
     defaults = {"memory": (1_000_000, 60.0, None), "trajectories": (20_000, 60.0, 500),
-                "overhead": (20_000, None, None), "scaling": (400, 600.0, 20)}
+                "overhead": (20_000, None, None), "scaling": (800, 600.0, 50)}
     for what in todo:
         sub = argparse.Namespace(**vars(args))
         runs, t_end, chunk = defaults[what]
