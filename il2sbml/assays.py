@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .ode import BindingFit, HillFit, Simulator, fit_binding, fit_hill
+from .units import AVOGADRO
 
-AVOGADRO = 6.02214076e23  # molecule/mol
 SWITCHES_OFF = {"k_jak_act": 0.0, "k_int_free": 0.0, "k_int_bound": 0.0}
 ASSAY_CELLS_PER_ML = 1e3
 
@@ -33,6 +33,11 @@ ASSAY_CELLS = {
 """The seed table's three receptor classes, each chain in excess of the one that sets the number
 of sites: IL-2Ralpha alone (low affinity, ~10 nM), IL-2Rbeta with gamma-c in excess
 (intermediate, ~1 nM), IL-2Rbeta with alpha and gamma-c in excess (high affinity, ~10 pM)."""
+
+
+def _pM(molecules_per_cell: float, cells_per_mL: float) -> float:
+    """Molecules per cell in the medium (1/cells_per_mL mL per cell) as a concentration in pM."""
+    return molecules_per_cell * cells_per_mL / 1e-3 / AVOGADRO * 1e12
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,7 @@ def binding_assay(sim: Simulator, cell: str) -> BindingAssay:
     for dose in doses:
         state = sim.steady_state(IL2_pM=float(dose), **common)
         bound.append(state[readout])
-        # free IL-2 (molecules per cell) -> pM in the medium volume per cell (1/cells_per_mL mL)
-        free.append(state["IL2_free"] * ASSAY_CELLS_PER_ML / 1e-3 / AVOGADRO * 1e12)
+        free.append(_pM(state["IL2_free"], ASSAY_CELLS_PER_ML))
     bound, free = np.array(bound), np.array(free)
     return BindingAssay(cell, doses, free, bound, readout, fit_binding(free, bound), expected)
 
@@ -140,6 +144,6 @@ def coculture_experiment(model, doses_pM, *, treg: str = "Treg", effector: str =
         treg_co.append(c[f"{readout}_{treg}"][-1])
         taken = {p: fractions[p] * (c[f"IL2_bound_surface_{p}"][-1] + c[f"IL2_internal_{p}"][-1]) for p in fractions}
         share.append(taken[treg] / (taken[treg] + taken[effector]))
-        free.append(c["IL2_free"][-1] / (dose * 1e-12 * AVOGADRO * 1e-3 / cells_per_mL))
+        free.append(_pM(c["IL2_free"][-1], cells_per_mL) / dose)
     return CocultureResult(treg, effector, treg_fraction, cells_per_mL, time_s, doses, np.array(eff_alone),
                            np.array(eff_co), np.array(treg_co), np.array(share), np.array(free))

@@ -78,12 +78,11 @@ def cmd_report(args) -> int:
 
 
 def cmd_dose_response(args) -> int:
-    from .ode import parse_duration
     from .report import dose_response_command
 
     doses = [float(x) for x in args.doses.split(",")] if args.doses else None
     csv_path, png_path = dose_response_command(args.model, args.cell_type, args.readout.split(","),
-                                               parse_duration(args.time), args.out, doses,
+                                               args.time, args.out, doses,
                                                progress=lambda line: print(line, flush=True))
     print(f"wrote {csv_path}, {png_path}")
     return 0

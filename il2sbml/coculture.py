@@ -96,7 +96,7 @@ def coculture(model: Model, fractions: dict[str, float], *, name: str | None = N
         def expr(text: str) -> str:
             return re.sub(r"\b([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()",
                           lambda m: params.get(m.group(1), m.group(1)), text)
-        return pattern, expr, types, comps
+        return pattern, expr, comps
 
     def cell_side(text: str) -> bool:
         names = set(re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)(?=\s*\()", text))
@@ -104,6 +104,7 @@ def coculture(model: Model, fractions: dict[str, float], *, name: str | None = N
         return bool(names & set(cell_types) or locs & set(cell_comps))
 
     pops = list(fractions)
+    rename = {pop: renamer(pop) for pop in pops}  # pop -> (pattern, expression, compartment) renamers
     out = Model(name or f"{model.name}_coculture", require_units=model.require_units, created=model.created,
                 doc=(model.doc.rstrip() + "\n\n" if model.doc else "")
                 + "Co-culture of " + ", ".join(f"{p} ({fractions[p]:g})" for p in pops)
@@ -114,8 +115,8 @@ def coculture(model: Model, fractions: dict[str, float], *, name: str | None = N
         if p.name not in cell_params:
             out.parameters[p.name] = p
     for pop in pops:
-        values = dict(model.parameter_sets[pop].values)
-        _, expr, _, _ = renamer(pop)
+        values = model.parameter_sets[pop].as_dict()
+        _, expr, _ = rename[pop]
         out.parameter(f"frac_{pop}", fractions[pop], "dimensionless" if model.require_units else None,
                       doc=f"fraction of the cells that are {pop}: {model.parameter_sets[pop].doc}")
         for pname in cell_params:
@@ -128,7 +129,7 @@ def coculture(model: Model, fractions: dict[str, float], *, name: str | None = N
         if c.name in shared_comps:
             out.compartments[c.name] = c
     for pop in pops:
-        _, expr, _, comps = renamer(pop)
+        _, expr, comps = rename[pop]
         for cname in cell_comps:
             c = model.compartments[cname]
             out.compartment(comps[cname], dimension=c.dimension, size=f"frac_{pop}*({expr(c.size.text)})",
@@ -148,7 +149,7 @@ def coculture(model: Model, fractions: dict[str, float], *, name: str | None = N
             out.seed(s.text, s.amount.text)
             continue
         for pop in pops:
-            pattern, expr, _, _ = renamer(pop)
+            pattern, expr, _ = rename[pop]
             out.seed(pattern(s.text), f"frac_{pop}*({expr(s.amount.text)})")
     for r in model.rules:
         lhs = " + ".join(to_bngl(g) for g in r.reactants) or "0"
@@ -159,7 +160,7 @@ def coculture(model: Model, fractions: dict[str, float], *, name: str | None = N
             out.rule(r.name, text, r.rate.text, delete_molecules=r.delete_molecules)
             continue
         for pop in pops:
-            pattern, expr, _, _ = renamer(pop)
+            pattern, expr, _ = rename[pop]
             rate = expr(r.rate.text)
             if not r.reactants:  # synthesis per cell: the population makes f_P of it per average cell
                 rate = f"frac_{pop}*({rate})"
@@ -172,7 +173,7 @@ def coculture(model: Model, fractions: dict[str, float], *, name: str | None = N
         if not (cell or bound):
             continue
         for pop in pops:
-            pattern, _, _, comps = renamer(pop)
+            pattern, _, comps = rename[pop]
             if cell:
                 texts = [pattern(t) for t in o.texts]
             else:  # medium molecules bound to a cell: restrict to the population's compartments

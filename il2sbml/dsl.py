@@ -157,6 +157,10 @@ class ParameterSet:
     doc: str
     origin: Origin | None
 
+    def as_dict(self) -> dict[str, float]:
+        """The values as overrides, e.g. ``sim.time_course(..., **ps.as_dict())``."""
+        return dict(self.values)
+
 
 class Model:
     """A rule-based model. See the module docstring for the language."""

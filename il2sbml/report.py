@@ -104,10 +104,6 @@ def _figure(nrows=1, ncols=1, size=(6.0, 4.2)):
     return fig, fig.subplots(nrows, ncols, squeeze=False).ravel()
 
 
-def _cell_values(model, cell_type: str) -> dict[str, float]:
-    return dict(model.parameter_sets[cell_type].values)
-
-
 @dataclass
 class _Log:
     """Progress lines stamped with the seconds since the start, and each step's duration."""
@@ -202,7 +198,7 @@ def _section_build(model, cells, built, sim) -> tuple:
     rows = []
     for name in cells:
         ps = model.parameter_sets[name]
-        v = dict(ps.values)
+        v = ps.as_dict()
         rows.append([name, *(f"{v.get(r, float('nan')):,.0f}" for r in RECEPTORS), ps.doc])
     files = "".join(f"<li><code>{html.escape(p)}</code></li>" for p in built)
     observables = ", ".join(model.observables)
@@ -286,7 +282,7 @@ def _shape(dose, y) -> tuple[float, float]:
 
 
 def _section_dose_response(sim, model, cells, doses, page) -> tuple:
-    results = {c: _screen(dose_response(sim, doses, READOUTS, DR_TIME_S, c, **_cell_values(model, c)))
+    results = {c: _screen(dose_response(sim, doses, READOUTS, DR_TIME_S, c, **model.parameter_sets[c].as_dict()))
                for c in cells}
     rows_csv, ec_rows, html_rows = [], [], []
     for c, r in results.items():
@@ -332,8 +328,8 @@ def _section_time_courses(sim, model, cells, page) -> tuple:
     rows, imgs = [], []
     for dose in TC_DOSES_PM:
         fig, axes = _figure(2, 3, size=(12.0, 7.0))
-        tcs = {c: sim.time_course(TC_END_S, TC_POINTS, list(TC_READOUTS), IL2_pM=dose, **_cell_values(model, c))
-               for c in cells}
+        tcs = {c: sim.time_course(TC_END_S, TC_POINTS, list(TC_READOUTS), IL2_pM=dose,
+                                  **model.parameter_sets[c].as_dict()) for c in cells}
         for c, tc in tcs.items():
             rows += [[dose, c, t / 60, *(tc[x][i] for x in TC_READOUTS)] for i, t in enumerate(tc["time"])]
         for ax, x in zip(axes, TC_READOUTS):
@@ -426,7 +422,8 @@ def _section_ssa(sim, model, page, log, runs, dose, seed) -> tuple:
     log.say(f"  {runs} runs, {ens.n_events:,} events in {ens_s:.1f} s on {numba.get_num_threads()} thread(s)")
     traj = ens.trajectories.astype(float) @ weights          # runs x times x observables
     mean, sd = traj.mean(axis=0), traj.std(axis=0, ddof=1)
-    ode = sim.time_course(SSA_END_S, SSA_POINTS, list(SSA_OBSERVABLES), IL2_pM=dose, **_cell_values(model, "Treg"))
+    treg_values = model.parameter_sets["Treg"].as_dict()
+    ode = sim.time_course(SSA_END_S, SSA_POINTS, list(SSA_OBSERVABLES), IL2_pM=dose, **treg_values)
     later = t > 0
     stats, rows = [], []
     for j, name in enumerate(SSA_OBSERVABLES):
@@ -525,7 +522,7 @@ def dose_response_command(model_path: str, cell_type: str, readouts: list[str], 
     sim = Simulator(write_sbml(generate_network(model.with_parameter_set(cell_type))))
     resp = _screen(dose_response(sim, doses, readouts, t, cell_type))
     stem = os.path.join(out_dir, f"dose_response_{cell_type}_{'_'.join(readouts)}")
-    values = dict(model.parameter_sets[cell_type].values)
+    values = model.parameter_sets[cell_type].as_dict()
     comments = [f"model {model.name}, cell type {cell_type} ("
                 + ", ".join(f"{k} {v:g}" for k, v in values.items()) + f"); readouts at t = {t:g} s ({t / 60:g} min)",
                 "units: IL2_pM = IL-2 dose in pM at t = 0; readouts in molecules per cell"]

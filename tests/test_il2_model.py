@@ -32,7 +32,7 @@ def sim():
 
 
 def overrides(model, cell_type):
-    return dict(model.parameter_sets[cell_type].values)
+    return model.parameter_sets[cell_type].as_dict()
 
 
 # ---------------------------------------------------------------- the committed build files
@@ -86,7 +86,7 @@ def test_sbml_contract(cell_type):
     assigned = " ".join(libsbml.formulaToL3String(ia.getMath()) for ia in m.getListOfInitialAssignments())
     for pid in ["IL2_pM", "CD25_per_cell", "CD122_per_cell", "CD132_per_cell"]:
         assert re.search(rf"\b{pid}\b", assigned), f"no initial assignment reads {pid}"
-    ps = dict(load_model(MODEL).parameter_sets[cell_type].values)
+    ps = load_model(MODEL).parameter_sets[cell_type].as_dict()
     for pid, value in ps.items():
         assert m.getParameter(pid).getValue() == value
     # the files differ only in the cell type's values (and the model's id, name and notes)
