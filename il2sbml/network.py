@@ -146,6 +146,9 @@ class Network:
     def _env(self, observables: dict | None):
         env = dict(self.parameters)
         env.update(self.compartment_sizes)
+        extras = getattr(self, "sbml", None)
+        for var, expr in getattr(extras, "static_rules", ()):
+            env[var] = expr.evaluate(env)   # SBML assignment rules of constants: evaluated, never stale
         if observables is not None:
             env.update(observables)
         return env

@@ -65,6 +65,7 @@ class SBMLExtras:
     decorations: dict = None    # (kind, id) -> (metaid, sbo, notes, annotation), written back as read
     mathml: dict = None         # (kind, id...) -> MathML as read, where it can be written back verbatim
     modifiers: dict = None      # reaction id -> modifier species ids, as read
+    static_rules: tuple = ()    # ((variable, Expr), ...) rules of constants only, in evaluation order
 
 
 def _local(tag: str) -> str:
@@ -95,6 +96,42 @@ def _number(el, where, what) -> str:
     if math.isinf(value):
         return "(1/0)" if value > 0 else "(-1/0)"
     return repr(int(value)) if kind == "integer" else repr(value)
+
+
+def _static_rule_variables(m) -> list:
+    """Variables of assignment rules that read only constants (constant parameters and
+    compartments, numbers, other such rules), in an order in which they can be evaluated: their
+    values never change during a simulation, so a kinetic law may use them in a mass-action
+    constant."""
+
+    constants = {p.getId() for p in m.getListOfParameters() if p.getConstant()}
+    constants |= {c.getId() for c in m.getListOfCompartments() if c.getConstant()}
+    pending = {}
+    for r in m.getListOfRules():
+        if not r.isAssignment() or r.getMath() is None:
+            continue
+        names, ok = set(), True
+        stack = [r.getMath()]
+        while stack:
+            node = stack.pop()
+            stack.extend(node.getChild(k) for k in range(node.getNumChildren()))
+            if node.getType() == libsbml.AST_NAME:
+                names.add(node.getName())
+            elif node.getType() in (libsbml.AST_NAME_TIME, libsbml.AST_NAME_AVOGADRO, libsbml.AST_FUNCTION,
+                                    libsbml.AST_FUNCTION_DELAY, libsbml.AST_FUNCTION_RATE_OF, libsbml.AST_LAMBDA):
+                ok = False
+        if ok:
+            pending[r.getVariable()] = names
+    order: list = []
+    changed = True
+    while changed:
+        changed = False
+        for var, names in list(pending.items()):
+            if names <= constants | set(order):
+                order.append(var)
+                del pending[var]
+                changed = True
+    return order
 
 
 def _mass_action_constant(law: Expr, reactants, species, rule_vars) -> Expr | None:
@@ -378,6 +415,7 @@ class _Reader:
         # reactions
         reactions, modifiers = [], {}
         rule_vars = {m.getRule(k).getVariable() for k in range(m.getNumRules())}
+        static_vars = _static_rule_variables(m)
         for i in range(m.getNumReactions()):
             r = m.getReaction(i)
             rid = r.getId()
@@ -419,7 +457,7 @@ class _Reader:
             law = self.expr(kl.getMath(), rename, f"the kinetic law of reaction {rid}")
             self.decorate(("kinetic", rid), kl)
             self.keep_math(("kinetic", rid), kl.getMath(), rename)
-            constant = _mass_action_constant(law, sides[0], species, rule_vars)
+            constant = _mass_action_constant(law, sides[0], species, rule_vars - set(static_vars))
             reactions.append(NetReaction(i, sides[0], sides[1], constant or Expr.parse(1), 1.0, 1.0, Expr.parse(1),
                                          False, rid, (rid,), None, law, r.getReversible(), rid, constant is not None))
         # rules, initial assignments, events
@@ -458,7 +496,9 @@ class _Reader:
                                    assigns))
         extras = SBMLExtras(m.getId(), m.getName(), doc.getLevel(), doc.getVersion(), model_units, tuple(udefs),
                             comp_units, punits, pconst, ias, rules, tuple(events), sunits, self.decor,
-                            self.mathml, modifiers)
+                            self.mathml, modifiers,
+                            tuple(sorted(((v, e) for v, e in rules if v in static_vars),
+                                         key=lambda ve: static_vars.index(ve[0]))))
         info = ModelInfo(m.getId() or "model", "", self.where if self.where != "SBML string" else None,
                          tuple(params), tuple(comps))
         net = Network(m.getId() or "model", species, reactions, (), (), values, sizes,

@@ -51,3 +51,36 @@ def test_non_integer_initial_amount_is_refused_by_name():
     m.rule("deg", "A() -> 0", "k")
     with pytest.raises(NotSupportedError, match=r"'A\(\)' starts at 2.5 molecules"):
         compile_network(generate_network(m))
+
+
+def test_sbml_laws_over_rules_of_constants_compile_as_mass_action():
+    """build/il2_Treg.xml writes derived constants (volumes, 2-D on-rates) as assignment rules of
+    constants: its laws are still mass action for the SSA (no generated general law), with the
+    DSL network's propensity constants; a rule that reads a species keeps its law general."""
+    from il2sbml.compile import compile_sbml_network
+    from il2sbml.sbmlread import read_sbml
+
+    net = read_sbml("build/il2_Treg.xml")
+    assert {"V_medium", "PM", "K2_g_Lab"} <= {v for v, _ in net.sbml.static_rules}
+    assert all(r.mass_action for r in net.reactions)
+    ours = compile_sbml_network(net, round_initial=True)
+    dsl = compile_network(generate_network(load_model("model_src/il2.py").with_parameter_set("Treg")),
+                          round_initial=True)
+    # only homodimerisations (x*x on amounts, SBML's stochastic semantics) go through the law
+    law = np.asarray(ours.law_reactions, dtype=bool)
+    assert 0 < law.sum() <= 2
+    np.testing.assert_allclose(ours.rates[~law], dsl.rates[~law], rtol=1e-12)
+
+    m = Model("ruled")
+    m.parameter("k", 2.0)
+    m.molecule_type("A()")
+    m.molecule_type("B()")
+    m.seed("A()", 10)
+    m.seed("B()", 5)
+    m.observable("Btot", "B()")
+    m.function("kB", "k*Btot")
+    m.rule("a_decays", "A() -> 0", "kB()")
+    text = write_sbml(generate_network(m))
+    sbml_net = read_sbml(text)
+    assert not [r for r in sbml_net.reactions if r.mass_action]   # kB reads species B: not a constant
+    assert "kB" not in {v for v, _ in sbml_net.sbml.static_rules}
