@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from itertools import permutations
+from itertools import permutations, product
 
 from .errors import PatternSyntaxError
 
@@ -219,7 +219,7 @@ class Species:
     """
 
     __slots__ = ("mtype", "mcomp", "cname", "cstate", "partner", "compartment", "label",
-                 "index", "by_type")
+                 "index", "by_type", "key", "_info", "_features")
 
     def __init__(self, mtype, mcomp, cname, cstate, partner, compartment):
         self.mtype = mtype
@@ -230,6 +230,9 @@ class Species:
         self.compartment = compartment
         self.label = ""
         self.index = -1
+        self.key = None          # tree_key, when the generator computed one
+        self._info = None
+        self._features = None
         by_type: dict = {}
         for i, t in enumerate(mtype):
             by_type.setdefault(t, []).append(i)
@@ -240,6 +243,27 @@ class Species:
 
     def stoich(self, mol_type: str) -> int:
         return len(self.by_type.get(mol_type, ()))
+
+    def features(self) -> frozenset:
+        """What patterns can ask of this species: ``(type,)``, ``(type, site, state)`` and
+        ``(type, site, "!+" | "!-")`` (bound or free). See :attr:`CompiledPattern.required`."""
+        if self._features is None:
+            out = set()
+            for m, t in enumerate(self.mtype):
+                out.add((t,))
+                for name, state, p in zip(self.cname[m], self.cstate[m], self.partner[m]):
+                    if state is not None:
+                        out.add((t, name, state))
+                    out.add((t, name, "!-" if p is None else "!+"))
+            self._features = frozenset(out)
+        return self._features
+
+    def mol_info(self) -> list:
+        """Per molecule :func:`mol_info` (computed once, on first use)."""
+        if self._info is None:
+            self._info = [mol_info(self.mtype[m], self.mcomp[m], self.cname[m],
+                                   self.cstate[m], self.partner[m]) for m in range(len(self.mtype))]
+        return self._info
 
 
 def species_from_graph(g: Graph, comp_order: dict) -> Species:
@@ -277,6 +301,114 @@ def canonicalise(mtype, mcomp, cname, cstate, partner, compartment, comp_order) 
     sp = Species(n_mtype, n_mcomp, n_cname, n_cstate, n_partner, compartment)
     sp.label = _label(sp)
     return sp
+
+
+def mol_info(mtype, mcomp, names, states, row) -> tuple:
+    """``(head, site keys, bonded sites)`` of one molecule, the pieces of :func:`tree_key`.
+
+    ``head`` is ``Type@compartment(sorted free sites)``, a site key is ``name`` or
+    ``name~state``, ``bonded sites`` lists the indices of the bonded sites.
+    """
+    keys = [n if st is None else n + "~" + st for n, st in zip(names, states)]
+    free = sorted([k for k, p in zip(keys, row) if p is None])
+    bonded = [c for c, p in enumerate(row) if p is not None]
+    return f"{mtype}@{mcomp or ''}({','.join(free)})", keys, bonded
+
+
+def tree_key(nodes, mtype, mcomp, cname, cstate, partner, compartment) -> str | None:
+    """A complete isomorphism invariant of a tree-shaped complex, or None if it has a cycle.
+
+    ``nodes`` lists the molecules of one connected complex in arrays indexed like the other
+    arguments (``partner`` entries refer to the same indices); a molecule compartment of
+    ``None`` stands for ``compartment``. A complex whose bonds form a tree (no ring, no two
+    bonds between one pair of molecules, no bond within a molecule) is encoded by the AHU
+    scheme for labelled trees: rooted at its centre (or central bond), each molecule is
+    written as its type, compartment and sorted free sites (:func:`mol_info`), followed by
+    the sorted codes of its bonds to child subtrees, each bond naming its site at both
+    ends. The grammar is unambiguous (names are identifiers, the delimiters are not), so
+    equal keys mean isomorphic complexes, and sorting makes the key independent of
+    molecule and site order.
+
+    The key is *not* the canonical label (:func:`canonicalise` stays the one source of
+    labels, so species names and order never depend on it); the network generator uses it
+    to recognise a product it has met before without the canonical search.
+    """
+    info = {m: mol_info(mtype[m], mcomp[m] or compartment, cname[m], cstate[m], partner[m]) for m in nodes}
+    return tree_key_from(nodes, info, partner, compartment)
+
+
+def tree_key_from(nodes, info, partner, compartment) -> str | None:
+    """:func:`tree_key` from per-molecule :func:`mol_info` (``info[m]``), which callers may cache.
+
+    ``nodes`` must be connected: then the complex is a tree exactly when it has
+    ``len(nodes) - 1`` bonds (a ring, a double bond between two molecules or a bond within
+    a molecule each need one more).
+    """
+    prefix = f"@{compartment}::" if compartment else ""
+    n = len(nodes)
+    if n == 1:
+        head, _, bonded = info[nodes[0]]
+        return None if bonded else prefix + head + "[]"
+    nbr = {}
+    nbond = 0
+    for m in nodes:
+        row = partner[m]
+        qs = [row[c][0] for c in info[m][2]]
+        nbr[m] = qs
+        nbond += len(qs)
+    if nbond != 2 * (n - 1):
+        return None
+    # the centre: peel leaves until one or two molecules remain
+    degree = {m: len(qs) for m, qs in nbr.items()}
+    layer = [m for m, d in degree.items() if d == 1]
+    left = n
+    while left > 2:
+        left -= len(layer)
+        nxt = []
+        for m in layer:
+            for q in nbr[m]:
+                d = degree[q] - 1
+                degree[q] = d
+                if d == 1:
+                    nxt.append(q)
+        layer = nxt
+    if len(layer) == 2:  # a central bond: code both halves, each with its end of that bond
+        a, b = layer
+        row = partner[a]
+        c = next(c for c in info[a][2] if row[c][0] == b)
+        halves = sorted([info[a][1][c] + ">" + _tree_code(a, b, nbr, info, partner),
+                         info[b][1][row[c][1]] + ">" + _tree_code(b, a, nbr, info, partner)])
+        return prefix + "<" + halves[0] + "=" + halves[1] + ">"
+    if len(layer) != 1:
+        return None  # not connected: no key
+    return prefix + _tree_code(layer[0], None, nbr, info, partner)
+
+
+def _tree_code(root, parent, nbr, info, partner) -> str:
+    """AHU code of the subtree at ``root`` seen from ``parent`` (iterative, children first)."""
+    order = [root]
+    up = {root: parent}
+    for m in order:
+        p = up[m]
+        for q in nbr[m]:
+            if q != p:
+                up[q] = m
+                order.append(q)
+    code = {}
+    for m in reversed(order):
+        head, keys, bonded = info[m]
+        p = up[m]
+        row = partner[m]
+        kids = [keys[c] + ">" + info[row[c][0]][1][row[c][1]] + ":" + code[row[c][0]]
+                for c in bonded if row[c][0] != p]
+        if not kids:
+            code[m] = head + "[]"
+        elif len(kids) == 1:
+            code[m] = head + "[" + kids[0] + "]"
+        else:
+            kids.sort()
+            code[m] = head + "[" + ";".join(kids) + "]"
+    return code[root]
 
 
 def _label(sp: Species) -> str:
@@ -446,7 +578,7 @@ class CompiledPattern:
     """A pattern prepared for matching: per molecule ``(type, compartment, sites)`` where each
     site is ``(name, state, bond)`` with bond ``None``/``BOUND``/``ANY``/``(pm, pc)``."""
 
-    __slots__ = ("graph", "mols", "order", "bond_pairs", "compartment")
+    __slots__ = ("graph", "mols", "order", "bond_pairs", "compartment", "required")
 
     def __init__(self, g: Graph):
         self.graph = g
@@ -464,6 +596,19 @@ class CompiledPattern:
                 bond = partner.get((mi, ci)) if isinstance(c.bond, int) else c.bond
                 sites.append((c.name, c.state, bond))
             self.mols.append((m.type, m.compartment, sites))
+        # features (Species.features) that any species this pattern embeds into must have:
+        # a cheap subset test rejects most species before the search
+        required = set()
+        for t, _, sites in self.mols:
+            required.add((t,))
+            for name, state, bond in sites:
+                if state is not None:
+                    required.add((t, name, state))
+                if bond is None:
+                    required.add((t, name, "!-"))
+                elif bond is not ANY:
+                    required.add((t, name, "!+"))
+        self.required = frozenset(required)
         # traversal order: breadth first along bonds from each unvisited molecule
         order, seen = [], set()
         for root in range(len(g.mols)):
@@ -490,6 +635,8 @@ def embeddings(pat: CompiledPattern, sp: Species) -> list:
     """
     if pat.compartment is not None and sp.compartment != pat.compartment:
         return []
+    if not pat.required <= sp.features():
+        return []
     n = len(pat.mols)
     molmap = [-1] * n
     cmap: list = [None] * n
@@ -499,43 +646,27 @@ def embeddings(pat: CompiledPattern, sp: Species) -> list:
     pmols = pat.mols
 
     def sites(pm, sm, forced):
-        psites = pmols[pm][2]
+        # Candidate species sites per pattern site, then the injective choices in
+        # lexicographic order (the order of a depth-first search over the pattern sites).
         names = sp.cname[sm]
         states = sp.cstate[sm]
         partners = sp.partner[sm]
-        k = len(psites)
-        assign = [-1] * k
-        taken = set()
-
-        def rec(i):
-            if i == k:
-                yield tuple(assign)
-                return
-            name, state, bond = psites[i]
-            if forced is not None and forced[0] == i:
-                cands = (forced[1],)
-            else:
-                cands = range(len(names))
-            for sc in cands:
-                if sc in taken or names[sc] != name:
-                    continue
-                if state is not None and states[sc] != state:
-                    continue
-                p = partners[sc]
-                if bond is None:
-                    if p is not None:
-                        continue
-                elif bond is ANY:
-                    pass
-                elif p is None:  # BOUND or an explicit bond
-                    continue
-                assign[i] = sc
-                taken.add(sc)
-                yield from rec(i + 1)
-                taken.discard(sc)
-            assign[i] = -1
-
-        return rec(0)
+        everywhere = range(len(names))
+        cands = []
+        single = True
+        for i, (name, state, bond) in enumerate(pmols[pm][2]):
+            lst = [sc for sc in ((forced[1],) if forced is not None and forced[0] == i else everywhere)
+                   if names[sc] == name and (state is None or states[sc] == state)
+                   and (bond is ANY or (partners[sc] is None) == (bond is None))]
+            if not lst:
+                return ()
+            if len(lst) > 1:
+                single = False
+            cands.append(lst)
+        if single:
+            t = tuple([c[0] for c in cands])
+            return (t,) if len(set(t)) == len(t) else ()
+        return [t for t in product(*cands) if len(set(t)) == len(t)]
 
     def place(k):
         if k == n:

@@ -15,11 +15,13 @@ Rules are applied to species iteratively, as BioNetGen's ``generate_network`` do
    incrementally so that each combination is visited exactly once over the whole run
    (when pattern *k* gains new embeddings, they are combined with the updated lists of
    patterns before *k* and the old lists of patterns after it).
-4. Each instance is applied (:meth:`CompiledRule.apply`): reactant copies are joined into one
+4. Each instance is applied (``_apply``): reactant copies are joined into one
    working graph, the rule's operations (bond deletion and addition, state change, molecule
    deletion or creation, whole-species deletion) are performed, and the result is split into
-   connected products, one per product pattern. Products are canonicalised and looked up
-   by label; unseen ones become new species.
+   connected products, one per product pattern. A product is first looked up by its tree
+   key (:func:`il2sbml.graph.tree_key`, a complete invariant of tree-shaped complexes); only
+   a product not recognised that way is canonicalised and looked up by label, and unseen
+   ones become new species.
 5. A reaction is keyed by its sorted reactant and product indices and its rate law;
    instances with the same key add their statistical weight. Reactions whose products equal
    their reactants are dropped.
@@ -44,11 +46,13 @@ whole species counts once however many molecules match.
 Call hierarchy
 --------------
 ``generate_network(model)`` → ``_Generator.run`` → per iteration, per rule:
-``CompiledRule.find_matches`` (embeddings + reaction-centre lumping) →
-``CompiledRule.apply`` (operations, product split, limits) → ``_Generator._add_species`` /
-``_Generator._add_reaction``. Rules are compiled once by ``compile_rule`` (called from
-``Model.rule`` so that a bad rule fails at its declaration line): molecule and site
-correspondence, operations, reaction centre, symmetry factor, rate-law kind and units.
+``_Generator._find`` (feature filter, embeddings, reaction-centre lumping) →
+``_Generator._instances`` → ``_apply`` (operations on a copy-on-write ``_Work`` graph,
+product split) → ``_Generator.make_species`` (limits, tree key, canonical label for
+unrecognised products) → ``_Generator.add_species`` / ``_Generator.add_reaction``. Rules
+are compiled once by ``compile_rule`` (called from ``Model.rule`` so that a bad rule fails
+at its declaration line): molecule and site correspondence, operations, reaction centre,
+symmetry factor, rate-law kind and units.
 
 Design decisions
 ----------------
@@ -66,11 +70,35 @@ Design decisions
 
 Performance notes
 -----------------
+Most products of a large network are species met before (20,412 reactions of the
+scaffold_7 benchmark make 25,515 products of only 2,194 species), so recognising them
+cheaply matters more than anything else:
+
+* **Tree keys instead of canonical labels for known products.** Signalling complexes are
+  almost always trees (no rings), and a tree has a cheap complete invariant: the AHU code
+  rooted at its centre (:func:`il2sbml.graph.tree_key`, linear in the complex's size
+  with a sort per molecule, no search). Each species records the key under which it was
+  first met, so a product with a known key is that species, without canonical labelling.
+  Unrecognised products (new species, ring-shaped complexes such as blbr's) go through
+  :func:`~il2sbml.graph.canonicalise` as before, and the canonical label stays the only
+  source of species names and order: the key decides only *whether* a product is known,
+  never what it is called, so networks are identical to those made without it.
+* **Copy-on-write working graph.** ``_Work`` shares the reactants' rows and copies a row
+  only when the rule changes it; untouched molecules keep their species' cached
+  :func:`~il2sbml.graph.mol_info`, so a product's key re-reads only the molecules the rule
+  touched.
+* **Feature filter before embedding.** Each species has the set of ``(type, site, state)``
+  and ``(type, site, bound/free)`` features it carries; a pattern requires a fixed subset,
+  so a set inclusion rejects most species before the backtracking search.
+
 Embedding is a backtracking search that follows bonds, so its cost is proportional to the
-number of matches rather than to species size. Canonical labelling costs
-O(rounds × n log n) per product for n molecules+sites; free identical sites on one molecule
-are branched on once. Incremental instance formation means each (rule, reactant tuple) is
-tried once. See ``benchmarks/netgen.py`` and ``docs/benchmarks.md`` for measured figures.
+number of matches rather than to species size. Canonical labelling (new species only)
+costs O(rounds × n log n) per product for n molecules+sites; free identical sites on one
+molecule are branched on once. Incremental instance formation means each (rule, reactant
+tuple) is tried once. ``benchmarks/netgen.py`` compares the generator with BNG2.pl on the
+same BNGL files; ``docs/benchmarks.md`` has the figures (about 10 to 20 times faster than
+BNG2.pl on networks of 3,600 to 153,000 reactions, 153,090 reactions in ~15 s and
+~270 MB).
 """
 
 from __future__ import annotations
@@ -85,7 +113,7 @@ from .dsl import Model, Rule
 from .errors import ModelError, NetworkLimitError, NotSupportedError, UnitError
 from .expr import Expr, ExprError
 from .graph import (ANY, BOUND, CompiledPattern, Species, canonicalise, embeddings,
-                    pattern_isomorphisms, species_from_graph)
+                    mol_info, pattern_isomorphisms, species_from_graph, tree_key_from)
 from .network import ModelInfo, NetFunction, NetObservable, NetReaction, NetSpecies, Network
 from .units import MOLECULE, Unit, rate_unit_options
 
@@ -491,23 +519,54 @@ def _compile_rate(model: Model, cr: CompiledRule, err) -> None:
 # ======================================================================================
 
 class _Work:
-    """A mutable working graph built from reactant species copies."""
+    """A working graph built from the reactant species of one rule instance.
 
-    __slots__ = ("mtype", "mcomp", "cname", "cstate", "partner", "alive", "offsets")
+    Rows (``cstate[m]``, ``partner[m]``) start shared with the reactant species and are
+    copied before they are changed (:meth:`set_state`, :meth:`set_partner`), so building
+    the graph costs little more than list concatenation. ``info[m]`` is the reactant
+    molecule's cached :func:`~il2sbml.graph.mol_info` while the molecule is unchanged and
+    ``None`` once the rule has touched it.
+    """
+
+    __slots__ = ("mtype", "mcomp", "cname", "cstate", "partner", "alive", "offsets", "info")
 
     def __init__(self, species_list):
-        self.mtype, self.mcomp, self.cname, self.cstate, self.partner = [], [], [], [], []
-        self.offsets = []
-        for sp in species_list:
-            off = len(self.mtype)
-            self.offsets.append(off)
-            self.mtype.extend(sp.mtype)
-            self.mcomp.extend(sp.mcomp)
-            self.cname.extend(sp.cname)
-            self.cstate.extend([list(s) for s in sp.cstate])
-            self.partner.extend([[None if p is None else (p[0] + off, p[1]) for p in row]
-                                 for row in sp.partner])
+        first = species_list[0] if species_list else None
+        if len(species_list) == 1:
+            self.mtype, self.mcomp = list(first.mtype), list(first.mcomp)
+            self.cname, self.cstate = list(first.cname), list(first.cstate)
+            self.partner = list(first.partner)  # offset 0: the species' rows are valid as they are
+            self.info = list(first.mol_info())
+            self.offsets = [0]
+        else:
+            self.mtype, self.mcomp, self.cname, self.cstate, self.partner, self.info = [], [], [], [], [], []
+            self.offsets = []
+            for sp in species_list:
+                off = len(self.mtype)
+                self.offsets.append(off)
+                self.mtype.extend(sp.mtype)
+                self.mcomp.extend(sp.mcomp)
+                self.cname.extend(sp.cname)
+                self.cstate.extend(sp.cstate)
+                if off:
+                    self.partner.extend([[None if p is None else (p[0] + off, p[1]) for p in row]
+                                         for row in sp.partner])
+                else:
+                    self.partner.extend(sp.partner)
+                self.info.extend(sp.mol_info())
         self.alive = [True] * len(self.mtype)
+
+    def set_state(self, m, c, state):
+        row = list(self.cstate[m])
+        row[c] = state
+        self.cstate[m] = row
+        self.info[m] = None
+
+    def set_partner(self, m, c, p):
+        row = list(self.partner[m])
+        row[c] = p
+        self.partner[m] = row
+        self.info[m] = None
 
 
 def _apply(cr: CompiledRule, match_tuple, gen) -> tuple | None:
@@ -524,19 +583,19 @@ def _apply(cr: CompiledRule, match_tuple, gen) -> tuple | None:
 
     for pi, mi, ci, state in cr.state_changes:
         m, c = rsite(pi, mi, ci)
-        w.cstate[m][c] = state
+        w.set_state(m, c, state)
     for x, y in cr.bond_del:
         mx, cx = rsite(*x)
         my, cy = rsite(*y)
-        w.partner[mx][cx] = None
-        w.partner[my][cy] = None
+        w.set_partner(mx, cx, None)
+        w.set_partner(my, cy, None)
     for pi, mi in cr.mol_del:
         m = rmol(pi, mi)
         w.alive[m] = False
         for c, p in enumerate(w.partner[m]):
             if p is not None:
-                w.partner[p[0]][p[1]] = None
-                w.partner[m][c] = None
+                w.set_partner(p[0], p[1], None)
+                w.set_partner(m, c, None)
     for pi in cr.species_del:
         start = off[pi]
         for m in range(start, start + len(species_list[pi])):
@@ -556,13 +615,14 @@ def _apply(cr: CompiledRule, match_tuple, gen) -> tuple | None:
         w.cstate.append(states)
         w.partner.append([None] * len(comps))
         w.alive.append(True)
+        w.info.append(None)
     for a, b in cr.bond_add:
         ma, ca = rsite(*a[1:]) if a[0] == "r" else (new_mol[a[1]], a[2])
         mb, cb = rsite(*b[1:]) if b[0] == "r" else (new_mol[b[1]], b[2])
         if w.partner[ma][ca] is not None or w.partner[mb][cb] is not None:
             return None
-        w.partner[ma][ca] = (mb, cb)
-        w.partner[mb][cb] = (ma, ca)
+        w.set_partner(ma, ca, (mb, cb))
+        w.set_partner(mb, cb, (ma, ca))
     # split into connected products, one per product pattern
     seen = [False] * len(w.mtype)
     products = []
@@ -577,11 +637,12 @@ def _apply(cr: CompiledRule, match_tuple, gen) -> tuple | None:
             return None  # a product pattern's molecules are not connected
         products.append(comp)
     extra = []
-    for m in range(len(w.mtype)):
-        if w.alive[m] and not seen[m]:
-            if not cr.rule.delete_molecules:
-                return None
-            extra.append(_component(w, m, seen))
+    if sum(map(len, products)) != w.alive.count(True):
+        for m in range(len(w.mtype)):
+            if w.alive[m] and not seen[m]:
+                if not cr.rule.delete_molecules:
+                    return None
+                extra.append(_component(w, m, seen))
     out = []
     for k, comp in enumerate(products + extra):
         sp = gen.make_species(w, comp, cr, k if k < len(products) else None, species_list)
@@ -589,6 +650,15 @@ def _apply(cr: CompiledRule, match_tuple, gen) -> tuple | None:
             return None
         out.append(sp)
     return out
+
+
+def _product_key(w: _Work, comp: list, compartment) -> str | None:
+    """:func:`~il2sbml.graph.tree_key` of one product, reusing the reactants' cached molecule info."""
+    info = w.info
+    for m in comp:
+        if info[m] is None:
+            info[m] = mol_info(w.mtype[m], w.mcomp[m] or compartment, w.cname[m], w.cstate[m], w.partner[m])
+    return tree_key_from(comp, info, w.partner, compartment)
 
 
 def _component(w: _Work, start: int, seen: list) -> list:
@@ -616,6 +686,7 @@ class _Generator:
         self.comp_order = model.site_order()
         self.species: list[Species] = []
         self.by_label: dict[str, int] = {}
+        self.by_key: dict[str, int] = {}      # graph.tree_key -> species index
         self.initial: dict[int, Expr] = {}
         self.initial_unit: dict = {}
         self.fixed: set = set()
@@ -644,19 +715,27 @@ class _Generator:
             for mol, cap in lim["max_stoich"].items():
                 if counts.get(mol, 0) > cap:
                     return None
-        pos = {m: i for i, m in enumerate(comp)}
-        mtype = [w.mtype[m] for m in comp]
-        mcomp = [w.mcomp[m] for m in comp]
-        cname = [w.cname[m] for m in comp]
-        cstate = [list(w.cstate[m]) for m in comp]
-        partner = [[None if p is None else (pos[p[0]], p[1]) for p in w.partner[m]] for m in comp]
         compartment = None
         if self.dims:
-            compartment = self._infer_compartment(mcomp, cr, prod_index, reactants)
+            compartment = self._infer_compartment([w.mcomp[m] for m in comp], cr, prod_index, reactants)
             if compartment is None:
                 return None
-            mcomp = [c if c is not None else compartment for c in mcomp]
-        sp = canonicalise(mtype, mcomp, cname, cstate, partner, compartment, self.comp_order)
+        # a product met before is recognised by its tree key, without the canonical search
+        key = _product_key(w, comp, compartment)
+        idx = self.by_key.get(key) if key is not None else None
+        if idx is not None:
+            sp = self.species[idx]
+        else:
+            pos = {m: i for i, m in enumerate(comp)}
+            mtype = [w.mtype[m] for m in comp]
+            mcomp = [w.mcomp[m] for m in comp]
+            if self.dims:
+                mcomp = [c if c is not None else compartment for c in mcomp]
+            cname = [w.cname[m] for m in comp]
+            cstate = [list(w.cstate[m]) for m in comp]
+            partner = [[None if p is None else (pos[p[0]], p[1]) for p in w.partner[m]] for m in comp]
+            sp = canonicalise(mtype, mcomp, cname, cstate, partner, compartment, self.comp_order)
+            sp.key = key
         if prod_index is not None:
             if prod_index in cr.exclude_p and any(embeddings(p, sp) for p in cr.exclude_p[prod_index]):
                 return None
@@ -700,13 +779,19 @@ class _Generator:
         return (surfaces or volumes).pop()
 
     def add_species(self, sp: Species, cr=None) -> int:
+        if sp.index >= 0:
+            return sp.index  # a known species, recognised by make_species
         idx = self.by_label.get(sp.label)
         if idx is not None:
+            if sp.key is not None:
+                self.by_key[sp.key] = idx
             return idx
         idx = len(self.species)
         sp.index = idx
         self.species.append(sp)
         self.by_label[sp.label] = idx
+        if sp.key is not None:
+            self.by_key[sp.key] = idx
         if cr is not None:
             self.made_by[cr.rule.name] += 1
         if len(self.species) > self.limits["max_species"]:
@@ -731,14 +816,19 @@ class _Generator:
         key = (rs, ps, cr.rule.rate.text, vf, uf)
         entry = self.reactions.get(key)
         if entry is None:
-            entry = [0.0, cr, [cr.rule.name]]
+            entry = [0.0, cr, None]  # weight, first rule, every contributing rule once a second one adds
             self.reactions[key] = entry
             self.reaction_order.append(key)
             if len(self.reactions) > self.limits["max_reactions"]:
                 raise NetworkLimitError(self._growth_message("reactions", self.limits["max_reactions"], cr),
                                         rule=cr.rule.name)
-        elif cr.rule.name not in entry[2]:
-            entry[2].append(cr.rule.name)
+        elif cr is not entry[1]:
+            name, names = cr.rule.name, entry[2]
+            if names is None:
+                if name != entry[1].rule.name:
+                    entry[2] = [entry[1].rule.name, name]
+            elif name not in names:
+                names.append(name)
         entry[0] += weight
 
     def _volume_factor(self, cr: CompiledRule, rs, ps) -> tuple[str, float]:
@@ -843,6 +933,8 @@ class _Generator:
                     self._instances(cr, lists)
                     matches[ri][k].extend(fresh)
                 self._check_time(cr)
+            for sp in new:
+                sp._features = None  # only _find needs them, and only while the species is new
             processed = snapshot
         return self._freeze(rules, iteration)
 
@@ -851,8 +943,11 @@ class _Generator:
         centre = cr.centre[k]
         inc = cr.include.get(k)
         exc = cr.exclude.get(k)
+        required = pat.required
         out = []
         for sp in new:
+            if not required <= sp.features():
+                continue  # cheap rejection (the species lacks a state, site or bond the pattern needs)
             if inc and not any(embeddings(p, sp) for p in inc):
                 continue
             if exc and any(embeddings(p, sp) for p in exc):
@@ -919,7 +1014,7 @@ class _Generator:
             if vf not in vf_exprs:
                 vf_exprs[vf] = Expr.parse(vf)
             reactions.append(NetReaction(i, rs, ps, cr.rule.rate, weight, uf, vf_exprs[vf], cr.functional,
-                                         cr.rule.name, tuple(names), cr.unit))
+                                         cr.rule.name, tuple(names or (cr.rule.name,)), cr.unit))
         observables = []
         for o in model.observables.values():
             weights = []

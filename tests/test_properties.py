@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from il2sbml import Model
 from il2sbml.errors import NetworkLimitError
-from il2sbml.graph import parse_graph, species_from_graph
+from il2sbml.graph import parse_graph, species_from_graph, tree_key
 from il2sbml.netgen import generate_network
 
 try:  # tests/ as a package
@@ -372,3 +372,48 @@ def test_no_two_species_are_isomorphic(spec):
     keys = Counter(canonical_species(s.label) for s in net.species)
     dups = {k: [s.label for s in net.species if canonical_species(s.label) == k] for k, n in keys.items() if n > 1}
     assert not dups, f"isomorphic species in one network: {dups}\n{net.to_net()}"
+
+
+def _shuffled(sp, rng):
+    """The species' graph with molecules and each molecule's sites in a random order."""
+    n = len(sp.mtype)
+    order = list(range(n))
+    rng.shuffle(order)
+    newpos = {old: new for new, old in enumerate(order)}
+    corder = []
+    for m in range(n):
+        c = list(range(len(sp.cname[m])))
+        rng.shuffle(c)
+        corder.append(c)
+    cpos = [{old: new for new, old in enumerate(c)} for c in corder]
+    partner = []
+    for o in order:
+        row = []
+        for c in corder[o]:
+            p = sp.partner[o][c]
+            row.append(None if p is None else (newpos[p[0]], cpos[p[0]][p[1]]))
+        partner.append(row)
+    return ([sp.mtype[o] for o in order], [sp.mcomp[o] for o in order],
+            [[sp.cname[o][c] for c in corder[o]] for o in order],
+            [[sp.cstate[o][c] for c in corder[o]] for o in order], partner)
+
+
+@SETTINGS
+@given(spec=model_specs(), seed=st.integers(0, 2**32 - 1))
+def test_tree_keys_are_complete_invariants(spec, seed):
+    """The generator recognises known products by graph.tree_key (skipping canonical
+    labelling), so the key must not depend on molecule or site order, and two different
+    species must never share one (a shared key would merge them silently)."""
+    model, net = generate(spec)
+    order = comp_order_of(model)
+    rng = random.Random(seed)
+    owner: dict = {}
+    for s in net.species:
+        sp = species_from_graph(parse_graph(s.label), order)
+        nodes = list(range(len(sp.mtype)))
+        key = tree_key(nodes, sp.mtype, sp.mcomp, sp.cname, sp.cstate, sp.partner, sp.compartment)
+        if key is None:
+            event("a ring-shaped species (no tree key)")
+            continue
+        assert tree_key(nodes, *_shuffled(sp, rng), sp.compartment) == key, s.label
+        assert owner.setdefault(key, s.label) == s.label, f"{s.label} and {owner[key]} share a tree key"
