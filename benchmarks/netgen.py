@@ -1,25 +1,39 @@
-"""Benchmark il2sbml's native network generator, with BioNetGen's BNG2.pl as a reference.
+"""Benchmark il2sbml's network generator against BioNetGen's BNG2.pl on the same BNGL files.
 
-Models: ``blbr`` and ``toy_jim`` (the DSL files in ``tests/models/``) and a scaling series
-``scaffold_n``: a scaffold ``S(y1~U~P,...,yn~U~P)`` whose n sites are phosphorylated and
-dephosphorylated independently, and n docking partners ``Pi(s)``, each binding site ``yi``
-only while it is phosphorylated. Each site has 3 states (U, P, P bound to Pi), so the network
-has 3^n + n species and 4·n·3^(n-1) reactions (n=2: 24 ... n=6: 5,832, n=7: 20,412).
+Every model is a BNGL file, read by both tools:
 
-Per model, every repeat runs in a fresh subprocess (``--worker``) so that memory starts clean:
+* the ten BioNetGen validation models of the shared suite (``$IL2SBML_SUITE/bngl``, default
+  ``../shared/suite/bngl`` beside the repository, as the tests find it), with the ``generate_network`` options they carry
+  (``max_stoich`` for blbr, ``max_iter`` for tlbr);
+* the models in ``benchmarks/models/``: ``egfr_signalling`` (EGF receptor, Grb2, Shc, Sos:
+  356 species, 3,645 reactions) and ``egfr_plcg`` (the same with a PLCgamma docking site:
+  4,858 species, 71,242 reactions);
+* a scaling series written as ``.bngl`` files into a temporary folder: ``scaffold_n`` is
+  a scaffold ``S(y1~U~P,...,yn~U~P)`` whose sites are phosphorylated and dephosphorylated
+  independently, and n docking partners ``Pi(s)``, each binding ``yi`` while it is
+  phosphorylated (3^n + n species, 4·n·3^(n-1) reactions); ``scaffold_n_m`` adds m sites
+  ``z1..zm`` that are only phosphorylated and dephosphorylated (3^n·2^m + n species,
+  3^(n-1)·2^m·(4n+3m) reactions). Default series: scaffold_2..8 plus scaffold_7_1 and
+  scaffold_8_1, i.e. 24 to 153,090 reactions.
 
-* ``median s``: median over the repeats of the wall time of the ``generate_network`` call
-  alone (model construction, imports and interpreter start-up excluded);
-* ``peak MB``: ``tracemalloc`` peak of Python allocations during ``generate_network``,
-  measured in one extra subprocess (tracemalloc slows the call, so it is not timed);
-* ``RSS MB``: peak resident set size (``ru_maxrss`` from ``wait4``) of the timing
-  subprocess, i.e. the whole interpreter including imports, ~20 MB before generation
-  (max over the repeats);
-* ``BNG2.pl s``: median wall time of ``perl BNG2.pl`` on the same model with only its
-  ``generate_network`` action (simulation and writer actions stripped), start-up, parsing
-  and writing the ``.net`` file included; ``BNG gen s``: the ``CPU TIME: generate_network``
-  BNG2.pl reports for the action itself; ``BNG MB``: peak RSS of the BNG2.pl process;
-  ``ratio`` = ``median s`` / ``BNG2.pl s``.
+Per model, in fresh subprocesses:
+
+* ``ours s``: median over the repeats of the wall time of ``read_bngl(path)`` +
+  ``generate_network(model)`` (imports and interpreter start-up excluded); ``gen s``: the
+  ``generate_network`` part alone. The safety limits (``max_species``, ``max_reactions``,
+  ``timeout``) are lifted so that no model is refused for its size; they change nothing
+  below them;
+* ``peak MB``: ``tracemalloc`` peak of Python allocations during read + generation, in one
+  extra subprocess (tracemalloc slows the call, so it is not timed);
+* ``RSS MB``: peak resident set size (``ru_maxrss`` from ``wait4``) of the timing subprocess,
+  the whole interpreter included (~20 MB before reading), max over the repeats;
+* ``BNG2.pl s``: median wall time of the whole ``perl BNG2.pl`` process on a copy of the file
+  that keeps the model and its ``generate_network`` action only (simulation, writer and
+  ``setParameter`` actions stripped): start-up, parsing and writing the ``.net`` file
+  included. ``BNG gen s``: the ``CPU TIME: generate_network`` BNG2.pl reports for the action
+  itself. ``BNG MB``: peak RSS of the BNG2.pl process. A run longer than ``--bng-timeout``
+  seconds is killed and recorded as ``>T``; a run longer than 60 s is not repeated;
+* ``ratio`` = ``BNG2.pl s`` / ``ours s`` (how many times faster il2sbml is).
 
 RSS is read through a small launcher process: Linux carries the forking process's RSS
 high-water mark over fork+exec, so the launcher's ~7 MB is a floor under both RSS columns.
@@ -30,7 +44,8 @@ mismatch is flagged in the table and makes the exit status 1.
 Usage::
 
     python benchmarks/netgen.py [--repeats R] [--quick] [--json OUT] [--no-bng]
-                                [--max-n N] [--profile MODEL]
+                                [--bng-timeout S] [--max-n N] [--models A,B,...]
+                                [--profile MODEL]
 """
 
 from __future__ import annotations
@@ -47,9 +62,14 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DSL_MODELS = {"blbr": "tests/models/blbr.py", "toy_jim": "tests/models/toy_jim.py"}
-BNGL_FILES = {"blbr": "blbr/blbr.bngl", "toy_jim": "toy-jim/toy-jim.bngl"}
-SUITE_BNGL = os.environ.get("IL2SBML_SUITE_BNGL", "/work/shared/suite/bngl")
+OWN_MODELS = os.path.join(ROOT, "benchmarks", "models")
+# the shared reference suite, as the tests find it: $IL2SBML_SUITE, else ../shared/suite
+SUITE_BNGL = os.path.join(os.environ.get("IL2SBML_SUITE") or os.path.join(os.path.dirname(ROOT), "shared", "suite"),
+                          "bngl")
+# the ten validation models, smallest network first
+SUITE_MODELS = ("simple_system", "michment", "heise", "univ_synth", "statfactor", "test_fixed",
+                "Haugh2b", "tlbr", "blbr", "toy-jim")
+BNG_REPEAT_LIMIT = 60.0    # seconds: a BNG2.pl run longer than this is not repeated
 
 
 def _bng2_path() -> str | None:
@@ -65,9 +85,12 @@ def _bng2_path() -> str | None:
 
 # --------------------------------------------------------------------------- models
 
-def _scaffold_spec(n: int):
-    sites = ",".join(f"y{i}~U~P" for i in range(1, n + 1))
-    seed = "S(" + ",".join(f"y{i}~U" for i in range(1, n + 1)) + ")"
+def _scaffold_spec(n: int, m: int = 0):
+    """Parameters, molecule types, seeds and rules of ``scaffold_n`` (``scaffold_n_m``)."""
+    ys = [f"y{i}" for i in range(1, n + 1)]
+    zs = [f"z{j}" for j in range(1, m + 1)]
+    sites = ",".join(f"{s}~U~P" for s in ys + zs)
+    seed = "S(" + ",".join(f"{s}~U" for s in ys + zs) + ")"
     params = [("kp", 1.0), ("kd", 1.0), ("kon", 1.0), ("koff", 1.0), ("S0", 100), ("P0", 100)]
     types = [f"S({sites})"] + [f"P{i}(s)" for i in range(1, n + 1)]
     seeds = [(seed, "S0")] + [(f"P{i}(s)", "P0") for i in range(1, n + 1)]
@@ -76,29 +99,41 @@ def _scaffold_spec(n: int):
         rules += [(f"phos{i}", f"S(y{i}~U) -> S(y{i}~P)", ("kp",)),
                   (f"dephos{i}", f"S(y{i}~P) -> S(y{i}~U)", ("kd",)),
                   (f"bind{i}", f"S(y{i}~P) + P{i}(s) <-> S(y{i}~P!1).P{i}(s!1)", ("kon", "koff"))]
+    for j in range(1, m + 1):
+        rules += [(f"zphos{j}", f"S(z{j}~U) -> S(z{j}~P)", ("kp",)),
+                  (f"zdephos{j}", f"S(z{j}~P) -> S(z{j}~U)", ("kd",))]
     return params, types, seeds, rules
 
 
-def scaffold_model(n: int):
-    """The scaling-series model as an il2sbml DSL model."""
+def scaffold_size(n: int, m: int = 0) -> tuple[int, int]:
+    """(species, reactions) of ``scaffold_n_m``."""
+    return 3 ** n * 2 ** m + n, 3 ** (n - 1) * 2 ** m * (4 * n + 3 * m)
+
+
+def scaffold_model(n: int, m: int = 0):
+    """The scaling-series model as an il2sbml DSL model (used by benchmarks/sbml.py)."""
     from il2sbml import Model
-    params, types, seeds, rules = _scaffold_spec(n)
-    m = Model(f"scaffold_{n}")
+    params, types, seeds, rules = _scaffold_spec(n, m)
+    model = Model(f"scaffold_{n}" + (f"_{m}" if m else ""))
     for name, value in params:
-        m.parameter(name, value)
+        model.parameter(name, value)
     for t in types:
-        m.molecule_type(t)
+        model.molecule_type(t)
     for pattern, amount in seeds:
-        m.seed(pattern, amount)
+        model.seed(pattern, amount)
     for name, text, rates in rules:
-        m.rule(name, text, *rates)
-    return m
+        model.rule(name, text, *rates)
+    return model
 
 
-def scaffold_bngl(n: int) -> str:
-    """The same scaling-series model as BNGL, with a generate_network action only."""
-    params, types, seeds, rules = _scaffold_spec(n)
-    out = ["begin model", "begin parameters"]
+def scaffold_bngl(n: int, m: int = 0) -> str:
+    """The scaling-series model as BNGL, with its generate_network action."""
+    params, types, seeds, rules = _scaffold_spec(n, m)
+    species, reactions = scaffold_size(n, m)
+    out = [f"# scaffold_{n}" + (f"_{m}" if m else "") + f" (benchmarks/netgen.py): {n} docking sites"
+           + (f" and {m} phosphorylation-only sites" if m else "")
+           + f"; {species} species, {reactions} reactions",
+           "begin model", "begin parameters"]
     out += [f"  {k} {v}" for k, v in params]
     out += ["end parameters", "begin molecule types"] + [f"  {t}" for t in types]
     out += ["end molecule types", "begin seed species"] + [f"  {p} {a}" for p, a in seeds]
@@ -108,11 +143,41 @@ def scaffold_bngl(n: int) -> str:
     return "\n".join(out)
 
 
-def load(name: str):
-    import il2sbml
-    if name.startswith("scaffold_"):
-        return scaffold_model(int(name.split("_")[1]))
-    return il2sbml.load_model(os.path.join(ROOT, DSL_MODELS[name]))
+def _scaffold_nm(name: str):
+    m = re.fullmatch(r"scaffold_(\d+)(?:_(\d+))?", name)
+    return (int(m.group(1)), int(m.group(2) or 0)) if m else None
+
+
+def series(max_n: int) -> list[str]:
+    names = []
+    for n in range(2, max_n + 1):
+        names.append(f"scaffold_{n}")
+        if n >= 7:
+            names.append(f"scaffold_{n}_1")
+    return names
+
+
+def own_models() -> list[str]:
+    """``benchmarks/models/*.bngl``, the smaller EGFR model first, then any others by name."""
+    names = sorted(f[:-5] for f in os.listdir(OWN_MODELS) if f.endswith(".bngl"))
+    first = [n for n in ("egfr_signalling", "egfr_plcg") if n in names]
+    return first + [n for n in names if n not in first]
+
+
+def model_path(name: str, tmp: str) -> str | None:
+    """The BNGL file of a model (scaffold files are written into ``tmp``)."""
+    nm = _scaffold_nm(name)
+    if nm:
+        path = os.path.join(tmp, f"{name}.bngl")
+        if not os.path.exists(path):
+            with open(path, "w") as fh:
+                fh.write(scaffold_bngl(*nm))
+        return path
+    if name in SUITE_MODELS:
+        path = os.path.join(SUITE_BNGL, name, f"{name}.bngl")
+    else:
+        path = os.path.join(OWN_MODELS, f"{name}.bngl")
+    return path if os.path.exists(path) else None
 
 
 _KEEP_ACTIONS = ("generate_network", "setOption", "version", "setModelName")
@@ -158,29 +223,21 @@ def strip_actions(text: str) -> str:
     return text
 
 
-def bngl_text(name: str) -> str | None:
-    if name.startswith("scaffold_"):
-        return scaffold_bngl(int(name.split("_")[1]))
-    path = os.path.join(SUITE_BNGL, BNGL_FILES[name])
-    if not os.path.exists(path):
-        return None
-    with open(path) as fh:
-        return strip_actions(fh.read())
-
-
 # --------------------------------------------------------------------------- measurement
 
-def worker(name: str, mode: str) -> None:
-    """Run one generation in this (fresh) process and print a JSON line."""
+NO_LIMITS = {"max_species": 10 ** 9, "max_reactions": 10 ** 9, "timeout": 1e9}
+
+
+def worker(path: str, mode: str) -> None:
+    """Read and generate one model in this (fresh) process and print a JSON line."""
     import resource
     import il2sbml
-    model = load(name)
-    result = {"model": name,
-              "rss_before_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    from il2sbml.bngl import read_bngl
+    result = {"path": path, "rss_before_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if mode == "trace":
         import tracemalloc
         tracemalloc.start()
-        net = il2sbml.generate_network(model)
+        net = il2sbml.generate_network(read_bngl(path), **NO_LIMITS)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         result["tracemalloc_peak_mb"] = peak / 2**20
@@ -189,15 +246,19 @@ def worker(name: str, mode: str) -> None:
         import pstats
         prof = cProfile.Profile()
         prof.enable()
-        net = il2sbml.generate_network(model)
+        net = il2sbml.generate_network(read_bngl(path), **NO_LIMITS)
         prof.disable()
         stats = pstats.Stats(prof, stream=sys.stderr).strip_dirs()
-        stats.sort_stats("cumulative").print_stats(20)
-        stats.sort_stats("tottime").print_stats(12)
+        stats.sort_stats("cumulative").print_stats(25)
+        stats.sort_stats("tottime").print_stats(15)
     else:
         t0 = time.perf_counter()
-        net = il2sbml.generate_network(model)
-        result["seconds"] = time.perf_counter() - t0
+        model = read_bngl(path)
+        t1 = time.perf_counter()
+        net = il2sbml.generate_network(model, **NO_LIMITS)
+        t2 = time.perf_counter()
+        result["seconds"] = t2 - t0
+        result["gen_seconds"] = t2 - t1
     result["species"] = len(net.species)
     result["reactions"] = len(net.reactions)
     print(json.dumps(result))
@@ -206,23 +267,37 @@ def worker(name: str, mode: str) -> None:
 # A lean launcher process forks and execs the command and reports the child's ru_maxrss.
 # Linux carries the RSS high-water mark of the forking process over fork+exec, so forking
 # directly from this (larger) driver would put a floor under every measurement; through
-# the launcher the floor is the launcher's own ~7 MB.
-_LAUNCHER = """import os, sys
+# the launcher the floor is the launcher's own ~7 MB. It kills the child after a timeout.
+_LAUNCHER = """import os, signal, sys
+limit = float(sys.argv[1])
 pid = os.fork()
 if pid == 0:
-    os.execvp(sys.argv[1], sys.argv[1:])
+    os.setpgid(0, 0)
+    os.execvp(sys.argv[2], sys.argv[2:])
+def stop(*_):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    sys.stderr.write("\\nTIMED_OUT\\n")
+signal.signal(signal.SIGALRM, stop)
+if limit > 0:
+    signal.setitimer(signal.ITIMER_REAL, limit)
 _, status, usage = os.wait4(pid, 0)
+signal.setitimer(signal.ITIMER_REAL, 0)
 sys.stderr.write("\\nMAXRSS_KB %d\\n" % usage.ru_maxrss)
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def _run_child(cmd, cwd=None):
-    """Run a subprocess; return (stdout, wall seconds, peak RSS MB of that child)."""
+def _run_child(cmd, cwd=None, timeout=0.0):
+    """Run a subprocess; return (stdout, wall seconds, peak RSS MB), or None on timeout."""
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-S", "-I", "-c", _LAUNCHER, *cmd], cwd=cwd,
+    proc = subprocess.run([sys.executable, "-S", "-I", "-c", _LAUNCHER, str(timeout), *cmd], cwd=cwd,
                           capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    if "TIMED_OUT" in proc.stderr:
+        return None
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
                            f"{(proc.stdout + proc.stderr)[-3000:]}")
@@ -230,24 +305,25 @@ def _run_child(cmd, cwd=None):
     return proc.stdout, wall, maxrss_kb / 1024  # Linux: ru_maxrss in KiB
 
 
-def _worker_cmd(name, mode):
-    return [sys.executable, os.path.abspath(__file__), "--worker", name, "--mode", mode]
+def _worker_cmd(path, mode):
+    return [sys.executable, os.path.abspath(__file__), "--worker", path, "--mode", mode]
 
 
-def measure_ours(name: str, repeats: int) -> dict:
-    times, rss, counts = [], [], None
+def measure_ours(path: str, repeats: int, trace: bool = True) -> dict:
+    times, gen, rss = [], [], []
     for _ in range(repeats):
-        out, _, maxrss = _run_child(_worker_cmd(name, "time"))
+        out, _, maxrss = _run_child(_worker_cmd(path, "time"))
         r = json.loads(out.strip().splitlines()[-1])
         times.append(r["seconds"])
+        gen.append(r["gen_seconds"])
         rss.append(maxrss)
-        base = r["rss_before_mb"]
-        counts = (r["species"], r["reactions"])
-    out, _, _ = _run_child(_worker_cmd(name, "trace"))
-    trace = json.loads(out.strip().splitlines()[-1])
-    return {"species": counts[0], "reactions": counts[1], "seconds": statistics.median(times),
-            "seconds_all": times, "tracemalloc_peak_mb": trace["tracemalloc_peak_mb"],
-            "rss_mb": max(rss), "rss_baseline_mb": base}
+    peak = None
+    if trace:
+        out, _, _ = _run_child(_worker_cmd(path, "trace"))
+        peak = json.loads(out.strip().splitlines()[-1])["tracemalloc_peak_mb"]
+    return {"species": r["species"], "reactions": r["reactions"], "seconds": statistics.median(times),
+            "seconds_all": times, "gen_seconds": statistics.median(gen), "gen_seconds_all": gen,
+            "tracemalloc_peak_mb": peak, "rss_mb": max(rss), "rss_baseline_mb": r["rss_before_mb"]}
 
 
 def _net_counts(path: str) -> tuple[int, int]:
@@ -264,32 +340,42 @@ def _net_counts(path: str) -> tuple[int, int]:
     return counts["species"], counts["reactions"]
 
 
-def measure_bng(name: str, repeats: int, bng2: str) -> dict | None:
-    text = bngl_text(name)
-    if text is None or not shutil.which("perl"):
+def measure_bng(path: str, repeats: int, bng2: str, timeout: float) -> dict | None:
+    if not shutil.which("perl"):
         return None
+    name = os.path.splitext(os.path.basename(path))[0]
+    with open(path) as fh:
+        text = strip_actions(fh.read())
     times, gen, rss, counts = [], [], [], None
     with tempfile.TemporaryDirectory(prefix="bngbench_") as tmp:
-        path = os.path.join(tmp, f"{name}.bngl")
-        with open(path, "w") as fh:
+        copy = os.path.join(tmp, f"{name}.bngl")
+        with open(copy, "w") as fh:
             fh.write(text)
         for _ in range(repeats):
-            out, wall, maxrss = _run_child(["perl", bng2, "--outdir", tmp, path], cwd=tmp)
+            res = _run_child(["perl", bng2, "--outdir", tmp, copy], cwd=tmp, timeout=timeout)
+            if res is None:
+                return {"timed_out": True, "timeout": timeout, "species": None, "reactions": None,
+                        "seconds": None, "gen_cpu_seconds": None, "rss_mb": None,
+                        "seconds_all": times}
+            out, wall, maxrss = res
             times.append(wall)
             rss.append(maxrss)
             m = re.search(r"CPU TIME: generate_network\s+([\d.eE+-]+)", out)
             gen.append(float(m.group(1)) if m else float("nan"))
             counts = _net_counts(os.path.join(tmp, f"{name}.net"))
-    return {"species": counts[0], "reactions": counts[1], "seconds": statistics.median(times),
-            "seconds_all": times, "gen_cpu_seconds": statistics.median(gen), "rss_mb": max(rss)}
+            if wall > BNG_REPEAT_LIMIT:
+                break
+    return {"timed_out": False, "species": counts[0], "reactions": counts[1],
+            "seconds": statistics.median(times), "seconds_all": times,
+            "gen_cpu_seconds": statistics.median(gen), "rss_mb": max(rss)}
 
 
 # --------------------------------------------------------------------------- driver
 
 def model_list(quick: bool, max_n: int) -> list[str]:
     if quick:
-        return ["blbr", "toy_jim", "scaffold_2", "scaffold_3"]
-    return ["blbr", "toy_jim"] + [f"scaffold_{n}" for n in range(2, max_n + 1)]
+        return ["blbr", "toy-jim", "scaffold_3", "scaffold_4"]
+    return list(SUITE_MODELS) + own_models() + series(max_n)
 
 
 def _fmt(x, spec):
@@ -298,13 +384,19 @@ def _fmt(x, spec):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repeats", type=int, default=3, help="timing repeats per model (default 3)")
-    ap.add_argument("--quick", action="store_true", help="small subset, for smoke tests")
+    ap.add_argument("--repeats", type=int, help="timing repeats per model (default 3; 1 with --quick)")
+    ap.add_argument("--quick", action="store_true", help="small subset, for smoke tests (a few seconds)")
     ap.add_argument("--json", metavar="OUT", help="write the results as JSON to OUT")
     ap.add_argument("--no-bng", action="store_true", help="skip the BNG2.pl reference runs")
-    ap.add_argument("--max-n", type=int, default=7, help="largest scaffold size (default 7)")
+    ap.add_argument("--bng-timeout", type=float, default=600.0, metavar="S",
+                    help="kill a BNG2.pl run after S seconds and record '>S' (default 600)")
+    ap.add_argument("--max-n", type=int, default=8,
+                    help="largest scaffold n in the series (default 8: up to scaffold_8_1, 153,090 reactions)")
+    ap.add_argument("--models", metavar="A,B,...",
+                    help="run these models only (suite names, own models, scaffold_N or scaffold_N_M)")
+    ap.add_argument("--no-trace", action="store_true", help="skip the tracemalloc run (peak MB)")
     ap.add_argument("--profile", metavar="MODEL",
-                    help="cProfile one generation of MODEL (e.g. scaffold_7) and exit")
+                    help="cProfile one read + generation of MODEL (e.g. egfr_signalling) and exit")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="time", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -312,41 +404,66 @@ def main(argv=None) -> int:
     if args.worker:
         worker(args.worker, args.mode)
         return 0
-    if args.profile:
-        return subprocess.call(_worker_cmd(args.profile, "profile"))
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
+    with tempfile.TemporaryDirectory(prefix="netgen_series_") as tmp:
+        if args.profile:
+            path = model_path(args.profile, tmp)
+            if path is None:
+                ap.error(f"unknown model {args.profile!r}")
+            return subprocess.call(_worker_cmd(path, "profile"))
+        return _run(args, tmp)
 
+
+def _run(args, tmp) -> int:
     bng2 = None if args.no_bng else _bng2_path()
     if not args.no_bng and bng2 is None:
         print("note: BNG2.pl not found (set BNG2=/path/to/BNG2.pl); BNG columns left empty",
               file=sys.stderr)
-    header = (f"{'model':<12} {'species':>7} {'reactions':>9} {'median s':>9} {'peak MB':>8} "
+    names = args.models.split(",") if args.models else model_list(args.quick, args.max_n)
+    header = (f"{'model':<16} {'species':>7} {'reactions':>9} {'ours s':>8} {'gen s':>8} {'peak MB':>8} "
               f"{'RSS MB':>7} {'BNG2.pl s':>9} {'BNG gen s':>9} {'BNG MB':>7} {'ratio':>6}  counts")
-    print(f"repeats={args.repeats}; median s: median wall time of the generate_network call; "
-          f"peak MB: its tracemalloc peak;\nRSS MB / BNG MB: ru_maxrss of the whole worker / "
-          f"BNG2.pl process; ratio = median s / BNG2.pl s", flush=True)
+    print(f"repeats={args.repeats}; ours s: median wall time of read_bngl + generate_network, gen s: "
+          f"generate_network alone;\npeak MB: tracemalloc peak; RSS MB / BNG MB: ru_maxrss of the "
+          f"worker / BNG2.pl process; ratio = BNG2.pl s / ours s", flush=True)
     print(header)
     print("-" * len(header), flush=True)
+    t_start = time.perf_counter()
     results, ok = [], True
-    for name in model_list(args.quick, args.max_n):
-        ours = measure_ours(name, args.repeats)
-        bng = measure_bng(name, args.repeats, bng2) if bng2 else None
-        row = {"model": name, **ours, "bng": bng}
-        if bng:
-            row["ratio"] = ours["seconds"] / bng["seconds"]
+    for name in names:
+        path = model_path(name, tmp)
+        if path is None:
+            print(f"{name:<16} (BNGL file not found: skipped)", flush=True)
+            continue
+        ours = measure_ours(path, args.repeats, trace=not args.no_trace)
+        bng = measure_bng(path, args.repeats, bng2, args.bng_timeout) if bng2 else None
+        row = {"model": name, "file": path if not _scaffold_nm(name) else os.path.basename(path),
+               **ours, "bng": bng}
+        if bng and not bng["timed_out"]:
+            row["ratio"] = bng["seconds"] / ours["seconds"]
             row["counts_match"] = (ours["species"], ours["reactions"]) == (bng["species"], bng["reactions"])
             ok &= row["counts_match"]
             check = "= BNG" if row["counts_match"] else f"MISMATCH (BNG {bng['species']}/{bng['reactions']})"
+            bng_s = f"{bng['seconds']:9.3f}"
+        elif bng:
+            row["ratio_min"] = bng["timeout"] / ours["seconds"]
+            check = "BNG timed out"
+            bng_s = f">{bng['timeout']:.0f}"
         else:
-            check = "-"
+            check, bng_s = "-", "-"
+        ratio = (f"{row['ratio']:6.1f}" if "ratio" in row
+                 else f">{row['ratio_min']:.0f}" if "ratio_min" in row else "-")
         results.append(row)
-        print(f"{name:<12} {ours['species']:>7} {ours['reactions']:>9} {ours['seconds']:>9.3f} "
-              f"{ours['tracemalloc_peak_mb']:>8.1f} {ours['rss_mb']:>7.1f} "
-              f"{_fmt(bng and bng['seconds'], '9.3f'):>9} {_fmt(bng and bng['gen_cpu_seconds'], '9.2f'):>9} "
-              f"{_fmt(bng and bng['rss_mb'], '7.1f'):>7} "
-              f"{_fmt(row.get('ratio'), '6.3f'):>6}  {check}", flush=True)
+        print(f"{name:<16} {ours['species']:>7} {ours['reactions']:>9} {ours['seconds']:>8.3f} "
+              f"{ours['gen_seconds']:>8.3f} {_fmt(ours['tracemalloc_peak_mb'], '8.1f'):>8} "
+              f"{ours['rss_mb']:>7.1f} {bng_s:>9} "
+              f"{_fmt(bng and bng['gen_cpu_seconds'], '9.2f'):>9} {_fmt(bng and bng['rss_mb'], '7.1f'):>7} "
+              f"{ratio:>6}  {check}", flush=True)
+    print(f"total {time.perf_counter() - t_start:.0f} s", flush=True)
     if args.json:
         meta = {"python": sys.version.split()[0], "nproc": os.cpu_count(), "repeats": args.repeats,
-                "date": time.strftime("%Y-%m-%d"), "bng2": bng2}
+                "date": time.strftime("%Y-%m-%d"), "bng2": bng2, "bng_timeout": args.bng_timeout,
+                "command": " ".join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])}
         with open(args.json, "w") as fh:
             json.dump({"meta": meta, "results": results}, fh, indent=2)
     return 0 if ok else 1
