@@ -577,8 +577,8 @@ PARALLEL_BYTES = 4_000_000
 """Documents at least this large are checked in two processes, one half of the categories each."""
 
 
-def _check_categories(text: str, names) -> list[Problem]:
-    doc = libsbml.readSBMLFromString(text)
+def _check_doc(doc, names) -> list[Problem]:
+    """Run the named consistency categories on a parsed document; its problems."""
     for name, cat in _CATEGORIES.items():
         doc.setConsistencyChecks(cat, name in names)
     doc.checkConsistency()
@@ -607,38 +607,54 @@ sys.stdout.buffer.write(json.dumps(out).encode("utf-8"))
 its problems are made as :func:`_problem` makes them."""
 
 
-def _check_in_two_processes(text: str) -> list[Problem]:
-    """The first half of the categories in a child Python process, the second here, at once.
+class _UnitsChild:
+    """The first half of the categories (the unit check) in a child Python process.
 
     A plain subprocess (not multiprocessing): nothing of the caller's ``__main__`` is re-run,
     so it works from scripts, notebooks and standard input alike. The text goes through a
-    temporary file, so the child starts at once (libSBML keeps the GIL while it checks, so a
-    thread feeding a pipe would wait for this process's half).
-    """
-    import json
-    import os
-    import subprocess
-    import sys
-    import tempfile
+    temporary file, so the child starts at once, before this process parses the text
+    (libSBML keeps the GIL while it checks, so a thread feeding a pipe would wait)."""
 
-    fd, path = tempfile.mkstemp(suffix=".xml", prefix="il2sbml-validate-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8"))
-        cats = ",".join(str(c) for c in _CATEGORIES.values())
-        flags = "".join("1" if name in _HALVES[0] else "0" for name in _CATEGORIES)
-        child = subprocess.Popen([sys.executable, "-c", _CHILD, path, cats, flags],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        here = _check_categories(text, _HALVES[1])
-        stdout, stderr = child.communicate()
-    finally:
-        os.unlink(path)
-    if child.returncode != 0:
-        raise SBMLError("the unit-consistency check failed in its worker process: "
-                        + stderr.decode("utf-8", "replace").strip()[-2000:])
-    units = [Problem(*row) for row in json.loads(stdout.decode("utf-8"))]
-    # libSBML's own order: the unit check runs only if the structural checks found no error,
-    # and the overdetermination and modelling-practice checks only if the unit check found none
+    def __init__(self, text: str):
+        import os
+        import subprocess
+        import sys
+        import tempfile
+
+        fd, self.path = tempfile.mkstemp(suffix=".xml", prefix="il2sbml-validate-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(text.encode("utf-8"))
+            cats = ",".join(str(c) for c in _CATEGORIES.values())
+            flags = "".join("1" if name in _HALVES[0] else "0" for name in _CATEGORIES)
+            self.proc = subprocess.Popen([sys.executable, "-c", _CHILD, self.path, cats, flags],
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except BaseException:
+            os.unlink(self.path)
+            raise
+
+    def result(self) -> list[Problem]:
+        import json
+
+        stdout, stderr = self.proc.communicate()
+        if self.proc.returncode != 0:
+            raise SBMLError("the unit-consistency check failed in its worker process: "
+                            + stderr.decode("utf-8", "replace").strip()[-2000:])
+        return [Problem(*row) for row in json.loads(stdout.decode("utf-8"))]
+
+    def close(self) -> None:
+        import os
+
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+def _merge_halves(units: list[Problem], here: list[Problem]) -> list[Problem]:
+    """libSBML's own gating: the unit check runs only if the structural checks found no error,
+    and the overdetermination and modelling-practice checks only if the unit check found none."""
     if any(p.severity == "error" for p in here if p.category not in _AFTER_UNITS):
         return here
     if any(p.severity == "error" for p in units):
@@ -651,20 +667,27 @@ def validate_sbml(text: str, *, parallel: bool | None = None) -> list[Problem]:
 
     ``parallel`` (default: for documents of :data:`PARALLEL_BYTES` or more, on a machine with
     more than one core) runs the unit check in a child process while this one runs the others:
-    the same problems, in about the time of the slower half. Problems are sorted by line.
+    the same problems, in about the time of the slower half. The text is parsed once here
+    (the child parses its own copy at the same time). Problems are sorted by line.
     """
     import os
 
-    doc = libsbml.readSBMLFromString(text)
-    problems = [_problem(doc.getError(i)) for i in range(doc.getNumErrors())]
-    if any(p.severity == "error" for p in problems):
-        return problems
     if parallel is None:
         parallel = len(text) >= PARALLEL_BYTES and (os.cpu_count() or 1) > 1
-    if parallel:
-        found = _check_in_two_processes(text)
-    else:
-        found = _check_categories(text, set(_CATEGORIES))
+    child = _UnitsChild(text) if parallel else None
+    try:
+        doc = libsbml.readSBMLFromString(text)
+        problems = [_problem(doc.getError(i)) for i in range(doc.getNumErrors())]
+        if any(p.severity == "error" for p in problems):
+            return problems
+        if child is not None:
+            here = _check_doc(doc, _HALVES[1])      # while the child checks units
+            found = _merge_halves(child.result(), here)
+        else:
+            found = _check_doc(doc, set(_CATEGORIES))
+    finally:
+        if child is not None:
+            child.close()
     for p in found:
         if p not in problems:
             problems.append(p)
