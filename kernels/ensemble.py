@@ -53,13 +53,15 @@ __all__ = [
 ]
 
 # method="auto" uses the sum tree from this many reactions on. Measured with
-# benchmarks/ssa_kernels.py (random mass-conserving binding networks, M reactions over ~M/3
-# species, 11-17 propensity updates per event; one thread; CPU time, best of 5-8, on a
-# 2-vCPU AMD EPYC VM shared with other jobs, so +-10% noise): tree/direct events-per-second
-# ratio 0.84-1.12 from 50 to 100 reactions (equal within noise), 1.13-1.15 at 128, 1.2 at
-# 200, 2.0 at 500, 3.3 at 1,000, 8 at 5,000, 15 at 20,000. Direct: 4.7 M events/s at 50
-# reactions; tree: 3.5 M at 1,000, 2.0 M at 5,000, 0.94 M at 20,000.
-AUTO_TREE_MIN_REACTIONS = 100
+# benchmarks/ssa_kernels.py --sizes 50,200,500,1000,2000,5000 --repeats 3 (random
+# mass-conserving binding networks, M reactions over ~M/3 species, 14-17 propensity updates per
+# event; one thread; CPU time, best of 3; 2-vCPU AMD EPYC VM, otherwise idle), after the direct
+# method became the sorting direct method (a fired reaction moves up the search order):
+# tree/direct events-per-second ratio 0.87 at 50 reactions, 1.01 at 200, 1.26 at 500, 2.65 at
+# 1,000, 5.6 at 2,000, 8.3 at 5,000. Direct: 7.0 M events/s at 50 reactions, 5.0 M at 200;
+# tree: 3.4 M at 1,000, 1.9 M at 5,000. On the IL-2 receptor network of benchmarks/ssa.py
+# (54 reactions, 4 copies: 216) direct is 1.25x tree, so the crossover is put above 200.
+AUTO_TREE_MIN_REACTIONS = 256
 
 METHODS = ("auto", "direct", "tree", "tau", "tau_approx")
 

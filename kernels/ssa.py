@@ -5,7 +5,11 @@ Exact methods (``exact_trajectory``):
 * direct method (Gillespie 1977) with a reaction dependency graph: after reaction j fires only
   the propensities in ``dep_index[dep_ptr[j]:dep_ptr[j+1]]`` are recomputed, the total a0 is
   updated incrementally (and re-summed every ``A0_REFRESH`` events or when it drops by 1e9,
-  so rounding drift cannot accumulate); selection is a linear search, O(M) per event.
+  so rounding drift cannot accumulate); selection is a linear search, O(M) per event, in an
+  order that adapts: the fired reaction moves one place up (the sorting direct method of
+  McCollum et al., Comput. Biol. Chem. 30:39, 2006), so frequent reactions are found after a
+  few steps (1.45x the events per second of index order on the 54-reaction receptor network
+  of benchmarks/ssa.py, 1.66x at 216 reactions). Exact: only the search order changes.
 * sum-tree method (``use_tree=True``): a logarithmic direct method with fan-out
   ``TREE_FANOUT`` = 32. Level 0 is the propensity array; each level above holds the sums of
   32 consecutive entries of the level below, up to a top level of <= 32 entries
@@ -13,12 +17,12 @@ Exact methods (``exact_trajectory``):
   each level down to one reaction; an update adds the change to one node per level. Per
   event: O(D log_32 M) updates + O(32 log_32 M) scan steps, D = dependents of the fired
   reaction; at M = 1,000 that is two levels (a binary tree needs ten). With M <= 32 there is
-  no level and it is exactly the direct method. Same incremental a0 and exact re-sums as
-  above (every level rebuilt from the propensities).
+  no level and it is exactly the (sorting) direct method. Same incremental a0 and exact
+  re-sums as above (every level rebuilt from the propensities).
 
-Both select "the first reaction whose cumulative propensity exceeds u * a0", so for the same
-random numbers they pick the same reaction up to rounding in the partial sums (tested: same
-paths on a 1,100-reaction network).
+Both select "the first reaction whose cumulative propensity exceeds u * a0" in their search
+order, so the same seed takes different paths in the two methods, with the same statistics
+(tested on a 1,100-reaction network with two tree levels).
 
 Both draw the waiting time first (one exponential), then the reaction (one uniform); both are
 exact for time-homogeneous propensities. Time-triggered events are exact: the next event time T
@@ -254,6 +258,9 @@ def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, s
     a = np.zeros(m)
     n_lev, lsize, loff, tree_size = tree_shape(m, use_tree)
     tree = np.zeros(tree_size)
+    # direct method: the search order, in which a fired reaction moves one place up (the
+    # sorting direct method, McCollum et al. 2006), so frequent reactions are found early
+    order = np.arange(m)
 
     t = 0.0
     if n_e > 0:
@@ -321,7 +328,20 @@ def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, s
             end = min(start + TREE_FANOUT, lsize[lv - 1])
             lv -= 1
         j = -1
-        if lv == 0:
+        if n_lev == 0:
+            acc = 0.0
+            for p in range(m):
+                r = order[p]
+                acc += a[r]
+                if u < acc:
+                    j = r
+                    if p > 0 and a[j] > 0.0:
+                        order[p] = order[p - 1]
+                        order[p - 1] = j
+                    break
+            if j >= 0 and not (a[j] > 0.0):
+                j = -1
+        elif lv == 0:
             acc = 0.0
             for r in range(start, end):
                 acc += a[r]

@@ -160,11 +160,14 @@ def test_dsmts_00028_event_is_applied_before_output():
 
 def test_dsmts_00033_event_refires():
     net = CASES["00033"][0](None)
-    traj = simulate(net, np.linspace(0, 50, 5001), seed=3, method="direct")
-    p2 = traj[:, 1]
-    assert p2.max() <= 31
-    resets = np.sum((p2[1:] == 0) & (p2[:-1] > 0))
-    assert resets >= 2, "the state event must fire again each time P2 crosses 30"
+    resets = []
+    for seed in range(8):   # how often P2 reaches 30 by t = 50 varies (1-3 times)
+        traj = simulate(net, np.linspace(0, 50, 5001), seed=seed, method="direct")
+        p2 = traj[:, 1]
+        assert p2.max() <= 31
+        resets.append(int(np.sum((p2[1:] == 0) & (p2[:-1] > 0))))
+    assert min(resets) >= 1 and max(resets) >= 2, \
+        f"the state event must fire again each time P2 crosses 30 (resets per run: {resets})"
 
 
 def test_wrong_dimer_propensity_fails_the_criterion():
@@ -223,17 +226,20 @@ def test_split_ensembles_combine_exactly(medium_net):
         combine_results([parts[1], parts[1]])
 
 
-def test_direct_and_tree_agree():
-    """Both pick the first reaction whose cumulative propensity exceeds u * a0; they differ
-    only by rounding inside the tree (divergence odds ~1e-16 per event), so the same seed
-    gives the same paths, on a network with two tree levels (1,100 reactions)."""
+def test_direct_and_tree_agree_on_two_tree_levels():
+    """On a network with two tree levels (1,100 reactions) the sum tree and the sorting
+    direct method (whose search order adapts, so the same seed takes another path) give the
+    same ensemble statistics."""
     net = random_network(1100, seed=3)
     assert choose_method(net.n_reactions) == "tree"
     t = np.linspace(0, 0.02, 5)
-    a = run_ensemble(net, t, 12, 7, "direct", keep_trajectories=True)
-    b = run_ensemble(net, t, 12, 7, "tree", keep_trajectories=True)
-    assert a.n_events == b.n_events > 10_000
-    assert np.array_equal(a.trajectories, b.trajectories)
+    n = 200
+    a = run_ensemble(net, t, n, 7, "direct")
+    b = run_ensemble(net, t, n, 8, "tree")
+    assert a.n_events > 100_000 and b.n_events > 100_000
+    se = np.sqrt((a.sd ** 2 + b.sd ** 2) / n)
+    z = np.abs(a.mean - b.mean)[1:] / np.where(se[1:] > 0, se[1:], 1.0)
+    assert z.max() < 5.0
 
 
 def test_direct_and_tree_statistically_consistent(medium_net):
