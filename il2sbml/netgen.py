@@ -97,8 +97,8 @@ costs O(rounds × n log n) per product for n molecules+sites; free identical sit
 molecule are branched on once. Incremental instance formation means each (rule, reactant
 tuple) is tried once. ``benchmarks/netgen.py`` compares the generator with BNG2.pl on the
 same BNGL files; ``docs/benchmarks.md`` has the figures (about 10 to 20 times faster than
-BNG2.pl on networks of 3,600 to 153,000 reactions, 153,090 reactions in ~15 s and
-~270 MB).
+BNG2.pl on networks of 1,600 to 153,000 reactions, 153,090 reactions in ~15 s and
+~220 MB of RSS).
 """
 
 from __future__ import annotations
