@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import math
 import os
 import time
@@ -169,7 +170,7 @@ def run_report(model_path: str = "model_src/il2.py", out: str = "build/report", 
         start = time.perf_counter()
         sim = Simulator(os.path.join(build_dir, f"{model.name}_Treg.xml"))
         log.say(f"  libRoadRunner compiled {model.name}_Treg.xml in {time.perf_counter() - start:.1f} s")
-        page.sections.append(_section_build(model, cells, built, sim))
+        page.sections.append(_section_build(model, cells, built, sim, build_dir))
     with log.step("b. binding assays"):
         page.sections.append(_section_binding(sim, page))
     with log.step("c. dose-responses at 30 min"):
@@ -191,10 +192,10 @@ def run_report(model_path: str = "model_src/il2.py", out: str = "build/report", 
     return index
 
 
-def _section_build(model, cells, built, sim) -> tuple:
-    from .netgen import generate_network
-
-    summary = generate_network(model.with_parameter_set("Treg")).summary()
+def _section_build(model, cells, built, sim, build_dir) -> tuple:
+    # the network summary build() wrote next to the SBML (no second generation)
+    with open(os.path.join(build_dir, f"{model.name}_Treg.network.json"), encoding="utf-8") as fh:
+        summary = json.load(fh)
     rows = []
     for name in cells:
         ps = model.parameter_sets[name]

@@ -2,6 +2,7 @@
 refusals of unknown names, and a quick report whose page shows every figure it wrote."""
 
 import csv
+import json
 import os
 import re
 
@@ -109,6 +110,9 @@ def test_quick_report_page_shows_every_figure_it_wrote(tmp_path):
     for step in "abcdfg":   # e (co-culture) is skipped in a quick run, and says so
         assert any(f"] {step}. " in ln and "done in" in ln for ln in lines)
     assert "Skipped (quick run)" in text
+    # the model summary is the network build() wrote (build/<model>_Treg.network.json)
+    net = json.loads((build_dir / "il2_Treg.network.json").read_text(encoding="utf-8"))
+    assert f"{net['species']} species, {net['reactions']} reactions" in text
     assert not any(p.name.startswith(".") for p in out.iterdir())  # no temporary files left
 
     # the SSA mean agrees with the ODE at 30 min within 4 standard errors (fixed seed)
