@@ -68,7 +68,7 @@ def compile_network(net: Network, *, round_initial: bool = False):
                 raise NotSupportedError(f"reaction {name}: SBML's stochastic semantics take the law "
                                         f"{r.law.text} as the propensity (a power, not a falling factorial); "
                                         "not supported yet")
-        rates[j] = net.rate_value(j)
+    rates[:] = net.rate_values()
     fixed = [s.index for s in net.species if s.fixed]
     return kernels.network_from_reactions(np.array(x0, dtype=np.int64), [list(r.reactants) for r in net.reactions],
                                           [list(r.products) for r in net.reactions], rates, fixed_species=fixed)
@@ -224,7 +224,6 @@ def compile_sbml_network(net: Network, *, round_initial: bool = False, cache_dir
     for j, r in enumerate(net.reactions):
         plain = r.mass_action and all(r.reactants.count(i) == 1 for i in set(r.reactants))
         if plain:
-            rates[j] = net.rate_value(j)
             law_flags.append(False)
             law_species.append([])
             continue
@@ -233,6 +232,8 @@ def compile_sbml_network(net: Network, *, round_initial: bool = False, cache_dir
         branches.append(f"    if j == {j}:\n        return {body}")
         law_flags.append(True)
         law_species.append(sorted(writer.read))
+    plain = [j for j, is_law in enumerate(law_flags) if not is_law]
+    rates[plain] = net.rate_values(plain)
     events = _events(net, writer) if net.sbml.events else None
     law = None
     if branches:

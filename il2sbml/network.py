@@ -176,14 +176,22 @@ class Network:
 
         Functional rates need ``observables`` (name -> value).
         """
-        r = self.reactions[i]
-        if r.law is not None and not r.mass_action:
-            raise ValueError(f"reaction {r.sbml_id or i} has a general kinetic law ({r.law.text}), not a rate "
-                             "constant; evaluate its law instead")
+        return self.rate_values([i], observables)[0]
+
+    def rate_values(self, which=None, observables: dict | None = None) -> list[float]:
+        """:meth:`rate_value` of the reactions ``which`` (default: all), with the parameter
+        environment (and SBML rules of constants) evaluated once for all of them."""
         env = self._env(observables)
         funcs = self._functions(env)
-        return (r.stat_factor * r.unit_factor * r.volume_factor.evaluate(env, funcs)
-                * r.rate.evaluate(env, funcs))
+        out = []
+        for i in range(len(self.reactions)) if which is None else which:
+            r = self.reactions[i]
+            if r.law is not None and not r.mass_action:
+                raise ValueError(f"reaction {r.sbml_id or i} has a general kinetic law ({r.law.text}), not a "
+                                 "rate constant; evaluate its law instead")
+            out.append(r.stat_factor * r.unit_factor * r.volume_factor.evaluate(env, funcs)
+                       * r.rate.evaluate(env, funcs))
+        return out
 
     def summary(self) -> dict:
         return {"model": self.model_name, "species": len(self.species), "reactions": len(self.reactions),
