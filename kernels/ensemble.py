@@ -251,9 +251,29 @@ def kernel_arrays(arrays: NetworkArrays):
     ps[:, :k] = np.where(head >= 0, rsto[:, :k], 1)
     x0e = np.ones(n + 1, np.int64)
     x0e[:n] = arrays.x0
+    drec, drate = dep_records(arrays.dep_index, pa, ps, pkind, arrays.rates)
     return (x0e, ridx, rsto, pa, ps, pkind, guard_reactions(arrays), arrays.change_ptr,
-            arrays.change_index, arrays.change_delta, arrays.rates, arrays.params,
-            arrays.dep_ptr, arrays.dep_index)
+            arrays.change_index.astype(drec.dtype), arrays.change_delta, arrays.rates, arrays.params,
+            arrays.dep_ptr, arrays.dep_index, drec, drate)
+
+
+def dep_records(dep_index, pa, ps, pkind, rates):
+    """Per dependency-graph entry q, what updating propensity r = dep_index[q] reads.
+
+    ``drec[4q:4q + 4] = (r, pa[r, 0], pa[r, 1], code)`` with code = 2 (n_a - 1) + (n_b - 1)
+    for fast mass action (``pkind`` 0), 4 for general mass action, 8 for a general law
+    (uint32 below 2**32 reactions and species, else uint64); ``drate[q] = rates[r]``. See
+    :func:`kernels.ssa.dep_mass_action`.
+    """
+    r = dep_index
+    code = np.where(pkind[r] == 0, 2 * (ps[r, 0] - 1) + (ps[r, 1] - 1), 4 * pkind[r])
+    small = max(pkind.shape[0], int(pa.max(initial=0)) + 1) < 2 ** 32
+    drec = np.empty((r.shape[0], 4), np.uint32 if small else np.uint64)
+    drec[:, 0] = r
+    drec[:, 1] = pa[r, 0]
+    drec[:, 2] = pa[r, 1]
+    drec[:, 3] = code
+    return drec.ravel(), np.ascontiguousarray(rates[r], np.float64)
 
 
 def guard_reactions(arrays: NetworkArrays) -> np.ndarray:

@@ -3,26 +3,32 @@
 Exact methods (``exact_trajectory``):
 
 * direct method (Gillespie 1977) with a reaction dependency graph: after reaction j fires only
-  the propensities in ``dep_index[dep_ptr[j]:dep_ptr[j+1]]`` are recomputed, the total a0 is
-  updated incrementally (and re-summed every ``A0_REFRESH`` events or when it drops by 1e9,
-  so rounding drift cannot accumulate); selection is a linear search, O(M) per event, in an
-  order that adapts: the fired reaction moves one place up (the sorting direct method of
-  McCollum et al., Comput. Biol. Chem. 30:39, 2006), so frequent reactions are found after a
-  few steps (1.45x the events per second of index order on the 54-reaction receptor network
-  of benchmarks/ssa.py, 1.66x at 216 reactions). Exact: only the search order changes.
-* sum-tree method (``use_tree=True``): a logarithmic direct method with fan-out
-  ``TREE_FANOUT`` = 32. Level 0 is the propensity array; each level above holds the sums of
-  32 consecutive entries of the level below, up to a top level of <= 32 entries
-  (``tree_shape``). Selection scans the top level, then the 32 children of the chosen node on
-  each level down to one reaction; an update adds the change to one node per level. Per
-  event: O(D log_32 M) updates + O(32 log_32 M) scan steps, D = dependents of the fired
-  reaction; at M = 1,000 that is two levels (a binary tree needs ten). With M <= 32 there is
-  no level and it is exactly the (sorting) direct method. Same incremental a0 and exact
-  re-sums as above (every level rebuilt from the propensities).
+  the propensities of its dependents are recomputed, from dependency records that hold what
+  each update reads (``drec``/``drate``, built by ``kernels.ensemble.dep_records``, so one
+  event's updates read contiguous memory); the total a0 is updated incrementally (and
+  re-summed every ``A0_REFRESH`` events or when it drops by 1e9, so rounding drift cannot
+  accumulate); selection is a linear search, O(M) per event, in an order that adapts: the
+  fired reaction moves one place up (the sorting direct method of McCollum et al., Comput.
+  Biol. Chem. 30:39, 2006), so frequent reactions are found after a few steps (1.45x the
+  events per second of index order on the 54-reaction receptor network of
+  benchmarks/ssa.py, 1.66x at 216 reactions). Exact: only the search order changes.
+* sum-tree method (``use_tree=True``): a logarithmic direct method. Level 0 is the propensity
+  array; level 1 holds the sums of leaf groups of 2**``LEAF_SHIFT`` = 64 consecutive
+  reactions, each level above the sums of ``TREE_FANOUT`` = 32 entries of the level below, up
+  to a top level of <= 32 entries (``tree_shape``). Selection scans the top level, then the
+  children of the chosen node on each level, then the chosen leaf group in its own sorting
+  order (the fired reaction moves one place up within its group, which leaves every sum
+  unchanged); an update adds the change to one node per level. Per event: O(D log M)
+  updates, D = dependents of the fired reaction, + O(32 log_32 M) scan steps, of which the
+  leaf group's are few (its frequent reactions come first); at M = 1,000 that is one level
+  of 16 groups. Leaf groups of 64 rather than 32 and the sorted leaf scan: 1.2-1.3x the
+  events per second at 1,080 reactions (receptor_x20 of benchmarks/ssa.py); larger groups
+  (128) were no faster. Same incremental a0 and exact re-sums as above (every level rebuilt
+  from the propensities).
 
 Both select "the first reaction whose cumulative propensity exceeds u * a0" in their search
 order, so the same seed takes different paths in the two methods, with the same statistics
-(tested on a 1,100-reaction network with two tree levels).
+(tested on a 2,200-reaction network with two tree levels).
 
 Both draw the waiting time first (one exponential), then the reaction (one uniform); both are
 exact for time-homogeneous propensities. Time-triggered events are exact: the next event time T
@@ -62,7 +68,8 @@ ERR_MAX_EVENTS = 5  # status[1] = max_events
 
 A0_REFRESH = 100_000
 TREE_SHIFT = 5
-TREE_FANOUT = 1 << TREE_SHIFT  # children per node of the sum tree (see tree_shape)
+TREE_FANOUT = 1 << TREE_SHIFT  # children per node of the sum tree above its leaf groups
+LEAF_SHIFT = 6  # reactions per leaf group: 2**LEAF_SHIFT (see tree_shape)
 _INF = np.inf
 
 
@@ -79,6 +86,22 @@ def fast_mass_action(j, x, pa, ps, rates):
     xb = x[pa[j, 1]]
     return (rates[j] * (float(xa) * float(1 + (xa - 2) * (ps[j, 0] - 1)))
             * (float(xb) * float(1 + (xb - 2) * (ps[j, 1] - 1))))
+
+
+@njit(cache=True, inline="always")
+def dep_mass_action(b, code, x, drec, rate):
+    """:func:`fast_mass_action` of dependent ``r = drec[b]`` from its dependency record.
+
+    ``drec[b:b + 4] = (r, species a, species b, code)`` (uint32) and ``rate = rates[r]``:
+    what a propensity update reads, stored with the dependency graph itself, so the updates
+    after one event read contiguous memory instead of three arrays at each dependent's index
+    (and unsigned indices need no negative-index fix-up). ``code`` = 2 (n_a - 1) + (n_b - 1)
+    (``kernels.ensemble.dep_records``).
+    """
+    xa = x[drec[b + 1]]
+    xb = x[drec[b + 2]]
+    return (rate * (float(xa) * float(1 + (xa - 2) * ((code >> 1) & 1)))
+            * (float(xb) * float(1 + (xb - 2) * (code & 1))))
 
 
 @njit(cache=True)
@@ -174,36 +197,40 @@ def _record(out, k, x, obs):
 
 @njit(cache=True)
 def tree_shape(m, use_tree):
-    """Levels of the sum tree over m propensities: (n_lev, lsize, loff, total size).
+    """Levels of the sum tree over m propensities: (n_lev, lsize, loff, lshift, total size).
 
     Level 0 is the propensity array itself (size m); level l >= 1 holds the sums of
-    ``TREE_FANOUT`` consecutive entries of level l - 1, stored in ``tree[loff[l]:loff[l] +
-    lsize[l]]``; levels are added until the top one has at most ``TREE_FANOUT`` entries.
-    ``use_tree=False`` gives no level above the propensities: the direct method.
+    2**lshift[l] consecutive entries of level l - 1 (``LEAF_SHIFT`` for level 1,
+    ``TREE_SHIFT`` above), stored in ``tree[loff[l]:loff[l] + lsize[l]]``; levels are added
+    until the top one has at most ``TREE_FANOUT`` entries. ``use_tree=False`` gives no level
+    above the propensities: the direct method.
     """
     n_lev = 0
     size = m
     if use_tree:
         while size > TREE_FANOUT:
-            size = (size + TREE_FANOUT - 1) >> TREE_SHIFT
+            sh = LEAF_SHIFT if n_lev == 0 else TREE_SHIFT
+            size = (size + (1 << sh) - 1) >> sh
             n_lev += 1
     lsize = np.empty(n_lev + 1, np.int64)
     loff = np.zeros(n_lev + 2, np.int64)
+    lshift = np.zeros(n_lev + 1, np.int64)
     lsize[0] = m
     for lv in range(1, n_lev + 1):
-        lsize[lv] = (lsize[lv - 1] + TREE_FANOUT - 1) >> TREE_SHIFT
+        lshift[lv] = LEAF_SHIFT if lv == 1 else TREE_SHIFT
+        lsize[lv] = (lsize[lv - 1] + (1 << lshift[lv]) - 1) >> lshift[lv]
         loff[lv + 1] = loff[lv] + lsize[lv]
-    return n_lev, lsize, loff, max(loff[n_lev + 1], 1)
+    return n_lev, lsize, loff, lshift, max(loff[n_lev + 1], 1)
 
 
 @njit(cache=True)
-def _resum(a, tree, n_lev, lsize, loff):
+def _resum(a, tree, n_lev, lsize, loff, lshift):
     """Exact a0 from the propensities, with every tree level rebuilt from the one below."""
     for lv in range(1, n_lev + 1):
         below = lsize[lv - 1]
         for g in range(lsize[lv]):
             s = 0.0
-            for c in range(g << TREE_SHIFT, min((g + 1) << TREE_SHIFT, below)):
+            for c in range(g << lshift[lv], min((g + 1) << lshift[lv], below)):
                 s += a[c] if lv == 1 else tree[loff[lv - 1] + c]
             tree[loff[lv] + g] = s
     a0 = 0.0
@@ -217,9 +244,10 @@ def _resum(a, tree, n_lev, lsize, loff):
 
 
 @njit(cache=True)
-def _refresh_all(x, a, tree, n_lev, lsize, loff, net, law, t, status, fstatus):
+def _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, status, fstatus):
     """Recompute every propensity (and the tree); return a0, or -1.0 on error."""
-    x0, ridx, rsto, pa, ps, pkind, guard, cptr, cidx, cdel, rates, params, dep_ptr, dep_idx = net
+    (x0, ridx, rsto, pa, ps, pkind, guard, cptr, cidx, cdel, rates, params, dep_ptr, dep_idx,
+     drec, drate) = net
     m = rates.shape[0]
     for j in range(m):
         pk = pkind[j]
@@ -236,7 +264,7 @@ def _refresh_all(x, a, tree, n_lev, lsize, loff, net, law, t, status, fstatus):
             fstatus[1] = v
             return -1.0
         a[j] = v
-    return _resum(a, tree, n_lev, lsize, loff)
+    return _resum(a, tree, n_lev, lsize, loff, lshift)
 
 
 @njit(cache=True)
@@ -245,7 +273,8 @@ def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, s
 
     Returns the number of reaction events. ``use_tree`` picks the logarithmic direct method.
     """
-    x0, ridx, rsto, pa, ps, pkind, guard, cptr, cidx, cdel, rates, params, dep_ptr, dep_idx = net
+    (x0, ridx, rsto, pa, ps, pkind, guard, cptr, cidx, cdel, rates, params, dep_ptr, dep_idx,
+     drec, drate) = net
     kind, esp, eop, ethr, einit, aptr, asp, amode, aval, time_order, n_sev = ev
     m = rates.shape[0]
     n_e = kind.shape[0]
@@ -256,17 +285,18 @@ def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, s
     prev = einit.copy()
     fire = np.zeros(n_e, np.bool_)
     a = np.zeros(m)
-    n_lev, lsize, loff, tree_size = tree_shape(m, use_tree)
+    n_lev, lsize, loff, lshift, tree_size = tree_shape(m, use_tree)
     tree = np.zeros(tree_size)
-    # direct method: the search order, in which a fired reaction moves one place up (the
-    # sorting direct method, McCollum et al. 2006), so frequent reactions are found early
-    order = np.arange(m)
+    # the search order (of all reactions in the direct method, within each leaf group in the
+    # tree), in which a fired reaction moves one place up (the sorting direct method,
+    # McCollum et al. 2006), so frequent reactions are found early
+    order = np.arange(m).astype(drec.dtype)
 
     t = 0.0
     if n_e > 0:
         if settle_events(t, x, prev, fire, ev, status, fstatus) < 0:
             return 0
-    a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, net, law, t, status, fstatus)
+    a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, status, fstatus)
     if a0 < 0.0:
         return 0
     a0_ref = a0
@@ -292,7 +322,7 @@ def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, s
             t = t_ev
             if settle_events(t, x, prev, fire, ev, status, fstatus) < 0:
                 return n_ev
-            a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, net, law, t, status, fstatus)
+            a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, status, fstatus)
             if a0 < 0.0:
                 return n_ev
             a0_ref = a0
@@ -324,35 +354,28 @@ def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, s
                     break
             if sel < 0:
                 break
-            start = sel << TREE_SHIFT
-            end = min(start + TREE_FANOUT, lsize[lv - 1])
+            start = sel << lshift[lv]
+            end = min(start + (1 << lshift[lv]), lsize[lv - 1])
             lv -= 1
         j = -1
-        if n_lev == 0:
+        if lv == 0:
+            # the reactions of the chosen leaf group (all of them without a tree), in their
+            # search order; the one found moves one place up within its group
             acc = 0.0
-            for p in range(m):
+            for p in range(start, end):
                 r = order[p]
                 acc += a[r]
                 if u < acc:
                     j = r
-                    if p > 0 and a[j] > 0.0:
+                    if p > start and a[j] > 0.0:
                         order[p] = order[p - 1]
                         order[p - 1] = j
                     break
             if j >= 0 and not (a[j] > 0.0):
                 j = -1
-        elif lv == 0:
-            acc = 0.0
-            for r in range(start, end):
-                acc += a[r]
-                if u < acc:
-                    j = r
-                    break
-            if j >= 0 and not (a[j] > 0.0):
-                j = -1
         if j < 0:
             # rounding (probability ~1e-16): re-sum and draw again
-            a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, net, law, t, status, fstatus)
+            a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, status, fstatus)
             if a0 < 0.0:
                 return n_ev
             a0_ref = a0
@@ -379,11 +402,12 @@ def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, s
 
         # update the propensities that depend on it
         for q in range(dep_ptr[j], dep_ptr[j + 1]):
-            r = dep_idx[q]
-            pk = pkind[r]
-            if pk == 0:
-                v = fast_mass_action(r, x, pa, ps, rates)
-            elif pk == 1:
+            b = q << 2
+            r = drec[b]
+            pk = drec[b + 3]
+            if pk < 4:
+                v = dep_mass_action(b, pk, x, drec, drate[q])
+            elif pk == 4:
                 v = general_mass_action(r, x, ridx, rsto, rates)
             else:
                 # mass action is finite and >= 0 by construction; a law is checked
@@ -400,12 +424,12 @@ def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, s
             # add the change to the node above r on every level (independent updates)
             c = r
             for lv in range(1, n_lev + 1):
-                c >>= TREE_SHIFT
+                c >>= lshift[lv]
                 tree[loff[lv] + c] += d
         since += 1
         if since >= A0_REFRESH or a0 <= 1e-9 * a0_ref:
             # incremental sums carry rounding drift: re-sum exactly from the propensities
-            a0 = _resum(a, tree, n_lev, lsize, loff)
+            a0 = _resum(a, tree, n_lev, lsize, loff, lshift)
             a0_ref = a0
             since = 0
 
@@ -414,7 +438,7 @@ def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, s
             if rc < 0:
                 return n_ev
             if rc > 0:
-                a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, net, law, t, status, fstatus)
+                a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, status, fstatus)
                 if a0 < 0.0:
                     return n_ev
                 a0_ref = a0
@@ -439,7 +463,8 @@ def tau_leap_approx_trajectory(net, law, ev, gdata, t_out, obs, rng, out, max_ev
     00023 with outputs 5 time units apart: sd +18%). Leaps never cross an output time, so a
     fine output grid or ``tau_max`` bounds this error.
     """
-    x0, ridx, rsto, pa, ps, pkind, guard, cptr, cidx, cdel, rates, params, dep_ptr, dep_idx = net
+    (x0, ridx, rsto, pa, ps, pkind, guard, cptr, cidx, cdel, rates, params, dep_ptr, dep_idx,
+     drec, drate) = net
     kind, esp, eop, ethr, einit, aptr, asp, amode, aval, time_order, n_sev = ev
     g_ptr, g_order, g_mult, rs_species = gdata
     m = rates.shape[0]
@@ -456,7 +481,7 @@ def tau_leap_approx_trajectory(net, law, ev, gdata, t_out, obs, rng, out, max_ev
     crit = np.zeros(m, np.bool_)
     mu = np.zeros(n_s)
     sig = np.zeros(n_s)
-    n_lev, lsize, loff, tree_size = tree_shape(m, False)
+    n_lev, lsize, loff, lshift, tree_size = tree_shape(m, False)
     tree = np.zeros(tree_size)
 
     t = 0.0
@@ -478,7 +503,7 @@ def tau_leap_approx_trajectory(net, law, ev, gdata, t_out, obs, rng, out, max_ev
         if p_time < n_time and ethr[time_order[p_time]] < t_stop:
             t_stop = ethr[time_order[p_time]]
 
-        a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, net, law, t, status, fstatus)
+        a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, status, fstatus)
         if a0 < 0.0:
             return n_ev
         if a0 == 0.0:
@@ -591,7 +616,7 @@ def tau_leap_approx_trajectory(net, law, ev, gdata, t_out, obs, rng, out, max_ev
                         if rc < 0:
                             return n_ev
                         if rc > 0:
-                            a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, net, law, t,
+                            a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t,
                                               status, fstatus)
                             if a0 < 0.0:
                                 return n_ev

@@ -34,8 +34,8 @@ from kernels import (
 )
 from kernels.ensemble import accumulate_sums, choose_method, exact_moments, kernel_arrays
 from kernels.laws import LAW_SIGNATURE, default_law
-from kernels.rng import next_u64, poisson, seed_stream
-from kernels.ssa import _refresh_all, tree_shape
+from kernels.rng import exponential, next_u64, poisson, seed_stream
+from kernels.ssa import _refresh_all, dep_mass_action, tree_shape
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -226,12 +226,25 @@ def test_split_ensembles_combine_exactly(medium_net):
         combine_results([parts[1], parts[1]])
 
 
+def test_tree_shape():
+    """Leaf groups of 64 reactions, 32 children per node above, top level <= 32 entries."""
+    assert tree_shape(54, False)[0] == 0
+    assert tree_shape(32, True)[0] == 0
+    n_lev, lsize, loff, lshift, size = tree_shape(1080, True)
+    assert n_lev == 1 and list(lsize) == [1080, 17] and list(lshift) == [0, 6] and size == 17
+    n_lev, lsize, loff, lshift, size = tree_shape(2200, True)
+    assert n_lev == 2 and list(lsize) == [2200, 35, 2] and list(lshift) == [0, 6, 5]
+    assert list(loff) == [0, 0, 35, 37] and size == 37
+    assert tree_shape(64 * 32 * 32 + 1, True)[0] == 3
+
+
 def test_direct_and_tree_agree_on_two_tree_levels():
-    """On a network with two tree levels (1,100 reactions) the sum tree and the sorting
-    direct method (whose search order adapts, so the same seed takes another path) give the
-    same ensemble statistics."""
-    net = random_network(1100, seed=3)
+    """On a network with two tree levels (2,200 reactions) the sum tree (sorted leaf groups)
+    and the sorting direct method (whose search order adapts, so the same seed takes another
+    path) give the same ensemble statistics."""
+    net = random_network(2200, seed=3)
     assert choose_method(net.n_reactions) == "tree"
+    assert tree_shape(net.n_reactions, True)[0] == 2
     t = np.linspace(0, 0.02, 5)
     n = 200
     a = run_ensemble(net, t, n, 7, "direct")
@@ -302,13 +315,28 @@ def test_falling_factorial_propensities():
     net = network_from_reactions(x0, [[0, 0], [0, 1], [0, 0, 0], [0, 0, 1, 1], [2, 2, 2, 2]],
                                  [[1]] * 5, [1.0, 2.0, 3.0, 4.0, 0.5])
     kn = kernel_arrays(net)
-    n_lev, lsize, loff, size = tree_shape(5, False)
+    n_lev, lsize, loff, lshift, size = tree_shape(5, False)
     a = np.zeros(5)
-    a0 = _refresh_all(kn[0].copy(), a, np.zeros(size), n_lev, lsize, loff, kn, default_law, 0.0,
-                      np.zeros(4, np.int64), np.zeros(2))
+    a0 = _refresh_all(kn[0].copy(), a, np.zeros(size), n_lev, lsize, loff, lshift, kn,
+                      default_law, 0.0, np.zeros(4, np.int64), np.zeros(2))
     assert a.tolist() == [7 * 6, 2 * 7 * 3, 3 * 7 * 6 * 5, 4 * 7 * 6 * 3 * 2, 0.5 * 5 * 4 * 3 * 2]
     assert a0 == sum(a)
     assert kn[5].tolist() == [0, 0, 1, 0, 1]  # pkind: 0 = <= 2 slots of stoichiometry <= 2
+    # the dependency records (what the kernels' updates read) give the same propensities
+    dep_index, drec, drate = kn[13], kn[14], kn[15]
+    assert drec.dtype == np.uint32 and len(drec) == 4 * len(dep_index)
+    for q, r in enumerate(dep_index):
+        assert drec[4 * q] == r and drate[q] == net.rates[r]
+        code = int(drec[4 * q + 3])
+        if kn[5][r] == 0:
+            assert code < 4 and _dep_propensity(4 * q, code, kn[0], drec, drate[q]) == a[r]
+        else:
+            assert code == 4 * kn[5][r]
+
+
+@numba.njit
+def _dep_propensity(b, code, x, drec, rate):
+    return dep_mass_action(b, code, x, drec, rate)
 
 
 @settings(max_examples=25, deadline=None)
@@ -546,6 +574,50 @@ def test_rng_matches_reference_xoshiro256plus():
         s[2] ^= t
         s[3] = ((s[3] << 45) | (s[3] >> 19)) & _M64
         assert int(next_u64(state)) == want
+
+
+@numba.njit
+def _exponentials(n, state):
+    out = np.empty(n)
+    for k in range(n):
+        out[k] = exponential(state)
+    return out
+
+
+def test_exponential_is_exponential():
+    """The ziggurat's draws: Kolmogorov-Smirnov against Exp(1), moments, and the tail beyond
+    the base layer's edge R = 7.697 (drawn by its own branch) at its exact probability."""
+    from scipy import stats
+
+    state = np.zeros(4, np.uint64)
+    seed_stream(np.uint64(2026), np.int64(7), state)
+    n = 2_000_000
+    x = _exponentials(n, state)
+    assert x.min() >= 0.0
+    assert stats.kstest(x, "expon").pvalue > 1e-3
+    assert abs(x.mean() - 1.0) < 5 / math.sqrt(n)
+    assert abs(x.var() - 1.0) < 5 * math.sqrt(8 / n)
+    for c in (0.05, 1.0, 4.0, _R, 10.0):
+        p = math.exp(-c)
+        assert abs((x > c).mean() - p) < 5 * math.sqrt(p * (1 - p) / n) + 1e-7
+    # beyond R (its own branch, 0.045% of draws), memoryless: the excess over R is Exp(1)
+    excess = _tail_excess(20_000_000, state)
+    assert abs(len(excess) / 20_000_000 - math.exp(-_R)) < 5 * math.sqrt(math.exp(-_R) / 2e7)
+    assert stats.kstest(excess, "expon").pvalue > 1e-3
+    assert abs(excess.mean() - 1.0) < 5 / math.sqrt(len(excess))
+
+
+_R = 7.69711747013104972
+
+
+@numba.njit
+def _tail_excess(n, state):
+    out = []
+    for _ in range(n):
+        v = exponential(state)
+        if v > _R:
+            out.append(v - _R)
+    return np.array(out)
 
 
 @pytest.mark.parametrize("lam", [0.3, 4.0, 9.99, 10.0, 37.5, 2.0e4])
