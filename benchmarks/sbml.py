@@ -32,10 +32,15 @@ lists every load), and a peer whose first load runs over ``--peer-timeout``
 (default 300 s) is shown as ``>T`` and skipped for the larger models. ``--no-peers`` skips
 both.
 
+``--order`` picks the order of the reactions in the file (``write_sbml``'s ``cover_first``):
+``auto`` (the default: what ``write_sbml`` does), ``network`` or ``cover`` (reactions that
+bring in a new species first); libSBML's unit check depends on it (species x reactions).
+
 Usage::
 
     python benchmarks/sbml.py [--repeats R] [--quick] [--json OUT] [--no-peers]
                               [--peer-timeout S] [--models M,M,...] [--profile MODEL]
+                              [--order auto|network|cover]
 """
 
 from __future__ import annotations
@@ -103,11 +108,15 @@ def _timed(fn, repeats):
     return out, times
 
 
-def worker_core(name: str, repeats: int, sbml_path: str) -> dict:
+ORDERS = {"auto": None, "network": False, "cover": True}
+
+
+def worker_core(name: str, repeats: int, sbml_path: str, order: str = "auto") -> dict:
     import il2sbml
     from il2sbml.sbml import validate_sbml, write_sbml
     net = il2sbml.generate_network(load(name))
-    text, wt = _timed(lambda: write_sbml(net), repeats)
+    kw = {} if ORDERS[order] is None else {"cover_first": ORDERS[order]}
+    text, wt = _timed(lambda: write_sbml(net, **kw), repeats)
     problems, vt = _timed(lambda: validate_sbml(text), repeats)
     with open(sbml_path, "w", encoding="utf-8") as fh:
         fh.write(text)
@@ -172,7 +181,7 @@ def worker_copasi(sbml_path: str, repeats: int) -> dict:
             "version": COPASI.CVersion.VERSION.getVersion()}
 
 
-def worker_profile(name: str) -> None:
+def worker_profile(name: str, order: str = "auto") -> None:
     """cProfile write_sbml and validate_sbml once, and time each consistency category alone."""
     import cProfile
     import pstats
@@ -183,7 +192,9 @@ def worker_profile(name: str) -> None:
     net = il2sbml.generate_network(load(name))
     print(f"{name}: {len(net.species)} species, {len(net.reactions)} reactions "
           f"(generated in {time.perf_counter() - t0:.2f} s)", flush=True)
-    for label, fn in (("write_sbml", lambda: write_sbml(net)), ("validate_sbml", None)):
+    kw = {} if ORDERS[order] is None else {"cover_first": ORDERS[order]}
+    text = ""   # the written file, once write_sbml has run
+    for label, fn in (("write_sbml", lambda: write_sbml(net, **kw)), ("validate_sbml", None)):
         prof = cProfile.Profile()
         t0 = time.perf_counter()
         prof.enable()
@@ -249,19 +260,22 @@ def main(argv=None) -> int:
     ap.add_argument("--models", help="comma-separated model list (e.g. il2,scaffold_6x2)")
     ap.add_argument("--profile", metavar="MODEL",
                     help="cProfile write_sbml and validate_sbml on MODEL (e.g. scaffold_7) and exit")
+    ap.add_argument("--order", choices=sorted(ORDERS), default="auto",
+                    help="reaction order in the file: auto (write_sbml's default), network, or cover "
+                         "(reactions bringing in a new species first)")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.worker:
         kind, *rest = args.worker
         if kind == "core":
-            out = worker_core(rest[0], args.repeats, rest[1])
+            out = worker_core(rest[0], args.repeats, rest[1], args.order)
         elif kind == "rr":
             out = worker_rr(rest[0], args.repeats)
         elif kind == "copasi":
             out = worker_copasi(rest[0], args.repeats)
         elif kind == "profile":
-            worker_profile(rest[0])
+            worker_profile(rest[0], args.order)
             return 0
         else:
             raise SystemExit(f"unknown worker {kind!r}")
@@ -269,10 +283,10 @@ def main(argv=None) -> int:
         return 0
     if args.profile:
         return subprocess.call([sys.executable, os.path.abspath(__file__), "--worker", "profile",
-                                args.profile])
+                                args.profile, "--order", args.order])
 
     models = args.models.split(",") if args.models else (QUICK if args.quick else FULL)
-    print(f"repeats={args.repeats}; write s / valid s: medians of write_sbml / validate_sbml; "
+    print(f"repeats={args.repeats}; reaction order: {args.order}; write s / valid s: medians of write_sbml / validate_sbml; "
           f"w+v s: their sum;\nRR s: roadrunner.RoadRunner(text); COPASI s: importSBML(path); "
           f">T: peer over --peer-timeout, skipped for larger models; ¹: one load (over "
           f"{PEER_NO_REPEAT_S:.0f} s, not repeated)", flush=True)
@@ -285,7 +299,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="sbmlbench_") as tmp:
         for name in models:
             path = os.path.join(tmp, f"{name}.xml")
-            core = _run_worker(["core", name, path, "--repeats", str(args.repeats)])
+            core = _run_worker(["core", name, path, "--repeats", str(args.repeats), "--order", args.order])
             row = {"model": name, **core, "write_validate_s": core["write_s"] + core["validate_s"]}
             for peer in ("rr", "copasi"):       # COPASI last, in its own process
                 res = None
@@ -316,7 +330,7 @@ def main(argv=None) -> int:
         import platform
         meta = {"python": sys.version.split()[0], "nproc": os.cpu_count(), "repeats": args.repeats,
                 "date": time.strftime("%Y-%m-%d"), "platform": platform.platform(),
-                "peer_timeout_s": args.peer_timeout}
+                "peer_timeout_s": args.peer_timeout, "order": args.order}
         with open(args.json, "w") as fh:
             json.dump({"meta": meta, "results": results}, fh, indent=2)
     return 0 if ok else 1

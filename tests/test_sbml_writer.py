@@ -247,3 +247,57 @@ def test_parallel_validation_reports_what_the_sequential_one_does():
     for bad, category in ((units, "SBML unit consistency"), (both, "MathML consistency")):
         seq, par = validate_sbml(bad, parallel=False), validate_sbml(bad, parallel=True)
         assert seq == par and seq and {p.category for p in seq} == {category}
+
+
+def _reaction_texts(text):
+    body = text[text.index("<listOfReactions>"):text.index("</listOfReactions>")]
+    return re.split(r"(?m)^(?= *<reaction )", body)[1:]
+
+
+@pytest.mark.parametrize("name", ["statfactor", "michment", "test_fixed", "il2"])
+def test_reactions_are_the_text_libsbml_writes(name):
+    """The writer fills each reaction's ids into a text libSBML wrote for its shape: the file is
+    what libSBML writes for the document read from it (both versions, both orders), and its
+    reactions are the network's, in network order by default."""
+    import libsbml
+
+    from il2sbml.sbmlread import read_sbml
+
+    net = net_of(name)
+    for kw in ({}, {"version": 1}, {"cover_first": True}):
+        text = write_sbml(net, **kw)
+        assert libsbml.writeSBMLToString(libsbml.readSBMLFromString(text)) == text, kw
+    back = read_sbml(write_sbml(net))
+    assert [r.sbml_id for r in back.reactions] == [f"r{r.index + 1}" for r in net.reactions]
+    assert [(sorted(r.reactants), sorted(r.products)) for r in back.reactions] == \
+        [(sorted(r.reactants), sorted(r.products)) for r in net.reactions]
+
+
+def test_cover_first_lists_the_same_reactions_those_bringing_a_new_species_first():
+    from il2sbml.sbml import COVER_FIRST_REACTIONS
+
+    net = net_of("il2")
+    assert len(net.reactions) < COVER_FIRST_REACTIONS
+    plain, cover = write_sbml(net), write_sbml(net, cover_first=True)
+    assert write_sbml(net, cover_first=False) == plain
+    a, b = _reaction_texts(plain), _reaction_texts(cover)
+    assert a != b and sorted(a) == sorted(b)
+    assert plain.replace("".join(a), "") == cover.replace("".join(b), "")   # all else the same
+    assert validate_sbml(cover) == []
+    order = [int(i) - 1 for i in re.findall(r'<reaction [^>]*\bid="r(\d+)"', cover)]
+    seen, first = set(), []
+    for k in order:
+        r = net.reactions[k]
+        new = set(r.reactants) | set(r.products)
+        first.append(bool(new - seen))
+        seen |= new
+    n = first.index(False)
+    assert not any(first[n:]) and order[:n] == sorted(order[:n]) and order[n:] == sorted(order[n:])
+    # the same model to a simulator: the same trajectories, and each reaction's rate under its id
+    runs = []
+    for text in (plain, cover):
+        r = roadrunner.RoadRunner(text)
+        runs.append((np.array(r.simulate(0, 50, 11, ["time"] + sorted(r.model.getFloatingSpeciesIds()))),
+                     dict(zip(r.model.getReactionIds(), r.model.getReactionRates()))))
+    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-9, atol=1e-12)
+    assert runs[0][1] == pytest.approx(runs[1][1], rel=1e-12)
