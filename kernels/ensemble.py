@@ -53,14 +53,14 @@ __all__ = [
 ]
 
 # method="auto" uses the sum tree from this many reactions on. Measured with
-# benchmarks/ssa_kernels.py --sizes 50,200,500,1000,2000,5000 --repeats 3 (random
+# benchmarks/ssa_kernels.py --sizes 50,100,200,500,1000,2000 --repeats 3 (random
 # mass-conserving binding networks, M reactions over ~M/3 species, 14-17 propensity updates per
-# event; one thread; CPU time, best of 3; 2-vCPU AMD EPYC VM, otherwise idle), after the direct
-# method became the sorting direct method (a fired reaction moves up the search order):
-# tree/direct events-per-second ratio 0.87 at 50 reactions, 1.01 at 200, 1.26 at 500, 2.65 at
-# 1,000, 5.6 at 2,000, 8.3 at 5,000. Direct: 7.0 M events/s at 50 reactions, 5.0 M at 200;
-# tree: 3.4 M at 1,000, 1.9 M at 5,000. On the IL-2 receptor network of benchmarks/ssa.py
-# (54 reactions, 4 copies: 216) direct is 1.25x tree, so the crossover is put above 200.
+# event; one thread; CPU time, best of 3; 2-vCPU AMD EPYC VM, otherwise idle), with the
+# dependency records, the ziggurat and the tree's sorted leaf groups of 64 (2026-11-27):
+# tree/direct events-per-second ratio 0.77 at 50 reactions, 0.84 at 100, 1.00 at 200, 1.82 at
+# 500, 2.67 at 1,000, 5.96 at 2,000. Direct: 10.1 M events/s at 50 reactions, 6.3 M at 200;
+# tree: 4.2 M at 1,000, 4.1 M at 2,000. On the IL-2 receptor network of benchmarks/ssa.py
+# (54 reactions, 4 copies: 216) direct is 1.1-1.2x tree, so the crossover stays above 200.
 AUTO_TREE_MIN_REACTIONS = 256
 
 METHODS = ("auto", "direct", "tree", "tau", "tau_approx")

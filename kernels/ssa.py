@@ -21,9 +21,9 @@ Exact methods (``exact_trajectory``):
   unchanged); an update adds the change to one node per level. Per event: O(D log M)
   updates, D = dependents of the fired reaction, + O(32 log_32 M) scan steps, of which the
   leaf group's are few (its frequent reactions come first); at M = 1,000 that is one level
-  of 16 groups. Leaf groups of 64 rather than 32 and the sorted leaf scan: 1.2-1.3x the
-  events per second at 1,080 reactions (receptor_x20 of benchmarks/ssa.py); larger groups
-  (128) were no faster. Same incremental a0 and exact re-sums as above (every level rebuilt
+  of 17 groups. Leaf groups of 64 rather than 32 and the sorted leaf scan: ~1.1x the
+  events per second at 1,080 reactions (receptor_x20 of benchmarks/ssa.py; medians of
+  alternated runs, +-10 % noise); groups of 128 were no faster. Same incremental a0 and exact re-sums as above (every level rebuilt
   from the propensities).
 
 Both select "the first reaction whose cumulative propensity exceeds u * a0" in their search
