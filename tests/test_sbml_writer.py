@@ -273,8 +273,9 @@ def test_reactions_are_the_text_libsbml_writes(name):
         [(sorted(r.reactants), sorted(r.products)) for r in net.reactions]
 
 
-def test_cover_first_lists_the_same_reactions_those_bringing_a_new_species_first():
+def test_cover_first_lists_the_same_reactions_those_bringing_a_new_species_first(tmp_path):
     from il2sbml.sbml import COVER_FIRST_REACTIONS
+    from il2sbml.sbmlread import read_sbml
 
     net = net_of("il2")
     assert len(net.reactions) < COVER_FIRST_REACTIONS
@@ -284,6 +285,9 @@ def test_cover_first_lists_the_same_reactions_those_bringing_a_new_species_first
     assert a != b and sorted(a) == sorted(b)
     assert plain.replace("".join(a), "") == cover.replace("".join(b), "")   # all else the same
     assert validate_sbml(cover) == []
+    path = tmp_path / "cover.xml"
+    path.write_text(cover, encoding="utf-8")
+    assert write_sbml(read_sbml(str(path))) == cover      # the round trip keeps the file's order
     order = [int(i) - 1 for i in re.findall(r'<reaction [^>]*\bid="r(\d+)"', cover)]
     seen, first = set(), []
     for k in order:
