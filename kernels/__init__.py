@@ -27,8 +27,9 @@ n_runs, method, exact, n_events, trajectories, first_run, sum_x, sum_x2)
 ``LAW_SIGNATURE``, ``compile_law`` (:mod:`kernels.laws`); ``dependency_graph``.
 
 Methods: ``"direct"`` (exact; Gillespie's direct method with a dependency graph, linear
-search in an adaptive order: the sorting direct method), ``"tree"`` (exact; a sum tree with fan-out 32 over the propensities, cost per event
-~ log_32 M), ``"auto"`` (exact: direct below ``AUTO_TREE_MIN_REACTIONS`` reactions, tree
+search in an adaptive order: the sorting direct method), ``"tree"`` (exact; a sum tree over
+the propensities: leaf groups of 64 reactions searched in an adaptive order, fan-out 32 above,
+cost per event ~ log M), ``"auto"`` (exact: direct below ``AUTO_TREE_MIN_REACTIONS`` reactions, tree
 from there, crossover measured by ``benchmarks/ssa_kernels.py``), ``"tau"`` /
 ``"tau_approx"`` (APPROXIMATE: tau-leaping with Cao-Gillespie-Petzold step selection).
 
