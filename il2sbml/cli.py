@@ -5,6 +5,7 @@
                   [--cell-type A,B | --coculture A=0.05,B=0.95]
                   [--format sbml|antimony|omex [--t-end T --points P]]
     il2sbml validate FILE.xml
+    il2sbml petab MODEL --data TRAINING.csv [-o build/petab] [--priors data/priors]
     il2sbml report [--out build/report] [--quick]
     il2sbml dose-response --cell-type Treg --readout pSTAT5 --time 30m --out DIR [--doses 0.1,1,10]
     il2sbml simulate MODEL [--cell-type C] --method ssa --seed S --t-end T --points P --out traj.csv
@@ -85,6 +86,14 @@ def cmd_dose_response(args) -> int:
                                                args.time, args.out, doses,
                                                progress=lambda line: print(line, flush=True))
     print(f"wrote {csv_path}, {png_path}")
+    return 0
+
+
+def cmd_petab(args) -> int:
+    from .petab_problem import write_problem
+
+    for path in write_problem(args.model, args.data, args.output, prior_dir=args.priors):
+        print(path)
     return 0
 
 
@@ -242,6 +251,14 @@ def main(argv=None) -> int:
     d.add_argument("--doses", help="IL-2 doses in pM, comma-separated (default: 25 from 0.01 to 1e5)")
     d.add_argument("--out", required=True, help="output folder")
     d.set_defaults(func=cmd_dose_response)
+    pe = sub.add_parser("petab", help="the PEtab v1 problem of the model against measured pSTAT5 (training "
+                        "rows only): SBML, conditions, measurements, observables, parameters")
+    pe.add_argument("model", help="model file (model_src/il2.py)")
+    pe.add_argument("--data", required=True, help="tidy training table (data/training/farhat2021_pSTAT5_IL2.csv)")
+    pe.add_argument("-o", "--output", default="build/petab", help="output folder (default: build/petab)")
+    pe.add_argument("--priors", default="data/priors", help="receptor quantitations for the priors "
+                    "(default: data/priors)")
+    pe.set_defaults(func=cmd_petab)
     v = sub.add_parser("validate", help="run every libSBML consistency check (units included) on an SBML file")
     v.add_argument("file")
     v.set_defaults(func=cmd_validate)

@@ -322,8 +322,10 @@ for site in ("t", "y"):
 FARHAT = "IL2_PARAMETERS.md s2 (Farhat et al. 2021, final_receptor_levels.csv, mean of 4 sets)"
 CELL_TYPES = {
     "Treg": ((3589, 662, 14082), "regulatory T cells (CD4+ CD25-high): " + FARHAT),
+    "CD4_helper": ((348, 173, 13391), "conventional CD4 T helper cells (all, CD25-low): " + FARHAT),
     "CD4_naive": ((274, 65, 12860), "naive CD4 T helper cells: " + FARHAT),
     "CD4_memory": ((501, 192, 16045), "memory CD4 T helper cells: " + FARHAT),
+    "CD8": ((24, 521, 12524), "CD8 T cells (all): " + FARHAT),
     "CD8_naive": ((16, 338, 13098), "naive CD8 T cells: " + FARHAT),
     "CD8_memory": ((40, 634, 13432), "memory CD8 T cells: " + FARHAT),
     "NK": ((23, 8774, 8281), "NK cells (all; mostly CD56dim): " + FARHAT),

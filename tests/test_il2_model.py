@@ -15,7 +15,7 @@ from il2sbml.sbml import validate_sbml, write_sbml
 
 MODEL = "model_src/il2.py"
 BUILD = Path("build")
-CELL_TYPES = ["Treg", "CD4_naive", "CD4_memory", "CD8_naive", "CD8_memory", "NK", "NK_CD56bright", "T_activated"]
+CELL_TYPES = ["Treg", "CD4_helper", "CD4_naive", "CD4_memory", "CD8", "CD8_naive", "CD8_memory", "NK", "NK_CD56bright", "T_activated"]
 CONTRACT_PARAMETERS = ["IL2_pM", "CD25_per_cell", "CD122_per_cell", "CD132_per_cell", "cells_per_mL"]
 CONTRACT_OBSERVABLES = ["IL2_bound_surface", "IL2_internal", "pSTAT5", "pAkt", "ppERK"]
 
