@@ -6,6 +6,7 @@
                   [--format sbml|antimony|omex [--t-end T --points P]]
     il2sbml validate FILE.xml
     il2sbml petab MODEL --data TRAINING.csv [-o build/petab] [--priors data/priors]
+    il2sbml calibrate [--petab build/petab] [--out build/calibration] [--quick] [--starts N] [--seed S]
     il2sbml report [--out build/report] [--quick]
     il2sbml dose-response --cell-type Treg --readout pSTAT5 --time 30m --out DIR [--doses 0.1,1,10]
     il2sbml simulate MODEL [--cell-type C] --method ssa --seed S --t-end T --points P --out traj.csv
@@ -94,6 +95,23 @@ def cmd_petab(args) -> int:
 
     for path in write_problem(args.model, args.data, args.output, prior_dir=args.priors):
         print(path)
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from dataclasses import replace
+
+    from .calibrate import FULL, QUICK, calibrate
+
+    settings = QUICK if args.quick else FULL
+    if args.starts:
+        settings = replace(settings, starts=args.starts)
+    if args.max_iter:
+        settings = replace(settings, max_iter=args.max_iter)
+    if args.no_profiles:
+        settings = replace(settings, profiles=False)
+    calibrate(args.petab, args.out, settings=settings, seed=args.seed, threads=args.threads, work_dir=args.work_dir,
+              progress=lambda line: print(line, file=sys.stderr, flush=True))
     return 0
 
 
@@ -259,6 +277,18 @@ def main(argv=None) -> int:
     pe.add_argument("--priors", default="data/priors", help="receptor quantitations for the priors "
                     "(default: data/priors)")
     pe.set_defaults(func=cmd_petab)
+    c = sub.add_parser("calibrate", help="fit the PEtab problem with pyPESTO (multistart Fides on AMICI adjoint "
+                       "gradients, then profile likelihoods); --quick: a smoke run")
+    c.add_argument("--petab", default="build/petab", help="the PEtab problem (default: build/petab)")
+    c.add_argument("--out", default="build/calibration", help="output folder (default: build/calibration)")
+    c.add_argument("--work-dir", default="build/amici", help="where AMICI compiles the model (default: build/amici)")
+    c.add_argument("--quick", action="store_true", help="2 starts of 3 iterations, no profiles (CI smoke run)")
+    c.add_argument("--starts", type=int, help="number of starts (full run: 50)")
+    c.add_argument("--max-iter", type=int, help="iterations per start (full run: 300)")
+    c.add_argument("--no-profiles", action="store_true", help="skip the profile likelihoods")
+    c.add_argument("--seed", type=int, default=1, help="seeds the start points (default: 1)")
+    c.add_argument("--threads", type=int, default=2, help="starts run in parallel threads (default: 2)")
+    c.set_defaults(func=cmd_calibrate)
     v = sub.add_parser("validate", help="run every libSBML consistency check (units included) on an SBML file")
     v.add_argument("file")
     v.set_defaults(func=cmd_validate)

@@ -344,6 +344,10 @@ def make_problem(model_path: str, data_path: str, *, prior_dir: str = "data/prio
             obs_rows.append([oid, f"median pSTAT5 of {m.cell_type} cells, experiment {m.experiment} (a.u.)",
                              f"offset_{e}_{m.cell_type} + scale_{e} * pSTAT5", "log", f"sigma_{e}", "normal"])
         meas_rows.append([oid, cond_id[(m.cell_type, m.dose_pM)], m.value, m.time_s, m.replicate or e])
+    # rows grouped by condition, conditions in sorted order: pyPESTO 0.7.0's RoadRunner objective pairs
+    # its conditions in order of first appearance with parameter mappings in sorted order, so any
+    # other order silently simulates each condition with another's dose and receptor numbers
+    meas_rows.sort(key=lambda r: (r[1], r[3], r[0], r[4]))
     measurements = _tsv(["observableId", "simulationConditionId", "measurement", "time", "replicateId"], meas_rows)
     observables = _tsv(["observableId", "observableName", "observableFormula", "observableTransformation",
                         "noiseFormula", "noiseDistribution"], sorted(obs_rows))

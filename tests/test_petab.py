@@ -68,6 +68,15 @@ def test_only_training_rows_of_the_four_populations(problem):
     assert cells == {"Treg", "CD4_helper", "CD8", "NK"}
 
 
+def test_measurements_are_grouped_by_condition_in_sorted_order():
+    """pyPESTO 0.7.0's RoadRunner objective pairs conditions in order of first appearance with
+    mappings in sorted order: any other row order simulates conditions with each other's doses."""
+    ids = [r["simulationConditionId"] for r in _tsv(PETAB / "measurements.tsv")]
+    firsts = list(dict.fromkeys(ids))
+    assert firsts == sorted(firsts) and len(firsts) == 48
+    assert all(ids[i] <= ids[i + 1] for i in range(len(ids) - 1))
+
+
 def test_one_scale_per_experiment_shared_by_its_cell_types():
     scales = {}
     for r in _tsv(PETAB / "observables.tsv"):

@@ -1,0 +1,96 @@
+"""Calibration with pyPESTO on AMICI (il2sbml.calibrate): gradients, engines, the quick run.
+
+The AMICI model is compiled once for this module (about a minute) into a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from il2sbml import calibrate as cal
+from il2sbml.cli import main
+
+PETAB = "build/petab"
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    work = tmp_path_factory.mktemp("amici")
+    problem, pp = cal.load(PETAB, str(work))
+    return problem, pp, work
+
+
+def _nominal(problem, pp):
+    return pp.get_reduced_vector(np.asarray(problem.x_nominal_scaled))
+
+
+def test_adjoint_gradient_matches_central_differences(loaded):
+    """Every component of AMICI's adjoint gradient against central differences of the objective
+    (step 1e-3 on the log10 scale); tolerance 2 % of the component or 0.5 % of the largest."""
+    problem, pp, _ = loaded
+    x = _nominal(problem, pp)
+    f0, g = pp.objective(x, sensi_orders=(0, 1))
+    assert np.isfinite(f0)
+    eps = 1e-3
+    fd = np.empty_like(g)
+    for i in range(len(x)):
+        e = np.zeros_like(x)
+        e[i] = eps
+        fd[i] = (pp.objective(x + e) - pp.objective(x - e)) / (2 * eps)
+    tol = np.maximum(0.02 * np.abs(fd), 0.005 * np.abs(fd).max())
+    bad = [(pp.x_names[pp.x_free_indices[i]], g[i], fd[i]) for i in range(len(x)) if abs(g[i] - fd[i]) > tol[i]]
+    assert not bad, bad
+    # and the check can fail: a gradient with one component flipped is caught
+    g2 = g.copy()
+    k = int(np.argmax(np.abs(fd)))
+    g2[k] = -g2[k]
+    assert abs(g2[k] - fd[k]) > tol[k]
+
+
+def test_two_engines_give_the_same_petab_objective(loaded):
+    """The same PEtab problem at the parameter table's values (the model's values, so the best
+    fit once calibrated), simulated by AMICI and by libRoadRunner (pyPESTO's RoadRunner
+    objective): PEtab's own negative log-likelihood of the two simulation tables agrees to 1e-3."""
+    from pypesto.objective.roadrunner import PetabImporterRR
+    from pypesto.objective.roadrunner.utils import simulation_to_measurement_df
+
+    problem, pp, _ = loaded
+    x = _nominal(problem, pp)
+    named = {n: v for n, v in zip(problem.parameter_df.index, problem.x_nominal)}
+    f_amici = cal.petab_objective(problem, cal.simulation_df(problem, pp, x), named)
+    rr = PetabImporterRR(problem, validate_petab=False).create_problem()
+    from pypesto.C import ROADRUNNER_SIMULATION
+
+    rr_objective = cal._amici_objective(rr.objective)     # the likelihood part, without the priors
+    out = rr_objective(rr.get_reduced_vector(np.asarray(problem.x_nominal_scaled)), return_dict=True)
+    sims = simulation_to_measurement_df(out[ROADRUNNER_SIMULATION], problem.measurement_df)
+    f_rr = cal.petab_objective(problem, sims.rename(columns={"measurement": "simulation"}), named)
+    assert abs(f_amici - f_rr) <= 1e-3 * abs(f_rr), (f_amici, f_rr)
+    # and AMICI's own objective (what the optimiser sees, priors aside) is PEtab's
+    assert abs(_amici_only(pp, x) - f_amici) <= 1e-6 * abs(f_amici)
+
+
+def _amici_only(pp, x):
+    return float(cal._amici_objective(pp.objective)(x))
+
+
+def test_quick_calibration_runs_and_writes_its_files(loaded, tmp_path, capsys):
+    _, _, work = loaded
+    out = tmp_path / "cal"
+    assert main(["calibrate", "--quick", "--petab", PETAB, "--out", str(out), "--work-dir", str(work),
+                 "--threads", "1"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["starts"] == 2 and len(summary["starts"]) == 2
+    assert (out / "waterfall.png").stat().st_size > 1000
+    assert (out / "best_parameters.tsv").read_text().startswith("parameterId\tvalue\n")
+    for start in summary["starts"]:
+        assert np.isfinite(start["fval"]) and start["n_grad"] >= 1
+    assert summary["timing"]["objective_and_gradient_s"] > 0
+
+
+def test_missing_problem_is_refused_by_name(tmp_path):
+    with pytest.raises(cal.CalibrationError, match="problem.yaml not found: write the problem first"):
+        cal.load(str(tmp_path / "none"), str(tmp_path))
