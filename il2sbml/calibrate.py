@@ -251,3 +251,27 @@ def _profiles(pp, result, optimizer, engine, names, out) -> dict:
     fig.savefig(os.path.join(out, "profiles.png"), dpi=90, bbox_inches="tight")
     plt.close(fig)
     return rows
+
+
+FIT_FILE = "model_src/il2_fit.json"
+"""The calibration's result as the model reads it: every estimated value with its interval."""
+
+
+def write_fit(values: dict[str, float], *, objective: float, label: str, problem: str,
+              intervals: dict[str, tuple[float, float]] | None = None, ci_method: str = "",
+              path: str = FIT_FILE) -> None:
+    """Write the estimated values (linear scale, the PEtab table's units) for ``model_src/il2.py``.
+
+    ``intervals``: 95 % confidence intervals by parameter id (linear scale); ``label`` says which
+    run this is (``docs/calibration.md`` has the details under the same words).
+    """
+    from .build import atomic_write
+
+    intervals = intervals or {}
+    record = {"label": label, "objective": round(float(objective), 4), "petab_problem": problem,
+              "ci_method": ci_method,
+              "parameters": {name: {"value": float(f"{v:.6g}"),
+                                    "ci95": [float(f"{a:.4g}"), float(f"{b:.4g}")] if name in intervals else None}
+                             for name, v in sorted(values.items())
+                             for a, b in [intervals.get(name, (0.0, 0.0))]}}
+    atomic_write(path, json.dumps(record, indent=1) + "\n")

@@ -35,7 +35,9 @@ The problem, and why each part is as it is:
   errors (roughly constant CV across a 100-fold range: 850 to 80,000 a.u. here); an additive
   model would let the bright Treg wells decide every fit.
 * **Parameters** (:data:`ESTIMATED`, all on log10 scale): the receptor-to-STAT5 constants
-  that no measurement gives (``docs/stat5_sources.md``), each with bounds and a reason; receptor
+  that no measurement gives (``docs/stat5_sources.md``), each with bounds and a reason; STAT5
+  abundance per lineage (:data:`LINEAGES`: CD4 for Treg and T-helper, CD8, NK), set through
+  the conditions like the receptor numbers; receptor
   numbers with priors from the three bead-calibrated quantitations (:func:`receptor_priors`);
   scales, offsets and sigmas as nuisance parameters. Everything else (binding, trafficking,
   the pAkt and ppERK modules) keeps the model's value (``estimate = 0``).
@@ -94,10 +96,16 @@ ESTIMATED = {
     "k_cyt_dephos": (1e-5, 1e0, "cytoplasmic pSTAT5 dephosphorylation: fits 4e-4 to 5e-4/s (A10)"),
     "k_CISH_syn": (1e-6, 1e-1, "CISH induction per nuclear pSTAT5: not measured in T cells"),
     "koff_CISH": (1e-4, 1e1, "CISH SH2 off pY510: not measured"),
-    "STAT5_per_cell": (1e4, 3e5, "STAT5A+B per cell: 2e4 to 1.75e5 measured in other cells (docs/stat5_sources.md "
-                       "A1-A3); bounds that range widened"),
 }
 """The receptor-to-STAT5 constants estimated: (lower bound, upper bound, reason)."""
+
+LINEAGES = {"Treg": "CD4", "CD4_helper": "CD4", "CD8": "CD8", "NK": "NK"}
+"""Cell type -> lineage whose STAT5 abundance it shares (``STAT5_<lineage>`` sets ``STAT5_per_cell``)."""
+STAT5_BOUNDS = (1e4, 3e5, "STAT5A+B per cell of the {lineage} lineage: not measured in human lymphocytes; 2e4 to "
+                "1.75e5 measured in other cells (docs/stat5_sources.md A1-A3), so it differs between cell types; "
+                "bounds that range widened. One per lineage: at equal receptor occupancy the training data's "
+                "CD4 T cells (Treg, T-helper) reach several-fold the pSTAT5 of CD8 and NK cells under one scale "
+                "(docs/calibration.md)")
 
 RECEPTORS = (("CD25", "IL2Ra", "CD25", "IL-2R$\\alpha$"),
              ("CD122", "IL2Rb", "CD122", "IL-2R$\\beta$"),
@@ -295,8 +303,19 @@ class Problem:
 
 
 def make_problem(model_path: str, data_path: str, *, prior_dir: str = "data/priors",
-                 populations=DEFAULT_POPULATIONS) -> Problem:
-    """Every file of the PEtab problem, in memory (nothing is written)."""
+                 populations=DEFAULT_POPULATIONS, fit_path: str | None = "model_src/il2_fit.json") -> Problem:
+    """Every file of the PEtab problem, in memory (nothing is written).
+
+    Nominal values: the model's own for its parameters; for offsets, scales and sigmas the
+    calibration's (``fit_path``, written by :func:`il2sbml.calibrate.write_fit`) when it has them,
+    so that the table's nominal point is the best fit; otherwise values read off the data.
+    """
+    fitted = {}
+    if fit_path and os.path.exists(fit_path):
+        import json
+
+        with open(fit_path, encoding="utf-8") as fh:
+            fitted = {k: v["value"] for k, v in json.load(fh)["parameters"].items()}
     from .dsl import load_model
     from .netgen import generate_network
     from .sbml import SBMLError, validate_sbml, write_sbml
@@ -309,7 +328,7 @@ def make_problem(model_path: str, data_path: str, *, prior_dir: str = "data/prio
     if errors:
         raise SBMLError(f"{model_path}: the SBML fails validation ({errors[0]}); nothing was written")
     params = _sbml_parameters(sbml)
-    for name in list(ESTIMATED) + ["IL2_pM"] + [r[0] + "_per_cell" for r in RECEPTORS]:
+    for name in list(ESTIMATED) + ["IL2_pM", "STAT5_per_cell"] + [r[0] + "_per_cell" for r in RECEPTORS]:
         if name not in params:
             raise DataError(f"{model_path}: the PEtab problem needs SBML parameter {name!r}, which the model lacks")
         if not params[name][1]:
@@ -329,9 +348,10 @@ def make_problem(model_path: str, data_path: str, *, prior_dir: str = "data/prio
         for i, d in enumerate(doses[c], start=1):
             cid = f"{c}_dose{i:02d}"
             cond_id[(c, d)] = cid
-            cond_rows.append([cid, f"{c}, IL-2 {_fmt(d)} pM", d] + [f"{r[0]}_{c}" for r in RECEPTORS])
-    conditions = _tsv(["conditionId", "conditionName", "IL2_pM"] + [r[0] + "_per_cell" for r in RECEPTORS],
-                      cond_rows)
+            cond_rows.append([cid, f"{c}, IL-2 {_fmt(d)} pM", d] + [f"{r[0]}_{c}" for r in RECEPTORS]
+                             + [f"STAT5_{LINEAGES[c]}"])
+    conditions = _tsv(["conditionId", "conditionName", "IL2_pM"] + [r[0] + "_per_cell" for r in RECEPTORS]
+                      + ["STAT5_per_cell"], cond_rows)
 
     # one observable per experiment and cell type, its own offset and the experiment's scale written
     # out (no placeholders: AMICI refuses condition-wise observable-parameter mappings)
@@ -361,6 +381,14 @@ def make_problem(model_path: str, data_path: str, *, prior_dir: str = "data/prio
         if not lo <= value <= hi:
             raise DataError(f"{model_path}: {name} = {value} lies outside its calibration bounds [{lo}, {hi}]")
         prow.append([name, name, "log10", lo, hi, value, 1, "", "", f"{why} [{units}]"])
+    lo, hi, why = STAT5_BOUNDS
+    for lineage in dict.fromkeys(LINEAGES[c] for c in cells):
+        values = [model.parameter_sets[c].as_dict().get("STAT5_per_cell") for c in cells if LINEAGES[c] == lineage]
+        if values[0] is None or len(set(values)) != 1:
+            raise DataError(f"{model_path}: the cell types of the {lineage} lineage must set one STAT5_per_cell "
+                            f"(found {values})")
+        prow.append([f"STAT5_{lineage}", f"STAT5_{lineage}", "log10", lo, hi, float(values[0]), 1, "", "",
+                     why.format(lineage=lineage) + " [molecule]"])
     priors = receptor_priors(prior_dir, cells)
     for c in cells:
         values = model.parameter_sets[c].as_dict()
@@ -380,14 +408,15 @@ def make_problem(model_path: str, data_path: str, *, prior_dir: str = "data/prio
             block = [m.value for m in rows if m.cell_type == c]
             if block:
                 lo, hi = NUISANCE_BOUNDS["offset"]
-                prow.append([f"offset_{e}_{c}", f"offset_{e}_{c}", "log10", lo, hi, min(block), 1, "", "",
+                pid = f"offset_{e}_{c}"
+                prow.append([pid, pid, "log10", lo, hi, fitted.get(pid, min(block)), 1, "", "",
                              f"background fluorescence of {c} cells in experiment {exp} (a.u.); nominal: the "
-                             f"block's lowest reading"])
+                             f"calibration's, else the block's lowest reading"])
         lo, hi = NUISANCE_BOUNDS["scale"]
-        prow.append([f"scale_{e}", f"scale_{e}", "log10", lo, hi, 0.1, 1, "", "",
+        prow.append([f"scale_{e}", f"scale_{e}", "log10", lo, hi, fitted.get(f"scale_{e}", 0.1), 1, "", "",
                      f"a.u. per phosphorylated STAT5 molecule in experiment {exp}, shared by its cell types"])
         lo, hi = NUISANCE_BOUNDS["sigma"]
-        prow.append([f"sigma_{e}", f"sigma_{e}", "log10", lo, hi, 0.1, 1, "", "",
+        prow.append([f"sigma_{e}", f"sigma_{e}", "log10", lo, hi, fitted.get(f"sigma_{e}", 0.1), 1, "", "",
                      f"sd of log pSTAT5 readings in experiment {exp} (log-normal noise)"])
     parameters = _tsv(header, prow)
 

@@ -25,24 +25,54 @@ degraded in endosomes. Endosomal receptor pools, endosomal dissociation and IL-2
 are not represented: internalised chains are degraded at once (assumption: keeps the
 network small; it overstates IL-2 clearance by the recycled fraction).
 
-Parameter sets (``m.parameter_set``) are the cell types. Every value cites its source in
-``shared/IL2_PARAMETERS.md`` (section, paper and table), or says it is an assumption and why.
-No value was fitted to an emergent response (EC50, time course). Two membrane equilibrium
-constants, which no measurement gives directly, are calibrated on cell-surface binding data:
-gamma-c joining IL-2.beta on the intermediate-affinity Kd (Nagler et al. 1990) and IL-2Rbeta
-joining IL-2.alpha on the classical high-affinity Kd (~10 pM); so the in-silico binding assays
-that reproduce the seed table are consistency checks of that calibration, not predictions.
-The dose-responses, co-culture and time courses are predictions. The signalling constants are
-generic assumptions (typical SH2 affinities, kinase and phosphatase rates of seconds, nuclear
-transport of minutes), chosen before any dose-response was computed.
+Parameter sets (``m.parameter_set``) are the cell types: receptor numbers and the STAT5
+abundance of the cell's lineage (CD4, CD8 or NK). Every value cites its source in
+``shared/IL2_PARAMETERS.md`` (section, paper and table), says it is an assumption and why, or is
+estimated. Two membrane equilibrium constants, which no measurement gives directly, are
+calibrated on cell-surface binding data: gamma-c joining IL-2.beta on the intermediate-affinity
+Kd (Nagler et al. 1990) and IL-2Rbeta joining IL-2.alpha on the classical high-affinity Kd
+(~10 pM); so the in-silico binding assays that reproduce the seed table are consistency checks
+of that calibration, not predictions.
+
+Estimated (docs/calibration.md; values and intervals in ``il2_fit.json``): the receptor-to-STAT5
+constants that nothing measures in T or NK cells (docs/stat5_sources.md), STAT5 per lineage and
+the receptor numbers of Treg, CD4 helper, CD8 and NK cells (within the priors of three
+quantitations), from measured human PBMC pSTAT5 at 30 min-2 h (Farhat et al. 2021; the 4 h
+rows and three other data sets are held out), as a PEtab problem with pyPESTO on AMICI. One
+change of structure came from that fit, on biological grounds: STAT5 abundance is one value per
+lineage, not one for all cells (with one pool no parameter set within the priors gives CD4 T
+cells their several-fold higher pSTAT5 per occupied receptor; STAT5 copy numbers differ between
+cell types where measured). The pAkt and ppERK constants remain assumptions.
 
 Units: time in s or min as declared, amounts in molecules per cell, medium in mL per cell,
 membrane in um^2, cytoplasm in fL. The SBML written from this file is in items and seconds.
 """
 
+import json
+import os
+
 from il2sbml import Model
 
 m = Model("il2", require_units=True, doc=__doc__)
+
+# the calibration's result (docs/calibration.md): estimated values with their 95 % intervals
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "il2_fit.json"), encoding="utf-8") as _fh:
+    FIT = json.load(_fh)
+
+
+def fitted(name: str) -> tuple[float, str]:
+    """A value estimated by the calibration, and the words that cite it."""
+    p = FIT["parameters"][name]
+    ci = p["ci95"]
+    interval = (f"95% CI {ci[0]:.3g}-{ci[1]:.3g} ({FIT['ci_method']})" if ci
+                else "95% CI not determined (docs/calibration.md, identifiability)")
+    return p["value"], f"estimated from the training data: docs/calibration.md ({FIT['label']}); {interval}"
+
+
+def estimated(name: str, units: str, what: str) -> None:
+    value, cite = fitted(name)
+    m.parameter(name, value, units, doc=f"{what}; {cite}")
+
 
 # ------------------------------------------------------------------ cell, medium, volumes
 m.parameter("cells_per_mL", 1e6, "1/mL",
@@ -60,13 +90,12 @@ m.compartment("CP", dimension=3, size="V_cytoplasm", units="fL", parent="PM",
 # ------------------------------------------------------------------ dose and receptor numbers
 m.parameter("IL2_pM", 10, "pM", doc="extracellular IL-2 at t = 0")
 m.parameter("avogadro", 6.02214076e23, "molecule/mol", doc="Avogadro constant (exact, SI 2019)")
-m.parameter("CD25_per_cell", 3589, "molecule",
-            doc="IL-2Ralpha chains per cell at t = 0; default Treg: IL2_PARAMETERS.md s2 (Farhat et al. 2021, "
-                "final_receptor_levels.csv)")
-m.parameter("CD122_per_cell", 662, "molecule",
-            doc="IL-2Rbeta chains per cell at t = 0; default Treg: IL2_PARAMETERS.md s2 (Farhat 2021)")
-m.parameter("CD132_per_cell", 14082, "molecule",
-            doc="gamma-c chains per cell at t = 0; default Treg: IL2_PARAMETERS.md s2 (Farhat 2021)")
+m.parameter("CD25_per_cell", fitted("CD25_Treg")[0], "molecule",
+            doc="IL-2Ralpha chains per cell at t = 0; cell types set theirs; default: the Treg value " + fitted("CD25_Treg")[1])
+m.parameter("CD122_per_cell", fitted("CD122_Treg")[0], "molecule",
+            doc="IL-2Rbeta chains per cell at t = 0; cell types set theirs; default: the Treg value " + fitted("CD122_Treg")[1])
+m.parameter("CD132_per_cell", fitted("CD132_Treg")[0], "molecule",
+            doc="gamma-c chains per cell at t = 0; cell types set theirs; default: the Treg value " + fitted("CD132_Treg")[1])
 
 # ------------------------------------------------------------------ IL-2 binding (3-D, medium to membrane)
 m.parameter("kon_L", 1e7, "1/(M*s)",
@@ -115,40 +144,36 @@ m.parameter("ksyn_CD122", "CD122_per_cell*k_int_free", "molecule/min", doc="as k
 m.parameter("ksyn_CD132", "CD132_per_cell*k_int_free", "molecule/min", doc="as ksyn_CD25")
 
 # ------------------------------------------------------------------ JAK1/JAK3 and IL-2Rbeta tyrosines
-m.parameter("k_jak_act", 1.0, "1/s",
-            doc="JAK1/JAK3 trans-activation in a complex holding both chains; assumption: seconds after "
-                "assembly (no measured rate in IL2_PARAMETERS.md); 0 switches signalling off")
-m.parameter("k_jak_inact", 0.05, "1/s",
-            doc="JAK inactivation (phosphatases such as SHP-1); assumption: tens of seconds")
-m.parameter("k_Y_phos", 0.5, "1/s", doc="IL-2Rbeta Y338/Y510 phosphorylation by active JAKs; assumption: seconds")
-m.parameter("k_Y_dephos", 0.05, "1/s", doc="dephosphorylation of free pY338/pY510; assumption: tens of seconds")
+estimated("k_jak_act", "1/s", "JAK1/JAK3 trans-activation in a complex holding both chains (0 switches signalling off); not measured")
+estimated("k_jak_inact", "1/s", "JAK inactivation (phosphatases such as SHP-1); not measured")
+estimated("k_Y_phos", "1/s", "IL-2Rbeta Y338/Y510 phosphorylation by active JAKs; not measured")
+estimated("k_Y_dephos", "1/s", "dephosphorylation of free pY338/pY510; not measured")
 
 # ------------------------------------------------------------------ STAT5
-m.parameter("STAT5_per_cell", 1e5, "molecule",
-            doc="STAT5A+B per lymphocyte; assumption: order 1e5 (~1.7 uM in 100 fL; no figure in "
-                "IL2_PARAMETERS.md)")
+STAT5_LINEAGE = {name: fitted(f"STAT5_{name}") for name in ("CD4", "CD8", "NK")}
+m.parameter("STAT5_per_cell", STAT5_LINEAGE["CD4"][0], "molecule",
+            doc="STAT5A+B per cell, one value per lineage (cell types set theirs; default: the CD4 lineage's). "
+                "Not measured in human lymphocytes (2e4-1.75e5 in other cells, docs/stat5_sources.md A1-A3); "
+                "per lineage because the training data need it: at equal receptor occupancy CD4 T cells reach "
+                "several-fold the pSTAT5 of CD8 and NK cells under one antibody and cytometer "
+                "(docs/calibration.md, structure choice). " + STAT5_LINEAGE["CD4"][1])
 m.parameter("kon_SH2", 1, "1/(uM*s)",
             doc="SH2 domain on a phosphotyrosine; assumption: typical 1e6/M/s")
-m.parameter("koff_STAT5", 0.2, "1/s", doc="STAT5 SH2 off pY510; assumption: Kd 0.2 uM, typical SH2/pY")
-m.parameter("k_STAT5_phos", 0.5, "1/s", doc="docked STAT5 phosphorylation by active JAKs; assumption: seconds")
-m.parameter("koff_pSTAT5", 1, "1/s",
-            doc="release of phosphorylated STAT5 from pY510; assumption: faster than unphosphorylated "
-                "(pY694 engages the partner SH2)")
+estimated("koff_STAT5", "1/s", "STAT5 SH2 off pY510 (kon_SH2 fixed); not measured")
+estimated("k_STAT5_phos", "1/s", "docked STAT5 phosphorylation by active JAKs; not measured")
+estimated("koff_pSTAT5", "1/s", "release of phosphorylated STAT5 from pY510; not measured")
 m.parameter("kon_dimer", 1, "1/(uM*s)", doc="pSTAT5 dimerisation; assumption: typical SH2/pY association")
-m.parameter("koff_dimer", 0.01, "1/s", doc="cytoplasmic pSTAT5 dimer dissociation; assumption: stable dimer (Kd 10 nM)")
-m.parameter("k_import", 0.01, "1/s", doc="nuclear import of pSTAT5 dimers; assumption: minutes")
-m.parameter("k_nuc_dissoc", 0.01, "1/s", doc="dissociation of nuclear dimers; assumption: minutes")
-m.parameter("k_nuc_dephos", 0.005, "1/s", doc="nuclear pSTAT5 dephosphorylation (TC45); assumption: minutes")
-m.parameter("k_export", 0.005, "1/s", doc="nuclear export of unphosphorylated STAT5; assumption: minutes")
-m.parameter("k_cyt_dephos", 0.001, "1/s",
-            doc="cytoplasmic pSTAT5 monomer dephosphorylation; assumption: slower than nuclear")
+estimated("koff_dimer", "1/s", "cytoplasmic pSTAT5 dimer dissociation (kon_dimer fixed); not measured")
+estimated("k_import", "1/s", "nuclear import of pSTAT5 dimers; fits in other cells 2.7e-4-4.5e-4/s (docs/stat5_sources.md)")
+estimated("k_nuc_dissoc", "1/s", "dissociation of nuclear dimers; not measured")
+estimated("k_nuc_dephos", "1/s", "nuclear pSTAT5 dephosphorylation (TC45); fits in other cells 1e-4-1.2e-3/s")
+estimated("k_export", "1/s", "nuclear export of unphosphorylated STAT5; fits in other cells 1e-4-1.2e-3/s")
+estimated("k_cyt_dephos", "1/s", "cytoplasmic pSTAT5 monomer dephosphorylation; fits in other cells 4e-4-5e-4/s")
 
 # ------------------------------------------------------------------ CISH feedback
-m.parameter("k_CISH_syn", 0.001, "1/s",
-            doc="CISH made per nuclear pSTAT5 molecule in a dimer (transcription and translation lumped); "
-                "assumption: a ~30 min gene-expression time scale")
+estimated("k_CISH_syn", "1/s", "CISH made per nuclear pSTAT5 molecule in a dimer (transcription and translation lumped)")
 m.parameter("k_CISH_deg", 3.2e-4, "1/s", doc="CISH degradation; assumption: half-life ~1 h")
-m.parameter("koff_CISH", 0.02, "1/s", doc="CISH SH2 off pY510; assumption: 10-fold tighter than STAT5")
+estimated("koff_CISH", "1/s", "CISH SH2 off pY510; not measured")
 
 # ------------------------------------------------------------------ Shc, Grb2.SOS, PI3K, PIP3, Akt
 m.parameter("SHC_per_cell", 3e4, "molecule", doc="Shc1; assumption: 0.5 uM in 100 fL")
@@ -320,26 +345,35 @@ for site in ("t", "y"):
 
 # ------------------------------------------------------------------ cell types (receptor chains per cell)
 FARHAT = "IL2_PARAMETERS.md s2 (Farhat et al. 2021, final_receptor_levels.csv, mean of 4 sets)"
-CELL_TYPES = {
-    "Treg": ((3589, 662, 14082), "regulatory T cells (CD4+ CD25-high): " + FARHAT),
-    "CD4_helper": ((348, 173, 13391), "conventional CD4 T helper cells (all, CD25-low): " + FARHAT),
-    "CD4_naive": ((274, 65, 12860), "naive CD4 T helper cells: " + FARHAT),
-    "CD4_memory": ((501, 192, 16045), "memory CD4 T helper cells: " + FARHAT),
-    "CD8": ((24, 521, 12524), "CD8 T cells (all): " + FARHAT),
-    "CD8_naive": ((16, 338, 13098), "naive CD8 T cells: " + FARHAT),
-    "CD8_memory": ((40, 634, 13432), "memory CD8 T cells: " + FARHAT),
-    "NK": ((23, 8774, 8281), "NK cells (all; mostly CD56dim): " + FARHAT),
-    "NK_CD56bright": ((1200, 10800, 8281),
+CALIBRATED = ("receptor numbers estimated within the priors of three bead-calibrated quantitations "
+              "(data/priors, build/petab/parameters.tsv) from the training data: docs/calibration.md")
+CELL_TYPES = {  # name: ((CD25, CD122, CD132 per cell), lineage of its STAT5 abundance, doc)
+    "Treg": (None, "CD4", "regulatory T cells (CD4+ CD25-high); " + CALIBRATED + "; measured (" + FARHAT
+             + "): 3,589 / 662 / 14,082"),
+    "CD4_helper": (None, "CD4", "conventional CD4 T helper cells (all, CD25-low); " + CALIBRATED + "; measured ("
+                   + FARHAT + "): 348 / 173 / 13,391"),
+    "CD4_naive": ((274, 65, 12860), "CD4", "naive CD4 T helper cells: " + FARHAT),
+    "CD4_memory": ((501, 192, 16045), "CD4", "memory CD4 T helper cells: " + FARHAT),
+    "CD8": (None, "CD8", "CD8 T cells (all); " + CALIBRATED + "; measured (" + FARHAT + "): 24 / 521 / 12,524"),
+    "CD8_naive": ((16, 338, 13098), "CD8", "naive CD8 T cells: " + FARHAT),
+    "CD8_memory": ((40, 634, 13432), "CD8", "memory CD8 T cells: " + FARHAT),
+    "NK": (None, "NK", "NK cells (all; mostly CD56dim); " + CALIBRATED + "; measured (" + FARHAT
+           + "): 23 / 8,774 / 8,281"),
+    "NK_CD56bright": ((1200, 10800, 8281), "NK",
                       "CD56bright (CD16-) NK cells: ~1,200 high-affinity and ~9,600 intermediate sites (Nagler et "
                       "al. 1990, IL2_PARAMETERS.md s2 anchors), read as 1,200 CD25 and 10,800 CD122; gamma-c as "
                       "for all NK cells (" + FARHAT + ")"),
-    "T_activated": ((30000, 1920, 16045),
+    "T_activated": ((30000, 1920, 16045), "CD4",
                     "activated conventional T cells (CD25-high); assumption: CD25 3e4, the middle of the 1e4-1e5 "
                     "classically reported (IL2_PARAMETERS.md s2 marks it not retrieved); CD122 10x memory CD4 "
                     "(the TCR-induced increase of Tkach et al. 2014, mouse); gamma-c of memory CD4 (" + FARHAT + ")"),
 }
-for _name, ((_cd25, _cd122, _cd132), _doc) in CELL_TYPES.items():
-    m.parameter_set(_name, {"CD25_per_cell": _cd25, "CD122_per_cell": _cd122, "CD132_per_cell": _cd132}, doc=_doc)
+for _name, (_chains, _lineage, _doc) in CELL_TYPES.items():
+    if _chains is None:
+        _chains = tuple(fitted(f"{chain}_{_name}")[0] for chain in ("CD25", "CD122", "CD132"))
+    m.parameter_set(_name, {"CD25_per_cell": _chains[0], "CD122_per_cell": _chains[1], "CD132_per_cell": _chains[2],
+                            "STAT5_per_cell": STAT5_LINEAGE[_lineage][0]},
+                    doc=_doc + f"; STAT5 of the {_lineage} lineage (estimated)")
 
 # ------------------------------------------------------------------ observables (molecules per cell)
 m.observable("IL2_bound_surface", ["IL2(a!+)", "IL2(a,b!+)"])

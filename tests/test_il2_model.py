@@ -49,11 +49,13 @@ def test_every_parameter_is_cited_or_marked_as_an_assumption(model):
         if p.name in inputs:
             continue
         if p.expr.is_number():
-            assert re.search(r"IL2_PARAMETERS\.md|BIOMD\d{10}|assumption", p.doc), (p.name, p.doc)
+            assert re.search(r"IL2_PARAMETERS\.md|BIOMD\d{10}|assumption|estimated from the training data: "
+                             r"docs/calibration\.md", p.doc), (p.name, p.doc)
         else:
             assert p.doc, f"derived parameter {p.name} ({p.expr.text}) says nothing of where it comes from"
     for ps in model.parameter_sets.values():
         assert re.search(r"IL2_PARAMETERS\.md|assumption", ps.doc), (ps.name, ps.doc)
+        assert "STAT5_per_cell" in ps.as_dict(), ps.name
 
 
 def test_build_files_are_committed_and_reproducible(tmp_path):
@@ -162,7 +164,7 @@ def test_binding_assay_reproduces_the_seed_table_within_factor_3(sim, cell):
 def ec50s(sim, model):
     doses = np.logspace(-2, 5, 29)
     return {ct: ec50(dose_response(sim, doses, ["pSTAT5"], 1800.0, ct, **overrides(model, ct)), "pSTAT5")
-            for ct in ["Treg", "T_activated", "CD4_memory", "CD8_naive", "CD8_memory", "NK"]}
+            for ct in ["Treg", "T_activated", "CD4_helper", "CD4_memory", "CD8", "CD8_naive", "CD8_memory", "NK"]}
 
 
 def test_cd25_high_cells_respond_at_lower_doses_than_cd25_negative_ones(ec50s):
@@ -170,16 +172,45 @@ def test_cd25_high_cells_respond_at_lower_doses_than_cd25_negative_ones(ec50s):
     assert ec50s["Treg"] < ec50s["CD4_memory"]
 
 
-@pytest.mark.xfail(strict=True, reason="not met by the model yet: Treg pSTAT5 EC50 is 19.6 pM at 30 min "
-                   "(issue 6 note); strict, so this fails loudly once the model meets it")
-def test_treg_pstat5_half_maximal_below_10_pM(ec50s):
-    assert ec50s["Treg"] < 10.0
+def _measured_ec50s_30min() -> dict[str, float]:
+    """Geometric mean over replicates of the 4-parameter Hill EC50 (pM) of the training data at
+    30 min (data/training/farhat2021_pSTAT5_IL2.csv), per whole population."""
+    import csv
+
+    from il2sbml.ode import fit_hill
+    from il2sbml.petab_problem import POPULATION_ALIASES
+
+    curves = {}
+    with open("data/training/farhat2021_pSTAT5_IL2.csv", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            if r["time_min"] == "30" and r["population"] in ("T-reg", "T-helper", "CD8+", "NK"):
+                curves.setdefault((POPULATION_ALIASES[r["population"]], r["experiment"]), []).append(
+                    (float(r["IL2_nM"]) * 1000, float(r["pSTAT5_au"])))
+    out = {}
+    for (cell, _), pts in curves.items():
+        pts.sort()
+        out.setdefault(cell, []).append(fit_hill([p[0] for p in pts], [p[1] for p in pts]).ec50)
+    return {c: float(np.exp(np.mean(np.log(v)))) for c, v in out.items()}
 
 
-@pytest.mark.xfail(strict=True, reason="not met by the model yet: NK 50 pM, CD8 96-125 pM at 30 min "
-                   "(generic STAT5 constants amplify; issue 6 note)")
-def test_cd25_negative_cells_need_nanomolar(ec50s):
-    assert min(ec50s[c] for c in ["CD8_naive", "CD8_memory", "NK"]) >= 1000.0
+def test_calibrated_model_reproduces_the_measured_30_min_ec50s_within_3_fold(ec50s):
+    """Issue 13 acceptance: Treg, CD4 helper, CD8 and NK (training data: Farhat et al. 2021)."""
+    measured = _measured_ec50s_30min()
+    assert 30 < measured["Treg"] < 80 and 1000 < min(measured[c] for c in ("CD4_helper", "CD8", "NK"))
+    for cell, m in measured.items():
+        assert 1 / 3 < ec50s[cell] / m < 3, (cell, ec50s[cell], m)
+
+
+def test_tregs_respond_at_10_pM_where_nk_and_cd8_cells_do_not(sim, model, ec50s):
+    """The seed's claim, as the issue states it: at 10 pM for 30 min Treg pSTAT5 is >= 10 % of its
+    maximum, NK and CD8 <= 5 % of theirs; and the NK/Treg EC50 ratio is >= 20."""
+    frac = {}
+    for cell in ("Treg", "NK", "CD8"):
+        dr = dose_response(sim, [10.0, 1e3, 1e4, 1e5], ["pSTAT5"], 1800.0, cell, **overrides(model, cell))
+        frac[cell] = dr.values["pSTAT5"][0] / max(dr.values["pSTAT5"])
+    assert frac["Treg"] >= 0.10, frac
+    assert frac["NK"] <= 0.05 and frac["CD8"] <= 0.05, frac
+    assert ec50s["NK"] / ec50s["Treg"] >= 20
 
 
 # ---------------------------------------------------------------- co-culture

@@ -304,4 +304,6 @@ def test_cover_first_lists_the_same_reactions_those_bringing_a_new_species_first
         runs.append((np.array(r.simulate(0, 50, 11, ["time"] + sorted(r.model.getFloatingSpeciesIds()))),
                      dict(zip(r.model.getReactionIds(), r.model.getReactionRates()))))
     np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-9, atol=1e-12)
-    assert runs[0][1] == pytest.approx(runs[1][1], rel=1e-12)
+    # rates at t = 50 s carry the integrator's differences, as the trajectories do (the calibrated
+    # model's fast STAT5 steps put them at ~3e-12 relative): the same tolerance as above
+    assert runs[0][1] == pytest.approx(runs[1][1], rel=1e-9, abs=1e-12)

@@ -1,0 +1,228 @@
+"""The model against held-out measurements: predictions, EC50s, fold errors, figures (analysis).
+
+Held-out data (``data/heldout/``, see its PROVENANCE.md) are read here and nowhere else: not by
+:mod:`il2sbml.petab_problem`, not by :mod:`il2sbml.calibrate`. Four sets, as the calibration
+issue names them:
+
+(a) ``farhat2021_pSTAT5_IL2_4h.csv``: the 4 h rows of the training experiments (Treg,
+    T-helper, CD8, NK; same plates, so the calibration's offsets and scales apply and the
+    prediction is in the cytometer's units).
+(b) ``Visterra_pSTAT5.csv``, the CD56bright NK blocks only (the file's other blocks repeat the
+    training data and are not read): cell type ``NK_CD56bright`` of the model.
+(c) ``WTDimericMutSingleCellData_IL2.csv``, the 2019-04-18 PBMC lot only (an independent lot):
+    per-cell mean pSTAT5 of Treg, T-helper, NK and CD8 at 0.5-4 h.
+(d) ``YT1TetraSTAT.csv``, the monovalent IL-2 rows: the YT-1 NK line (CD25 negative), with its
+    measured gamma-c (``YT_1_receptor_levels.csv``: 10,909 per cell; IL-2Ralpha and IL-2Rbeta
+    were not measured: -1). IL-2Ralpha is 0 (the line is CD25-negative by its selection) and
+    IL-2Rbeta is an assumption (:data:`YT1_CD122`), the time of stimulation is not recorded.
+
+For (b)-(d) the plates have no calibrated offset or scale, so the comparison is of what does not
+depend on them: the EC50 of a Hill fit (measured) against the EC50 of the model's curve
+(predicted), and curve shapes scaled to each curve's own range. Misses are reported as they are.
+
+Units: doses in pM (files in nM are converted), times in s, pSTAT5 in molecules per cell
+(model) or the cytometer's arbitrary units (data).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import Il2sbmlError
+
+HELDOUT = "data/heldout"
+YT1_CD122 = 8774.0
+"""IL-2Rbeta per YT-1 cell: not measured (YT_1_receptor_levels.csv has -1); assumption: the
+number of primary NK cells (IL2_PARAMETERS.md s2), since YT-1 is an NK line; the report also
+gives the prediction at a tenth and at three times this."""
+MODEL_DOSES_PM = np.logspace(-1, 5, 31)
+
+
+@dataclass
+class Curve:
+    """One measured dose-response of a held-out set."""
+
+    dataset: str           # (a), (b), (c), (d)
+    label: str             # e.g. "Treg 4 h, 2019-03-27"
+    cell_type: str         # model parameter set (or "YT1")
+    time_s: float | None   # None: not recorded
+    doses_pM: np.ndarray
+    values: np.ndarray
+    overrides: dict = field(default_factory=dict)
+    experiment: str = ""
+
+
+def _f(text: str) -> float:
+    return float(text.strip())
+
+
+def load_4h(path: str) -> list[Curve]:
+    """Set (a): the 4 h rows, one curve per experiment and population (whole populations only)."""
+    from .petab_problem import POPULATION_ALIASES, DEFAULT_POPULATIONS
+
+    groups: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        for rec in csv.DictReader(fh):
+            if rec["population"] in DEFAULT_POPULATIONS:
+                groups.setdefault((rec["experiment"], rec["population"]), []).append(
+                    (_f(rec["IL2_nM"]) * 1000, _f(rec["pSTAT5_au"])))
+    curves = []
+    for (exp, pop), pts in groups.items():
+        pts.sort()
+        cell = POPULATION_ALIASES[pop]
+        curves.append(Curve("(a)", f"{cell} 4 h, {exp}", cell, 4 * 3600.0, np.array([p[0] for p in pts]),
+                            np.array([p[1] for p in pts]), experiment=exp))
+    return curves
+
+
+def load_cd56bright(path: str) -> list[Curve]:
+    """Set (b): the CD56bright NK blocks of the Visterra file (both replicates, IL-2 rows)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    curves = []
+    for r, row in enumerate(rows):
+        if len(row) > 1 and row[1].startswith("CD56bright"):
+            for rep, first in ((1, 2), (2, 19)):
+                if rep == 2 and not rows[r][first - 1].startswith("CD56bright"):
+                    continue
+                doses = np.array([_f(x) * 1000 for x in rows[r + 1][first:first + 12]])
+                for k in range(r + 3, r + 7):
+                    label = rows[k][0]
+                    hours = {"30 min": 0.5, "1 hour": 1, "2 hours": 2, "4 hours": 4}[label.split(", ")[1]]
+                    vals = [x for x in rows[k][first:first + 12]]
+                    ok = sorted((i for i, v in enumerate(vals) if v.strip()), key=lambda i: doses[i])
+                    curves.append(Curve("(b)", f"CD56bright NK {label.split(', ')[1]}, replicate {rep}",
+                                        "NK_CD56bright", hours * 3600.0, doses[ok],
+                                        np.array([_f(vals[i]) for i in ok])))
+    if not curves:
+        raise Il2sbmlError(f"{path}: no CD56bright block found")
+    return curves
+
+
+def load_lot_0418(path: str) -> list[Curve]:
+    """Set (c): the 2019-04-18 lot, per-cell mean pSTAT5 per cell type and time."""
+    cells = {"Treg": "Treg", "Thelper": "CD4_helper", "NK": "NK", "CD8": "CD8"}
+    groups: dict[tuple[str, float], list[tuple[float, float]]] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        for rec in csv.DictReader(fh):
+            if rec["Date"] == "4/18/2019" and rec["Ligand"] == "IL2":
+                groups.setdefault((rec["Cell"], _f(rec["Time"])), []).append((_f(rec["Dose"]) * 1000, _f(rec["Mean"])))
+    curves = []
+    for (cell, hours), pts in sorted(groups.items()):
+        pts.sort()
+        curves.append(Curve("(c)", f"{cells[cell]} {hours:g} h, lot 2019-04-18", cells[cell], hours * 3600,
+                            np.array([p[0] for p in pts]), np.array([p[1] for p in pts])))
+    return curves
+
+
+def load_yt1(path: str, receptors: str) -> list[Curve]:
+    """Set (d): YT-1 (CD25-negative NK line), monovalent IL-2, with its measured gamma-c."""
+    with open(receptors, newline="", encoding="utf-8") as fh:
+        rec = next(csv.DictReader(fh))
+    gc = _f(rec["$\\gamma_{c}$"])
+    pts = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            if r["Ligand"].strip() == "IL2" and r["Valency"].strip() == "1":
+                pts.append((_f(r["Concentration"]) * 1000, _f(r["Mean"])))
+    pts.sort()
+    return [Curve("(d)", "YT-1 (CD25-), time not recorded", "NK", None, np.array([p[0] for p in pts]),
+                  np.array([p[1] for p in pts]),
+                  overrides={"CD25_per_cell": 0.0, "CD122_per_cell": YT1_CD122, "CD132_per_cell": gc})]
+
+
+def load_all(folder: str = HELDOUT) -> list[Curve]:
+    return (load_4h(os.path.join(folder, "farhat2021_pSTAT5_IL2_4h.csv"))
+            + load_cd56bright(os.path.join(folder, "Visterra_pSTAT5.csv"))
+            + load_lot_0418(os.path.join(folder, "WTDimericMutSingleCellData_IL2.csv"))
+            + load_yt1(os.path.join(folder, "YT1TetraSTAT.csv"), os.path.join(folder, "YT_1_receptor_levels.csv")))
+
+
+def measured_ec50(curve: Curve) -> float | None:
+    """EC50 (pM) of a 4-parameter Hill fit to the measured curve; None when no sigmoid fits."""
+    from .ode import fit_hill
+
+    try:
+        return float(fit_hill(curve.doses_pM, curve.values).ec50)
+    except Il2sbmlError:
+        return None
+
+
+def predict(sim, curve: Curve, cell_values: dict, doses=MODEL_DOSES_PM, time_s: float | None = None) -> np.ndarray:
+    """Model pSTAT5 (molecules per cell) of ``curve``'s cell type at ``doses`` (pM)."""
+    t = time_s if time_s is not None else curve.time_s
+    dr = sim.dose_response("IL2_pM", doses, ["pSTAT5"], time=t, **(cell_values | curve.overrides))
+    return dr["pSTAT5"]
+
+
+def fold_error(measured: float | None, predicted: float | None) -> float | None:
+    if not measured or not predicted:
+        return None
+    return float(max(measured, predicted) / min(measured, predicted))
+
+
+def log_fold(measured, predicted) -> float | None:
+    if not measured or not predicted:
+        return None
+    return float(math.log10(predicted / measured))
+
+
+# ---------------------------------------------------------------- the comparison
+
+@dataclass
+class Row:
+    dataset: str
+    label: str
+    time_s: float | None
+    measured_ec50_pM: float | None
+    predicted_ec50_pM: float | None
+    fold_error: float | None
+
+
+def _model_ec50(doses, values) -> float | None:
+    from .ode import fit_hill
+
+    try:
+        return float(fit_hill(doses, values).ec50)
+    except Il2sbmlError:
+        return None
+
+
+YT1_TIMES_S = (1800.0, 14400.0)
+"""YT-1's time of stimulation is not recorded: predictions at 30 min and 4 h bracket it."""
+
+
+def compare(model_path: str = "model_src/il2.py", sbml: str = "build/il2_Treg.xml", folder: str = HELDOUT,
+            nuisance: dict | None = None, progress=None):
+    """Every held-out curve with its prediction: ``(rows, curves, predictions)``.
+
+    ``nuisance`` (offsets and scales of the training experiments, by PEtab id) puts set (a)'s
+    predictions in the cytometer's units; without it set (a) is compared by EC50 and shape only.
+    """
+    from .dsl import load_model
+    from .ode import Simulator
+
+    model = load_model(model_path)
+    sim = Simulator(sbml)
+    rows, preds = [], []
+    curves = load_all(folder)
+    for c in curves:
+        values = model.parameter_sets[c.cell_type].as_dict()
+        if c.time_s is None:
+            times = YT1_TIMES_S
+        else:
+            times = (c.time_s,)
+        for t in times:
+            p = predict(sim, c, values, time_s=t)
+            label = c.label if c.time_s is not None else f"{c.label}; predicted at {t / 60:g} min"
+            m, q = measured_ec50(c), _model_ec50(MODEL_DOSES_PM, p)
+            rows.append(Row(c.dataset, label, t, m, q, fold_error(m, q)))
+            preds.append((c, t, p))
+        if progress:
+            progress(f"held out {c.dataset}: {c.label}")
+    return rows, curves, preds
