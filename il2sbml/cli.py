@@ -6,6 +6,7 @@
                   [--format sbml|antimony|omex [--t-end T --points P]]
     il2sbml validate FILE.xml
     il2sbml petab MODEL --data TRAINING.csv [-o build/petab] [--priors data/priors]
+    il2sbml validate-model [--out build/validation]
     il2sbml calibrate [--petab build/petab] [--out build/calibration] [--quick] [--starts N] [--seed S]
     il2sbml report [--out build/report] [--quick]
     il2sbml dose-response --cell-type Treg --readout pSTAT5 --time 30m --out DIR [--doses 0.1,1,10]
@@ -112,6 +113,19 @@ def cmd_calibrate(args) -> int:
         settings = replace(settings, profiles=False)
     calibrate(args.petab, args.out, settings=settings, seed=args.seed, threads=args.threads, work_dir=args.work_dir,
               progress=lambda line: print(line, file=sys.stderr, flush=True))
+    return 0
+
+
+def cmd_validate_model(args) -> int:
+    from .heldout import validate_model
+
+    rows = validate_model(args.out, args.model, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    for r in rows:
+        fold = "no fit" if r.fold_error is None else f"{r.fold_error:.2g}x"
+        meas = "no fit" if r.measured_ec50_pM is None else f"{r.measured_ec50_pM:.3g} pM"
+        pred = "no fit" if r.predicted_ec50_pM is None else f"{r.predicted_ec50_pM:.3g} pM"
+        print(f"{r.dataset} {r.label}: measured {meas}, predicted {pred}, fold {fold}")
+    print(f"{args.out}/heldout_ec50.csv, training_and_4h.png, heldout_shapes.png")
     return 0
 
 
@@ -289,6 +303,11 @@ def main(argv=None) -> int:
     c.add_argument("--seed", type=int, default=1, help="seeds the start points (default: 1)")
     c.add_argument("--threads", type=int, default=2, help="starts run in parallel threads (default: 2)")
     c.set_defaults(func=cmd_calibrate)
+    vm = sub.add_parser("validate-model", help="the calibrated model against the held-out data sets (a)-(d): "
+                        "EC50 table with fold errors and figures")
+    vm.add_argument("--model", default="model_src/il2.py", help="model file (default: model_src/il2.py)")
+    vm.add_argument("--out", default="build/validation", help="output folder (default: build/validation)")
+    vm.set_defaults(func=cmd_validate_model)
     v = sub.add_parser("validate", help="run every libSBML consistency check (units included) on an SBML file")
     v.add_argument("file")
     v.set_defaults(func=cmd_validate)

@@ -198,19 +198,15 @@ YT1_TIMES_S = (1800.0, 14400.0)
 
 
 def compare(model_path: str = "model_src/il2.py", sbml: str = "build/il2_Treg.xml", folder: str = HELDOUT,
-            nuisance: dict | None = None, progress=None):
-    """Every held-out curve with its prediction: ``(rows, curves, predictions)``.
-
-    ``nuisance`` (offsets and scales of the training experiments, by PEtab id) puts set (a)'s
-    predictions in the cytometer's units; without it set (a) is compared by EC50 and shape only.
-    """
+            sets=("(a)", "(b)", "(c)", "(d)"), progress=None):
+    """Every held-out curve of ``sets`` with its prediction: ``(rows, curves, predictions)``."""
     from .dsl import load_model
     from .ode import Simulator
 
     model = load_model(model_path)
     sim = Simulator(sbml)
     rows, preds = [], []
-    curves = load_all(folder)
+    curves = [c for c in load_all(folder) if c.dataset in sets]
     for c in curves:
         values = model.parameter_sets[c.cell_type].as_dict()
         if c.time_s is None:
@@ -226,3 +222,133 @@ def compare(model_path: str = "model_src/il2.py", sbml: str = "build/il2_Treg.xm
         if progress:
             progress(f"held out {c.dataset}: {c.label}")
     return rows, curves, preds
+
+
+# ---------------------------------------------------------------- figures and tables
+
+TRAINING = "data/training/farhat2021_pSTAT5_IL2.csv"
+TIME_COLOURS = {1800.0: "tab:blue", 3600.0: "tab:orange", 7200.0: "tab:green", 14400.0: "tab:red"}
+
+
+def _exp_id(experiment: str) -> str:
+    from .petab_problem import _exp_id as petab_exp_id
+
+    return petab_exp_id(experiment)
+
+
+def _training_curves() -> list[Curve]:
+    """The training rows of the four whole populations (for the figure only; never fitted here)."""
+    from .petab_problem import DEFAULT_POPULATIONS, POPULATION_ALIASES
+
+    groups: dict = {}
+    with open(TRAINING, newline="", encoding="utf-8") as fh:
+        for rec in csv.DictReader(fh):
+            if rec["population"] in DEFAULT_POPULATIONS:
+                key = (rec["experiment"], POPULATION_ALIASES[rec["population"]], _f(rec["time_min"]) * 60)
+                groups.setdefault(key, []).append((_f(rec["IL2_nM"]) * 1000, _f(rec["pSTAT5_au"])))
+    return [Curve("training", f"{cell} {t / 60:g} min, {exp}", cell, t, np.array([p[0] for p in sorted(v)]),
+                  np.array([p[1] for p in sorted(v)]), experiment=exp)
+            for (exp, cell, t), v in sorted(groups.items())]
+
+
+def figure_training_and_4h(sim, model, fit: dict, path: str) -> None:
+    """Data points on model curves for each experiment and population: the training times and the
+    held-out 4 h rows (set (a)), in the cytometer's units through the calibrated offsets and scales."""
+    from .report import _figure
+
+    curves = _training_curves() + load_4h(os.path.join(HELDOUT, "farhat2021_pSTAT5_IL2_4h.csv"))
+    panels = sorted({(c.experiment, c.cell_type) for c in curves})
+    fig, axes = _figure(2, 4, size=(16, 7.5))
+    cache: dict = {}
+    for ax, (exp, cell) in zip(axes, panels):
+        e = _exp_id(exp)
+        offset, scale = fit[f"offset_{e}_{cell}"]["value"], fit[f"scale_{e}"]["value"]
+        values = model.parameter_sets[cell].as_dict()
+        for c in (c for c in curves if c.experiment == exp and c.cell_type == cell):
+            key = (cell, c.time_s)
+            if key not in cache:
+                cache[key] = predict(sim, c, values)
+            colour = TIME_COLOURS[c.time_s]
+            held = c.dataset == "(a)"
+            ax.plot(c.doses_pM, c.values, "s" if held else "o", mfc="none" if held else colour, color=colour,
+                    label=f"{c.time_s / 60:g} min, {'held out (a)' if held else 'training'}")
+            ax.plot(MODEL_DOSES_PM, offset + scale * cache[key], "-", color=colour, lw=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{cell}, {exp}", fontsize=9)
+        ax.set_xlabel("IL-2 (pM)")
+        ax.set_ylabel("pSTAT5 (a.u.)")
+        ax.legend(fontsize=6)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle("Training (filled) and held-out 4 h (open) pSTAT5 on the calibrated model (lines)")
+    fig.savefig(path, dpi=80)
+
+
+def figure_heldout_shapes(preds, path: str) -> None:
+    """Sets (b)-(d): measured and predicted curves, each scaled to its own range (no offset or scale
+    is known for these plates)."""
+    from .report import _figure
+
+    items = [(c, t, p) for c, t, p in preds if c.dataset in ("(b)", "(c)", "(d)")]
+    groups: dict = {}
+    for c, t, p in items:
+        groups.setdefault((c.dataset, c.cell_type, c.label.split(",")[-1].strip() if c.dataset == "(b)" else ""),
+                          []).append((c, t, p))
+    fig, axes = _figure(2, 4, size=(16, 7.5))
+
+    def unit(y):
+        y = np.asarray(y, float)
+        return (y - y.min()) / (y.max() - y.min()) if y.max() > y.min() else y * 0
+
+    for ax, (key, members) in zip(axes, sorted(groups.items())):
+        for c, t, p in members:
+            colour = TIME_COLOURS.get(t, "tab:gray")
+            ax.plot(c.doses_pM, unit(c.values), "s", mfc="none", color=colour,
+                    label=f"held out {c.dataset}, {t / 60:g} min" if c.time_s else f"held out {c.dataset}")
+            ax.plot(MODEL_DOSES_PM, unit(p), "-", color=colour, lw=1,
+                    label=None if c.time_s else f"model, {t / 60:g} min")
+        ax.set_xscale("log")
+        title = {"(b)": "CD56bright NK", "(c)": f"{key[1]}, lot 2019-04-18", "(d)": "YT-1 (CD25-)"}[key[0]]
+        ax.set_title(f"{key[0]} {title}{', ' + key[2] if key[2] else ''}", fontsize=9)
+        ax.set_xlabel("IL-2 (pM)")
+        ax.set_ylabel("pSTAT5, scaled to its range")
+        ax.legend(fontsize=6)
+    for ax in axes[len(groups):]:
+        ax.set_visible(False)
+    fig.suptitle("Held-out sets (b)-(d): measured (open) against predicted (lines), each scaled 0-1")
+    fig.savefig(path, dpi=80)
+
+
+def write_table(rows: list[Row], path: str) -> None:
+    from .build import atomic_write
+
+    def g(x):
+        return "" if x is None else f"{x:.4g}"
+
+    lines = ["# held-out EC50s, pM: measured (4-parameter Hill fit; empty: no sigmoid fits) against predicted",
+             "set,curve,time_s,measured_EC50_pM,predicted_EC50_pM,fold_error"]
+    lines += [f'{r.dataset},"{r.label}",{g(r.time_s)},{g(r.measured_ec50_pM)},{g(r.predicted_ec50_pM)},'
+              f"{g(r.fold_error)}" for r in rows]
+    atomic_write(path, "\n".join(lines) + "\n")
+
+
+def validate_model(out: str = "build/validation", model_path: str = "model_src/il2.py",
+                   sbml: str = "build/il2_Treg.xml", fit_path: str = "model_src/il2_fit.json",
+                   sets=("(a)", "(b)", "(c)", "(d)"), progress=None) -> list[Row]:
+    """The held-out comparisons of ``sets``: ``heldout_ec50.csv``, ``training_and_4h.png`` and
+    (with any of (b)-(d)) ``heldout_shapes.png``."""
+    import json
+
+    from .dsl import load_model
+    from .ode import Simulator
+
+    os.makedirs(out, exist_ok=True)
+    with open(fit_path, encoding="utf-8") as fh:
+        fit = json.load(fh)["parameters"]
+    rows, curves, preds = compare(model_path, sbml, sets=sets, progress=progress)
+    write_table(rows, os.path.join(out, "heldout_ec50.csv"))
+    figure_training_and_4h(Simulator(sbml), load_model(model_path), fit, os.path.join(out, "training_and_4h.png"))
+    if set(sets) - {"(a)"}:
+        figure_heldout_shapes(preds, os.path.join(out, "heldout_shapes.png"))
+    return rows

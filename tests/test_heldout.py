@@ -68,3 +68,16 @@ def test_a_prediction_is_a_dose_response(curves):
     c = next(c for c in curves if c.dataset == "(c)" and c.cell_type == "NK" and c.time_s == 1800.0)
     p = heldout.predict(sim, c, model.parameter_sets["NK"].as_dict())
     assert p.shape == heldout.MODEL_DOSES_PM.shape and p[-1] > 10 * p[0] > 0
+
+
+def test_validate_model_writes_the_table_and_figures(tmp_path, capsys):
+    from il2sbml.cli import main
+
+    assert main(["validate-model", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "(d) YT-1 (CD25-)" in out and "fold" in out
+    lines = (tmp_path / "heldout_ec50.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("#") and lines[1].startswith("set,curve,time_s")
+    assert len(lines) == 2 + 8 + 8 + 16 + 2           # (d) is predicted at two times
+    for name in ("training_and_4h.png", "heldout_shapes.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -107,9 +107,13 @@ def test_quick_report_page_shows_every_figure_it_wrote(tmp_path):
     assert "<script" not in text and "http" not in text        # self-contained
     for unit in ("pM", "molecules per cell", "(min)"):
         assert unit in text
-    for step in "abcdfg":   # e (co-culture) is skipped in a quick run, and says so
+    for step in "abcdfgh":   # e (co-culture) is skipped in a quick run, and says so
         assert any(f"] {step}. " in ln and "done in" in ln for ln in lines)
     assert "Skipped (quick run)" in text
+    # g: the model against data: the training and 4 h held-out panels and the EC50 table of set (a)
+    assert "g. model against data" in text and "training_and_4h.png" in images
+    _, header, rows = read_csv(out / "heldout_ec50.csv")
+    assert header[:3] == ["set", "curve", "time_s"] and {r[0] for r in rows} == {"(a)"} and len(rows) == 8
     # the model summary is the network build() wrote (build/<model>_Treg.network.json)
     net = json.loads((build_dir / "il2_Treg.network.json").read_text(encoding="utf-8"))
     assert f"{net['species']} species, {net['reactions']} reactions" in text
