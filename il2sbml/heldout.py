@@ -273,15 +273,24 @@ def figure_training_and_4h(sim, model, fit: dict, path: str) -> None:
             ax.plot(c.doses_pM, c.values, "s" if held else "o", mfc="none" if held else colour, color=colour,
                     label=f"{c.time_s / 60:g} min, {'held out (a)' if held else 'training'}")
             ax.plot(MODEL_DOSES_PM, offset + scale * cache[key], "-", color=colour, lw=1)
-        ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_title(f"{cell}, {exp}", fontsize=9)
-        ax.set_xlabel("IL-2 (pM)")
-        ax.set_ylabel("pSTAT5 (a.u.)")
-        ax.legend(fontsize=6)
-    for ax in axes[len(panels):]:
+        _label(ax, f"{cell}, {exp}", "pSTAT5 (a.u.)")
+    _save(fig, axes, len(panels), "Training (filled) and held-out 4 h (open) pSTAT5 on the calibrated model (lines)",
+          path)
+
+
+def _label(ax, title: str, ylabel: str) -> None:
+    ax.set_xscale("log")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("IL-2 (pM)")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=6)
+
+
+def _save(fig, axes, used: int, title: str, path: str) -> None:
+    for ax in axes[used:]:
         ax.set_visible(False)
-    fig.suptitle("Training (filled) and held-out 4 h (open) pSTAT5 on the calibrated model (lines)")
+    fig.suptitle(title)
     fig.savefig(path, dpi=80)
 
 
@@ -308,16 +317,10 @@ def figure_heldout_shapes(preds, path: str) -> None:
                     label=f"held out {c.dataset}, {t / 60:g} min" if c.time_s else f"held out {c.dataset}")
             ax.plot(MODEL_DOSES_PM, unit(p), "-", color=colour, lw=1,
                     label=None if c.time_s else f"model, {t / 60:g} min")
-        ax.set_xscale("log")
         title = {"(b)": "CD56bright NK", "(c)": f"{key[1]}, lot 2019-04-18", "(d)": "YT-1 (CD25-)"}[key[0]]
-        ax.set_title(f"{key[0]} {title}{', ' + key[2] if key[2] else ''}", fontsize=9)
-        ax.set_xlabel("IL-2 (pM)")
-        ax.set_ylabel("pSTAT5, scaled to its range")
-        ax.legend(fontsize=6)
-    for ax in axes[len(groups):]:
-        ax.set_visible(False)
-    fig.suptitle("Held-out sets (b)-(d): measured (open) against predicted (lines), each scaled 0-1")
-    fig.savefig(path, dpi=80)
+        _label(ax, f"{key[0]} {title}{', ' + key[2] if key[2] else ''}", "pSTAT5, scaled to its range")
+    _save(fig, axes, len(groups), "Held-out sets (b)-(d): measured (open) against predicted (lines), each scaled 0-1",
+          path)
 
 
 def write_table(rows: list[Row], path: str) -> None:

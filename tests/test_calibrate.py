@@ -97,3 +97,28 @@ def test_quick_calibration_runs_and_writes_its_files(loaded, tmp_path, capsys):
 def test_missing_problem_is_refused_by_name(tmp_path):
     with pytest.raises(cal.CalibrationError, match="problem.yaml not found: write the problem first"):
         cal.load(str(tmp_path / "none"), str(tmp_path))
+
+
+def test_profile_intervals_on_a_problem_with_a_known_answer(tmp_path):
+    """_profiles on a two-parameter quadratic: -log L = (x0 - 1)^2 / (2 * 0.1^2), x1 free of the
+    data; the 95 % profile interval of x0 is 1 -+ 1.96 * 0.1, and x1 is not identifiable."""
+    import pypesto
+    import pypesto.engine
+    import pypesto.optimize as optimize
+
+    def f(x):
+        return (x[0] - 1.0) ** 2 / (2 * 0.1 ** 2)
+
+    def g(x):
+        return np.array([(x[0] - 1.0) / 0.1 ** 2, 0.0])
+
+    problem = pypesto.Problem(pypesto.Objective(fun=f, grad=g), lb=[-2.0, -2.0], ub=[3.0, 3.0],
+                              x_names=["a", "b"])
+    optimizer = optimize.ScipyOptimizer()
+    np.random.seed(0)
+    result = optimize.minimize(problem, optimizer=optimizer, n_starts=2, progress_bar=False)
+    rows = cal._profiles(problem, result, optimizer, pypesto.engine.SingleCoreEngine(), ["a", "b"], str(tmp_path))
+    assert rows["a"]["identifiable"] and not rows["b"]["identifiable"]
+    assert rows["a"]["lower_scaled"] == pytest.approx(1 - 1.96 * 0.1, abs=0.03)
+    assert rows["a"]["upper_scaled"] == pytest.approx(1 + 1.96 * 0.1, abs=0.03)
+    assert (tmp_path / "profiles.png").stat().st_size > 1000
