@@ -3,19 +3,24 @@
 ``il2sbml calibrate [--quick]`` reads ``build/petab/`` (written by ``il2sbml petab``), compiles
 it with AMICI (once: the compiled model is cached under ``build/amici/`` by a hash of the problem
 files), and runs pyPESTO's multistart optimisation with the Fides trust-region optimiser on
-AMICI's adjoint gradients, then (full run) pyPESTO's profile likelihoods of every estimated
-parameter. It writes ``build/calibration/``: ``summary.json`` (settings, per-start results, the
-best parameters, timings), ``best_parameters.tsv``, ``waterfall.png`` and, with profiles,
-``profiles.tsv`` (the 95 % profile-likelihood confidence interval of each parameter and whether
-the data determine it) and ``profiles.png``.
+AMICI's forward sensitivities (gradient and Fisher information), then (full run) pyPESTO's
+profile likelihoods of every estimated parameter. It writes ``build/calibration/``:
+``summary.json`` (settings, per-start results, the best parameters, timings),
+``best_parameters.tsv``, ``waterfall.png`` and, with profiles, ``profiles.tsv`` (the 95 %
+profile-likelihood confidence interval of each parameter and whether the data determine it) and
+``profiles.png``.
 
 Nothing here is written by hand that pyPESTO does: start points (uniform within bounds on the
 parameter scale, from ``numpy``'s generator seeded by ``--seed``), optimisation, profiles and
-plots are pyPESTO's. What this module adds is the engine set-up, measured on this problem:
+plots are pyPESTO's. What this module adds is the engine set-up, measured on this problem
+(``benchmarks/calibration.py``, ``docs/benchmarks.md``):
 
-* **Adjoint sensitivities** (AMICI), measured on the 42-parameter problem at its nominal point:
-  objective 0.20 s, objective and gradient 2.5 s (forward sensitivities 7.5 s) at the tolerances
-  below, 6.3 s at AMICI's defaults (relative 1e-8, absolute 1e-16).
+* **Forward sensitivities and the Fisher information** (AMICI), which Fides uses as its Hessian
+  (Gauss-Newton): from random starts it reached 2,432.9 and 2,441.3 in 80 iterations (8-9 min
+  per start, two starts on two threads), where Fides with BFGS updates on adjoint gradients
+  needed ~250 iterations (~27 min) for 2,433.4. One objective costs 0.18 s; objective and
+  gradient 5.8 s forward, 6.3 s adjoint at the fit (44 parameters; 7.5 and 2.5 s at the
+  uncalibrated point).
 * **Tolerances**: relative 1e-6, absolute 1e-6 molecules per cell (the state is in molecules,
   from ~1 to 1e8; a millionth of a molecule is far below any measured difference). The
   objective moves by 4e-3 of 23,382 against the defaults.
@@ -56,7 +61,7 @@ class Settings:
     profiles: bool
 
 
-FULL = Settings(starts=50, max_iter=300, profiles=True)
+FULL = Settings(starts=50, max_iter=150, profiles=True)
 QUICK = Settings(starts=2, max_iter=3, profiles=False)
 
 
@@ -108,7 +113,7 @@ def load(petab_dir: str = "build/petab", work_dir: str = "build/amici"):
     pp = importer.create_problem(verbose=False)
     amici_objective = _amici_objective(pp.objective)
     solver = amici_objective.amici_solver
-    solver.set_sensitivity_method(asu.SensitivityMethod.adjoint)
+    solver.set_sensitivity_method(asu.SensitivityMethod.forward)   # gradient and FIM for Fides (see above)
     for suffix in ("", "_b", "_quadratures"):
         getattr(solver, "set_relative_tolerance" + suffix)(RTOL)
         getattr(solver, "set_absolute_tolerance" + suffix)(ATOL)
@@ -171,6 +176,7 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
     progress(f"calibrate: {len(pp.x_free_indices)} parameters, {len(problem.measurement_df)} measurements; "
              f"objective {timing['objective_s']:.2f} s, with gradient {timing['objective_and_gradient_s']:.2f} s")
     np.random.seed(seed)
+    # Fides' default Hessian is the objective's own: AMICI's Fisher information (forward sensitivities)
     optimizer = optimize.FidesOptimizer(options={"maxiter": settings.max_iter}, verbose=0)
     engine = pypesto.engine.MultiThreadEngine(n_threads=threads) if threads > 1 else pypesto.engine.SingleCoreEngine()
     result = optimize.minimize(pp, optimizer=optimizer, n_starts=settings.starts, engine=engine,
@@ -185,7 +191,8 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
 
     summary = {
         "settings": asdict(settings) | {"seed": seed, "threads": threads, "rtol": RTOL, "atol": ATOL,
-                                        "optimizer": "Fides (pyPESTO FidesOptimizer)", "sensitivities": "adjoint"},
+                                        "optimizer": "Fides (pyPESTO FidesOptimizer), FIM Hessian",
+                                        "sensitivities": "forward"},
         "problem": {"petab": petab_dir, "hash": problem_hash(petab_dir), "parameters": len(names),
                     "measurements": int(len(problem.measurement_df))},
         "timing": timing | {"optimisation_s": round(t_opt, 1)},

@@ -291,14 +291,14 @@ def main(argv=None) -> int:
     pe.add_argument("--priors", default="data/priors", help="receptor quantitations for the priors "
                     "(default: data/priors)")
     pe.set_defaults(func=cmd_petab)
-    c = sub.add_parser("calibrate", help="fit the PEtab problem with pyPESTO (multistart Fides on AMICI adjoint "
-                       "gradients, then profile likelihoods); --quick: a smoke run")
+    c = sub.add_parser("calibrate", help="fit the PEtab problem with pyPESTO (multistart Fides on AMICI forward "
+                       "sensitivities and Fisher information, then profile likelihoods); --quick: a smoke run")
     c.add_argument("--petab", default="build/petab", help="the PEtab problem (default: build/petab)")
     c.add_argument("--out", default="build/calibration", help="output folder (default: build/calibration)")
     c.add_argument("--work-dir", default="build/amici", help="where AMICI compiles the model (default: build/amici)")
     c.add_argument("--quick", action="store_true", help="2 starts of 3 iterations, no profiles (CI smoke run)")
     c.add_argument("--starts", type=int, help="number of starts (full run: 50)")
-    c.add_argument("--max-iter", type=int, help="iterations per start (full run: 300)")
+    c.add_argument("--max-iter", type=int, help="iterations per start (full run: 150)")
     c.add_argument("--no-profiles", action="store_true", help="skip the profile likelihoods")
     c.add_argument("--seed", type=int, default=1, help="seeds the start points (default: 1)")
     c.add_argument("--threads", type=int, default=2, help="starts run in parallel threads (default: 2)")

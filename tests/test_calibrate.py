@@ -27,8 +27,9 @@ def _nominal(problem, pp):
     return pp.get_reduced_vector(np.asarray(problem.x_nominal_scaled))
 
 
-def test_adjoint_gradient_matches_central_differences(loaded):
-    """Every component of AMICI's adjoint gradient against central differences of the objective
+def test_forward_and_adjoint_gradients_match_central_differences(loaded):
+    """Every component of AMICI's gradient (forward sensitivities, what the calibration uses, and
+    adjoint) against central differences of the objective
     (step 1e-3 on the log10 scale) at a point 0.2 decades off the fit, where the gradient is large
     (at the optimum it is below the differences' noise); tolerance 2 % of the component, 0.5 % of
     the largest, or 1 (the objective's integration error, ~1e-6 of 2,400, over the 2e-3 step)."""
@@ -46,6 +47,16 @@ def test_adjoint_gradient_matches_central_differences(loaded):
     assert np.abs(fd).max() > 100 * tol.min()
     bad = [(pp.x_names[pp.x_free_indices[i]], g[i], fd[i]) for i in range(len(x)) if abs(g[i] - fd[i]) > tol[i]]
     assert not bad, bad
+    import amici.sim.sundials as asu
+
+    solver = cal._amici_objective(pp.objective).amici_solver
+    solver.set_sensitivity_method(asu.SensitivityMethod.adjoint)
+    try:
+        _, g_adjoint = pp.objective(x, sensi_orders=(0, 1))
+    finally:
+        solver.set_sensitivity_method(asu.SensitivityMethod.forward)
+    assert np.all(np.abs(g_adjoint - fd) <= tol), [(i, g_adjoint[i], fd[i]) for i in range(len(x))
+                                                   if abs(g_adjoint[i] - fd[i]) > tol[i]]
     # and the check can fail: a gradient with one component flipped is caught
     g2 = g.copy()
     k = int(np.argmax(np.abs(fd)))
