@@ -27,7 +27,6 @@ Units: doses in pM (files in nM are converted), times in s, pSTAT5 in molecules 
 from __future__ import annotations
 
 import csv
-import math
 import os
 from dataclasses import dataclass, field
 
@@ -61,23 +60,29 @@ def _f(text: str) -> float:
     return float(text.strip())
 
 
-def load_4h(path: str) -> list[Curve]:
-    """Set (a): the 4 h rows, one curve per experiment and population (whole populations only)."""
-    from .petab_problem import POPULATION_ALIASES, DEFAULT_POPULATIONS
+def _tidy_curves(path: str, dataset: str) -> list[Curve]:
+    """The whole populations of a tidy pSTAT5 table (data/make_tidy.py's layout), one curve per
+    experiment, population and time, doses ascending."""
+    from .petab_problem import DEFAULT_POPULATIONS, POPULATION_ALIASES
 
-    groups: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    groups: dict[tuple[str, str, float], list[tuple[float, float]]] = {}
     with open(path, newline="", encoding="utf-8") as fh:
         for rec in csv.DictReader(fh):
             if rec["population"] in DEFAULT_POPULATIONS:
-                groups.setdefault((rec["experiment"], rec["population"]), []).append(
-                    (_f(rec["IL2_nM"]) * 1000, _f(rec["pSTAT5_au"])))
+                key = (rec["experiment"], POPULATION_ALIASES[rec["population"]], _f(rec["time_min"]) * 60)
+                groups.setdefault(key, []).append((_f(rec["IL2_nM"]) * 1000, _f(rec["pSTAT5_au"])))
     curves = []
-    for (exp, pop), pts in groups.items():
+    for (exp, cell, t), pts in groups.items():
         pts.sort()
-        cell = POPULATION_ALIASES[pop]
-        curves.append(Curve("(a)", f"{cell} 4 h, {exp}", cell, 4 * 3600.0, np.array([p[0] for p in pts]),
+        when = f"{t / 3600:g} h" if dataset == "(a)" else f"{t / 60:g} min"
+        curves.append(Curve(dataset, f"{cell} {when}, {exp}", cell, t, np.array([p[0] for p in pts]),
                             np.array([p[1] for p in pts]), experiment=exp))
     return curves
+
+
+def load_4h(path: str) -> list[Curve]:
+    """Set (a): the 4 h rows, one curve per experiment and population (whole populations only)."""
+    return _tidy_curves(path, "(a)")
 
 
 def load_cd56bright(path: str) -> list[Curve]:
@@ -143,12 +148,12 @@ def load_all(folder: str = HELDOUT) -> list[Curve]:
             + load_yt1(os.path.join(folder, "YT1TetraSTAT.csv"), os.path.join(folder, "YT_1_receptor_levels.csv")))
 
 
-def measured_ec50(curve: Curve) -> float | None:
-    """EC50 (pM) of a 4-parameter Hill fit to the measured curve; None when no sigmoid fits."""
+def hill_ec50(doses, values) -> float | None:
+    """EC50 (pM) of a 4-parameter Hill fit (measured or model curve); None when no sigmoid fits."""
     from .ode import fit_hill
 
     try:
-        return float(fit_hill(curve.doses_pM, curve.values).ec50)
+        return float(fit_hill(doses, values).ec50)
     except Il2sbmlError:
         return None
 
@@ -166,12 +171,6 @@ def fold_error(measured: float | None, predicted: float | None) -> float | None:
     return float(max(measured, predicted) / min(measured, predicted))
 
 
-def log_fold(measured, predicted) -> float | None:
-    if not measured or not predicted:
-        return None
-    return float(math.log10(predicted / measured))
-
-
 # ---------------------------------------------------------------- the comparison
 
 @dataclass
@@ -184,40 +183,26 @@ class Row:
     fold_error: float | None
 
 
-def _model_ec50(doses, values) -> float | None:
-    from .ode import fit_hill
-
-    try:
-        return float(fit_hill(doses, values).ec50)
-    except Il2sbmlError:
-        return None
-
-
 YT1_TIMES_S = (1800.0, 14400.0)
 """YT-1's time of stimulation is not recorded: predictions at 30 min and 4 h bracket it."""
 
 
-def compare(model_path: str = "model_src/il2.py", sbml: str = "build/il2_Treg.xml", folder: str = HELDOUT,
-            sets=("(a)", "(b)", "(c)", "(d)"), progress=None):
-    """Every held-out curve of ``sets`` with its prediction: ``(rows, curves, predictions)``."""
-    from .dsl import load_model
-    from .ode import Simulator
+def compare(model, sim, folder: str = HELDOUT, sets=("(a)", "(b)", "(c)", "(d)"), progress=None):
+    """Every held-out curve of ``sets`` with its prediction: ``(rows, curves, predictions)``.
 
-    model = load_model(model_path)
-    sim = Simulator(sbml)
+    ``model``: the loaded model (its cell types); ``sim``: an :class:`~il2sbml.ode.Simulator` of
+    its SBML (any cell type's file: cell types are passed as overrides).
+    """
     rows, preds = [], []
     curves = [c for c in load_all(folder) if c.dataset in sets]
     for c in curves:
         values = model.parameter_sets[c.cell_type].as_dict()
-        if c.time_s is None:
-            times = YT1_TIMES_S
-        else:
-            times = (c.time_s,)
-        for t in times:
+        measured = hill_ec50(c.doses_pM, c.values)
+        for t in (YT1_TIMES_S if c.time_s is None else (c.time_s,)):
             p = predict(sim, c, values, time_s=t)
             label = c.label if c.time_s is not None else f"{c.label}; predicted at {t / 60:g} min"
-            m, q = measured_ec50(c), _model_ec50(MODEL_DOSES_PM, p)
-            rows.append(Row(c.dataset, label, t, m, q, fold_error(m, q)))
+            predicted = hill_ec50(MODEL_DOSES_PM, p)
+            rows.append(Row(c.dataset, label, t, measured, predicted, fold_error(measured, predicted)))
             preds.append((c, t, p))
         if progress:
             progress(f"held out {c.dataset}: {c.label}")
@@ -230,30 +215,15 @@ TRAINING = "data/training/farhat2021_pSTAT5_IL2.csv"
 TIME_COLOURS = {1800.0: "tab:blue", 3600.0: "tab:orange", 7200.0: "tab:green", 14400.0: "tab:red"}
 
 
-def _exp_id(experiment: str) -> str:
-    from .petab_problem import _exp_id as petab_exp_id
-
-    return petab_exp_id(experiment)
-
-
 def _training_curves() -> list[Curve]:
     """The training rows of the four whole populations (for the figure only; never fitted here)."""
-    from .petab_problem import DEFAULT_POPULATIONS, POPULATION_ALIASES
-
-    groups: dict = {}
-    with open(TRAINING, newline="", encoding="utf-8") as fh:
-        for rec in csv.DictReader(fh):
-            if rec["population"] in DEFAULT_POPULATIONS:
-                key = (rec["experiment"], POPULATION_ALIASES[rec["population"]], _f(rec["time_min"]) * 60)
-                groups.setdefault(key, []).append((_f(rec["IL2_nM"]) * 1000, _f(rec["pSTAT5_au"])))
-    return [Curve("training", f"{cell} {t / 60:g} min, {exp}", cell, t, np.array([p[0] for p in sorted(v)]),
-                  np.array([p[1] for p in sorted(v)]), experiment=exp)
-            for (exp, cell, t), v in sorted(groups.items())]
+    return sorted(_tidy_curves(TRAINING, "training"), key=lambda c: (c.experiment, c.cell_type, c.time_s))
 
 
 def figure_training_and_4h(sim, model, fit: dict, path: str) -> None:
     """Data points on model curves for each experiment and population: the training times and the
     held-out 4 h rows (set (a)), in the cytometer's units through the calibrated offsets and scales."""
+    from .petab_problem import _exp_id as exp_id
     from .report import _figure
 
     curves = _training_curves() + load_4h(os.path.join(HELDOUT, "farhat2021_pSTAT5_IL2_4h.csv"))
@@ -261,7 +231,7 @@ def figure_training_and_4h(sim, model, fit: dict, path: str) -> None:
     fig, axes = _figure(2, 4, size=(16, 7.5))
     cache: dict = {}
     for ax, (exp, cell) in zip(axes, panels):
-        e = _exp_id(exp)
+        e = exp_id(exp)
         offset, scale = fit[f"offset_{e}_{cell}"]["value"], fit[f"scale_{e}"]["value"]
         values = model.parameter_sets[cell].as_dict()
         for c in (c for c in curves if c.experiment == exp and c.cell_type == cell):
@@ -338,20 +308,24 @@ def write_table(rows: list[Row], path: str) -> None:
 
 def validate_model(out: str = "build/validation", model_path: str = "model_src/il2.py",
                    sbml: str = "build/il2_Treg.xml", fit_path: str = "model_src/il2_fit.json",
-                   sets=("(a)", "(b)", "(c)", "(d)"), progress=None) -> list[Row]:
+                   sets=("(a)", "(b)", "(c)", "(d)"), progress=None, *, model=None, sim=None) -> list[Row]:
     """The held-out comparisons of ``sets``: ``heldout_ec50.csv``, ``training_and_4h.png`` and
-    (with any of (b)-(d)) ``heldout_shapes.png``."""
+    (with any of (b)-(d)) ``heldout_shapes.png``. ``model`` and ``sim``, when given, are the
+    loaded ``model_path`` and a compiled ``sbml`` (the report passes its own: compiling the
+    746-reaction model takes seconds)."""
     import json
 
     from .dsl import load_model
     from .ode import Simulator
 
+    model = model or load_model(model_path)
+    sim = sim or Simulator(sbml)
     os.makedirs(out, exist_ok=True)
     with open(fit_path, encoding="utf-8") as fh:
         fit = json.load(fh)["parameters"]
-    rows, curves, preds = compare(model_path, sbml, sets=sets, progress=progress)
+    rows, curves, preds = compare(model, sim, sets=sets, progress=progress)
     write_table(rows, os.path.join(out, "heldout_ec50.csv"))
-    figure_training_and_4h(Simulator(sbml), load_model(model_path), fit, os.path.join(out, "training_and_4h.png"))
+    figure_training_and_4h(sim, model, fit, os.path.join(out, "training_and_4h.png"))
     if set(sets) - {"(a)"}:
         figure_heldout_shapes(preds, os.path.join(out, "heldout_shapes.png"))
     return rows

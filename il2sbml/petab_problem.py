@@ -299,7 +299,6 @@ class Problem:
 
     files: dict[str, str]
     measurements: list[Measurement]
-    estimated: list[str]
 
 
 def make_problem(model_path: str, data_path: str, *, prior_dir: str = "data/priors",
@@ -336,11 +335,8 @@ def make_problem(model_path: str, data_path: str, *, prior_dir: str = "data/prio
                             f"or override constant parameters")
 
     # conditions: cell types in the order the populations were asked for, doses ascending
-    cells = []
-    for m in data:
-        if m.cell_type not in cells:
-            cells.append(m.cell_type)
-    cells.sort(key=lambda c: [POPULATION_ALIASES.get(p, p) for p in populations].index(c))
+    cells = sorted({m.cell_type for m in data},
+                   key=lambda c: [POPULATION_ALIASES.get(p, p) for p in populations].index(c))
     doses = {c: sorted({m.dose_pM for m in data if m.cell_type == c}) for c in cells}
     cond_id = {}
     cond_rows = []
@@ -397,11 +393,7 @@ def make_problem(model_path: str, data_path: str, *, prior_dir: str = "data/prio
             _, lo, hi, mu, sd, why = priors[pid]
             prow.append([pid, pid, "log10", lo, hi, float(values[prefix + "_per_cell"]), 1,
                          "parameterScaleNormal", f"{_fmt(round(mu, 6))};{_fmt(round(sd, 6))}", why + " [molecule]"])
-    experiments = []
-    for m in data:
-        if m.experiment not in experiments:
-            experiments.append(m.experiment)
-    for exp in experiments:
+    for exp in dict.fromkeys(m.experiment for m in data):     # in the file's order
         e = _exp_id(exp)
         rows = [m for m in data if m.experiment == exp]
         for c in cells:
@@ -429,7 +421,7 @@ def make_problem(model_path: str, data_path: str, *, prior_dir: str = "data/prio
             "  sbml_files:\n  - model.xml\n")
     files = {"problem.yaml": yaml, "model.xml": sbml, "conditions.tsv": conditions,
              "measurements.tsv": measurements, "observables.tsv": observables, "parameters.tsv": parameters}
-    return Problem(files, data, [r[0] for r in prow if r[6] == 1])
+    return Problem(files, data)
 
 
 def write_problem(model_path: str, data_path: str, output: str = "build/petab", **kwargs) -> list[str]:

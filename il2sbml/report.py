@@ -189,7 +189,7 @@ def run_report(model_path: str = "model_src/il2.py", out: str = "build/report", 
     with log.step("f. SSA ensemble against the ODE"):
         page.sections.append(_section_ssa(sim, model, page, log, 50 if quick else ssa_runs, ssa_dose_pM, seed))
     with log.step("g. model against data"):
-        page.sections.append(_section_data(model_path, page, build_dir, quick))
+        page.sections.append(_section_data(model_path, model, sim, page, quick))
     with log.step("h. index.html"):
         index = os.path.join(out, "index.html")
         _write_text(index, _html(model, page, log))
@@ -197,12 +197,12 @@ def run_report(model_path: str = "model_src/il2.py", out: str = "build/report", 
     return index
 
 
-def _section_data(model_path, page, build_dir, quick) -> tuple:
+def _section_data(model_path, model, sim, page, quick) -> tuple:
     """The calibrated model against its training data and the held-out sets (docs/calibration.md)."""
     from .heldout import validate_model
 
     sets = ("(a)",) if quick else ("(a)", "(b)", "(c)", "(d)")
-    rows = validate_model(page.out, model_path, os.path.join(build_dir, "il2_Treg.xml"), sets=sets)
+    rows = validate_model(page.out, model_path, sets=sets, model=model, sim=sim)
     for name in ("heldout_ec50.csv", "training_and_4h.png") + (("heldout_shapes.png",) if not quick else ()):
         page.files.append(name)
     table = _table(["set", "curve", "measured EC50", "predicted EC50", "fold error"],
