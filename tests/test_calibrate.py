@@ -133,3 +133,12 @@ def test_profile_intervals_on_a_problem_with_a_known_answer(tmp_path):
     assert rows["a"]["lower_scaled"] == pytest.approx(1 - 1.96 * 0.1, abs=0.03)
     assert rows["a"]["upper_scaled"] == pytest.approx(1 + 1.96 * 0.1, abs=0.03)
     assert (tmp_path / "profiles.png").stat().st_size > 1000
+
+
+def test_missing_calibration_stack_is_refused_by_name(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "fides", None)      # as if not installed
+    with pytest.raises(cal.CalibrationError, match=r"needs pyPESTO, PEtab, AMICI and Fides \(fides is missing\): "
+                                                   r"pip install -e '\.\[calibrate\]'"):
+        cal.load(PETAB, "unused")

@@ -192,3 +192,14 @@ def test_cli_refuses_bad_data_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "data.csv: row 6: column 'pSTAT5_au' holds ''" in err
     assert not out.exists()
+
+
+def test_other_bad_rows_name_file_and_row(tmp_path):
+    with pytest.raises(DataError, match=r"row 6: dose and pSTAT5 must be positive"):
+        read_measurements(_file(tmp_path, GOOD + "2019-03-27,2,NK,60,84,-5,T10\n"), CELLS)
+    with pytest.raises(DataError, match=r"row 6: empty experiment"):
+        read_measurements(_file(tmp_path, GOOD + ",2,NK,60,84,900,T10\n"), CELLS)
+    with pytest.raises(DataError, match=r"data\.csv: no rows for population\(s\) NK"):
+        read_measurements(_file(tmp_path, GOOD.rsplit("2019-03-27,2,NK", 1)[0]), CELLS)
+    with pytest.raises(DataError, match=r"nothing\.csv: cannot read the measurement file"):
+        read_measurements(str(tmp_path / "nothing.csv"), CELLS)
