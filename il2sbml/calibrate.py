@@ -58,11 +58,16 @@ MAX_STEPS = 100_000
 class Settings:
     starts: int
     max_iter: int
-    profiles: bool
+    samples: int = 0       # per chain; 0: no sampling
+    chains: int = 2
+    profiles: bool = False
 
 
-FULL = Settings(starts=50, max_iter=150, profiles=True)
-QUICK = Settings(starts=2, max_iter=3, profiles=False)
+# the identifiability analysis of the full run is sampling, not profiles: a profile of one of the
+# 44 parameters costs ~30 re-optimisations of ~10 gradients (~25 min per direction at 5 s a
+# gradient, ~18 h for all on two cores); a chain needs objectives only (0.18 s)
+FULL = Settings(starts=50, max_iter=150, samples=20_000, chains=2)
+QUICK = Settings(starts=2, max_iter=3)
 
 
 class CalibrationError(Il2sbmlError):
@@ -114,6 +119,9 @@ def load(petab_dir: str = "build/petab", work_dir: str = "build/amici"):
     amici_objective = _amici_objective(pp.objective)
     solver = amici_objective.amici_solver
     solver.set_sensitivity_method(asu.SensitivityMethod.forward)   # gradient and FIM for Fides (see above)
+    # CVODES' staggered corrector, sensitivity by sensitivity: 5.2 s against 5.9 s (staggered) and
+    # 6.2 s (simultaneous) for objective and gradient at the interim fit
+    solver.set_internal_sensitivity_method(asu.InternalSensitivityMethod.staggered1)
     for suffix in ("", "_b", "_quadratures"):
         getattr(solver, "set_relative_tolerance" + suffix)(RTOL)
         getattr(solver, "set_absolute_tolerance" + suffix)(ATOL)
@@ -175,12 +183,12 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
     timing = time_objective(pp, x_nominal, repeats=1 if settings.starts <= 4 else 3)
     progress(f"calibrate: {len(pp.x_free_indices)} parameters, {len(problem.measurement_df)} measurements; "
              f"objective {timing['objective_s']:.2f} s, with gradient {timing['objective_and_gradient_s']:.2f} s")
-    np.random.seed(seed)
     # Fides' default Hessian is the objective's own: AMICI's Fisher information (forward sensitivities)
     optimizer = optimize.FidesOptimizer(options={"maxiter": settings.max_iter}, verbose=0)
     engine = pypesto.engine.MultiThreadEngine(n_threads=threads) if threads > 1 else pypesto.engine.SingleCoreEngine()
-    result = optimize.minimize(pp, optimizer=optimizer, n_starts=settings.starts, engine=engine,
-                               progress_bar=False)
+    points = start_points(pp, settings.starts, seed)
+    result = _multistart(pp, optimizer, points, os.path.join(out, "starts"), problem_hash(petab_dir),
+                         settings.max_iter, threads, progress)
     t_opt = time.perf_counter() - t0
     best = result.optimize_result.list[0]
     names = [pp.x_names[i] for i in pp.x_free_indices]
@@ -195,7 +203,8 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
                                         "sensitivities": "forward"},
         "problem": {"petab": petab_dir, "hash": problem_hash(petab_dir), "parameters": len(names),
                     "measurements": int(len(problem.measurement_df))},
-        "timing": timing | {"optimisation_s": round(t_opt, 1)},
+        "timing": timing | {"optimisation_s": round(t_opt, 1),
+                            "starts_thread_s": round(sum(r.time for r in result.optimize_result.list), 1)},
         "best": {"fval": float(best.fval), "parameters": {n: linear(n, v) for n, v in zip(names, best.x[pp.x_free_indices])}},
         "starts": [{"id": r.id, "fval": float(r.fval), "n_fval": int(r.n_fval), "n_grad": int(r.n_grad),
                     "exitflag": str(r.exitflag), "time_s": round(float(r.time), 1)}
@@ -207,6 +216,15 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
     atomic_write(os.path.join(out, "best_parameters.tsv"),
                  "parameterId\tvalue\n" + "".join(f"{n}\t{v:.6g}\n" for n, v in summary["best"]["parameters"].items()))
     _waterfall(result, os.path.join(out, "waterfall.png"))
+    if settings.samples:
+        best_free = np.asarray(best.x)[pp.x_free_indices]
+        post = summary["posterior"] = posterior(problem, pp, best_free, petab_dir, work_dir, os.path.join(out, "samples"),
+                                                samples=settings.samples, chains=settings.chains, seed=seed,
+                                                key=problem_hash(petab_dir), progress=progress)
+        atomic_write(os.path.join(out, "posterior.tsv"),
+                     "parameterId\tmedian_scaled\tlower_95_scaled\tupper_95_scaled\tdetermined\n"
+                     + "".join(f"{n}\t{r['median_scaled']:.4g}\t{r['lower_scaled']:.4g}\t{r['upper_scaled']:.4g}\t"
+                               f"{r['determined']}\n" for n, r in post["parameters"].items()))
     if settings.profiles:
         rows = summary["profiles"] = _profiles(pp, result, optimizer, engine, names, out)
         atomic_write(os.path.join(out, "profiles.tsv"),
@@ -218,6 +236,196 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
     progress(f"calibrate: best objective {best.fval:.4f} of {settings.starts} starts in "
              f"{summary['timing']['total_s']:.0f} s; {out}/summary.json")
     return summary
+
+
+def start_points(pp, n: int, seed: int) -> np.ndarray:
+    """``n`` start points (free parameters, on their scales): pyPESTO's uniform sampling within the
+    bounds, re-drawn where the objective is not finite, from ``numpy``'s generator seeded by
+    ``seed``. Point ``i`` depends on ``seed`` and ``n`` only, not on threads or on resuming."""
+    import pypesto.startpoint as startpoint
+
+    np.random.seed(seed)
+    return startpoint.UniformStartpoints(use_guesses=False, check_fval=True, check_grad=False)(n_starts=n, problem=pp)
+
+
+def _multistart(pp, optimizer, points, store: str, key: str, max_iter: int, threads: int, progress):
+    """pyPESTO optimiser tasks, one per start point, on ``threads`` threads (each with its own copy
+    of the objective, as pyPESTO's MultiThreadEngine does), each start's result stored in
+    ``store/start_NNN.json`` as soon as it ends. A stored start is reused when it was run on the
+    same problem (``key``), from the same point and with the same iteration budget, so an
+    interrupted run resumes where it stopped. Returns a pyPESTO ``Result`` of every start, sorted."""
+    import copy
+    import queue
+    import threading
+
+    import pypesto
+    from pypesto.optimize import OptimizeOptions
+    from pypesto.optimize.task import OptimizerTask
+    from pypesto.result import OptimizerResult
+    from pypesto.history import HistoryOptions
+
+    from .build import atomic_write
+
+    os.makedirs(store, exist_ok=True)
+    records: dict[int, dict] = {}
+    for i, x0 in enumerate(points):
+        path = os.path.join(store, f"start_{i:03d}.json")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as fh:
+                rec = json.load(fh)
+            if rec["problem"] == key and rec["max_iter"] == max_iter and np.array_equal(rec["x0"], x0):
+                records[i] = rec
+    pending: queue.Queue = queue.Queue()
+    for i in range(len(points)):
+        if i not in records:
+            pending.put(i)
+    if records:
+        progress(f"calibrate: {len(records)} of {len(points)} starts already in {store}, reused")
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def work():
+        local, opt = copy.deepcopy(pp), copy.deepcopy(optimizer)
+        while not failures:
+            try:
+                i = pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                r = OptimizerTask(opt, local, points[i], str(i), HistoryOptions(), OptimizeOptions()).execute()
+            except BaseException as exc:      # reported by the caller, after the other thread stops
+                failures.append(exc)
+                return
+            rec = {"problem": key, "max_iter": max_iter, "id": i, "x0": [float(v) for v in points[i]],
+                   "x": [float(v) for v in r.x], "fval": float(r.fval), "n_fval": int(r.n_fval),
+                   "n_grad": int(r.n_grad), "exitflag": str(r.exitflag), "message": str(r.message),
+                   "time_s": round(float(r.time), 1)}
+            atomic_write(os.path.join(store, f"start_{i:03d}.json"), json.dumps(rec) + "\n")
+            with lock:
+                records[i] = rec
+                best = min(v["fval"] for v in records.values())
+                progress(f"calibrate: start {i} ended at {rec['fval']:.4f} after {rec['n_grad']} gradients "
+                         f"({rec['time_s']:.0f} s, {rec['message']}); {len(records)}/{len(points)} done, best {best:.4f}")
+
+    pool = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(threads, pending.qsize())))]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if failures:
+        raise failures[0]
+    result = pypesto.Result(pp)
+    result.optimize_result.append(
+        [OptimizerResult(id=str(i), x=np.asarray(r["x"]), fval=r["fval"], n_fval=r["n_fval"], n_grad=r["n_grad"],
+                         x0=np.asarray(r["x0"]), exitflag=r["exitflag"], time=r["time_s"], message=r["message"],
+                         optimizer="Fides") for i, r in sorted(records.items())])
+    return result
+
+
+def _chain(petab_dir: str, work_dir: str, x0, n_samples: int, seed: int, path: str) -> None:
+    """One adaptive-Metropolis chain of pyPESTO from ``x0`` (free parameters, scaled), in its own
+    process: pyPESTO's samplers draw from ``numpy``'s global generator, so a chain per process
+    seeded by ``seed`` is the same whatever else runs. Writes ``path`` (npz: trace of the free
+    parameters on their scales and of the negative log-posterior)."""
+    import logging
+
+    logging.disable(logging.INFO)
+    _, pp = load(petab_dir, work_dir)
+    import pypesto.sample as sample
+
+    np.random.seed(seed)
+    result = sample.sample(pp, n_samples=n_samples, sampler=sample.AdaptiveMetropolisSampler(),
+                           x0=np.asarray(x0, dtype=float))
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, x=result.sample_result.trace_x[0], neglogpost=result.sample_result.trace_neglogpost[0])
+    os.replace(tmp, path)
+
+
+def posterior(problem, pp, best_x_free, petab_dir: str, work_dir: str, store: str, *, samples: int, chains: int,
+              seed: int, key: str, progress=print) -> dict:
+    """Sampling of the posterior (likelihood and the parameter table's priors) from the best fit:
+    ``chains`` adaptive-Metropolis chains of ``samples`` each (pyPESTO), run in parallel processes
+    and stored under ``store`` (reused when problem, start and length match). Burn-in by pyPESTO's
+    Geweke test per chain; the pooled rest gives each parameter's 95 % credible interval on its
+    scale, and ``determined``: the interval stays clear of both bounds (by 0.1 on the log10 scale)
+    and is narrower than the prior's own 95 % range where the parameter has one, in chains that
+    passed the Geweke test (a chain that never passes contributes its second half, and nothing is
+    called determined)."""
+    import multiprocessing
+
+    import pypesto
+    import pypesto.sample as sample
+
+    os.makedirs(store, exist_ok=True)
+    meta = {"problem": key, "samples": samples, "x0": [round(float(v), 10) for v in best_x_free]}
+    paths = [os.path.join(store, f"chain_{k}.npz") for k in range(chains)]
+    meta_path = os.path.join(store, "chains.json")
+    if os.path.exists(meta_path):
+        with open(meta_path, encoding="utf-8") as fh:
+            if json.load(fh) != meta:
+                for p in paths:
+                    if os.path.exists(p):
+                        os.remove(p)
+    from .build import atomic_write
+
+    atomic_write(meta_path, json.dumps(meta) + "\n")
+    todo = [k for k, p in enumerate(paths) if not os.path.exists(p)]
+    t0 = time.perf_counter()
+    if todo:
+        progress(f"calibrate: sampling, {len(todo)} chain(s) of {samples} in parallel processes")
+        ctx = multiprocessing.get_context("spawn")
+        procs = [ctx.Process(target=_chain, args=(petab_dir, work_dir, list(best_x_free), samples, seed + k, paths[k]))
+                 for k in todo]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join()
+        failed = [paths[k] for k, proc in zip(todo, procs) if proc.exitcode != 0 or not os.path.exists(paths[k])]
+        if failed:
+            raise CalibrationError(f"sampling chain(s) {', '.join(failed)} failed; rerun il2sbml calibrate "
+                                   f"(finished chains are reused)")
+    names = [pp.x_names[i] for i in pp.x_free_indices]
+    lb, ub = np.asarray(pp.lb), np.asarray(pp.ub)
+    kept, chain_rows = [], []
+    for k, path in enumerate(paths):
+        data = np.load(path)
+        res = pypesto.Result(pp)
+        res.sample_result = pypesto.result.McmcPtResult(trace_x=data["x"][None], trace_neglogpost=data["neglogpost"][None],
+                                                        trace_neglogprior=np.full((1, len(data["neglogpost"])), np.nan),
+                                                        betas=np.array([1.0]))
+        n = len(data["neglogpost"])
+        burn = int(sample.geweke_test(res, zscore=2.0))
+        converged = burn < n - 1
+        if not converged:     # Geweke never passes: the second half, and the summary says so
+            burn = n // 2
+            res.sample_result.burn_in = burn
+        ess = float(sample.effective_sample_size(res))
+        chain_rows.append({"chain": k, "samples": n, "burn_in": burn, "geweke_converged": converged,
+                           "effective_sample_size": round(ess, 1), "min_neglogpost": float(np.min(data["neglogpost"]))})
+        kept.append(data["x"][burn:])
+    pooled = np.concatenate(kept)
+    priors = _prior_ranges(problem.parameter_df, names)
+    rows = {}
+    for j, name in enumerate(names):
+        lo, hi = (float(v) for v in np.percentile(pooled[:, j], [2.5, 97.5]))
+        clear = lo > lb[j] + 0.1 and hi < ub[j] - 0.1
+        narrower = name not in priors or (hi - lo) < priors[name]
+        rows[name] = {"lower_scaled": lo, "upper_scaled": hi, "median_scaled": float(np.median(pooled[:, j])),
+                      "determined": bool(clear and narrower and all(c["geweke_converged"] for c in chain_rows))}
+    return {"samples": samples, "chains": chain_rows, "pooled": int(len(pooled)), "seconds": round(time.perf_counter() - t0, 1),
+            "parameters": rows}
+
+
+def _prior_ranges(table, names) -> dict[str, float]:
+    """Width of the 95 % range of each parameter's prior on its scale (PEtab's
+    ``parameterScaleNormal``: 2 x 1.96 sd), for the parameters of ``table`` (PEtab's parameter
+    table) that have one."""
+    out = {}
+    for name in names:
+        row = table.loc[name]
+        if str(row.get("objectivePriorType", "")) == "parameterScaleNormal":
+            out[name] = 2 * 1.96 * float(str(row["objectivePriorParameters"]).split(";")[1])
+    return out
 
 
 def _waterfall(result, path):

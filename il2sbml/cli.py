@@ -109,8 +109,10 @@ def cmd_calibrate(args) -> int:
         settings = replace(settings, starts=args.starts)
     if args.max_iter:
         settings = replace(settings, max_iter=args.max_iter)
-    if args.no_profiles:
-        settings = replace(settings, profiles=False)
+    if args.samples is not None:
+        settings = replace(settings, samples=args.samples)
+    if args.profiles:
+        settings = replace(settings, profiles=True)
     calibrate(args.petab, args.out, settings=settings, seed=args.seed, threads=args.threads, work_dir=args.work_dir,
               progress=lambda line: print(line, file=sys.stderr, flush=True))
     return 0
@@ -292,14 +294,17 @@ def main(argv=None) -> int:
                     "(default: data/priors)")
     pe.set_defaults(func=cmd_petab)
     c = sub.add_parser("calibrate", help="fit the PEtab problem with pyPESTO (multistart Fides on AMICI forward "
-                       "sensitivities and Fisher information, then profile likelihoods); --quick: a smoke run")
+                       "sensitivities and Fisher information, then posterior sampling); resumes an interrupted run; "
+                       "--quick: a smoke run")
     c.add_argument("--petab", default="build/petab", help="the PEtab problem (default: build/petab)")
     c.add_argument("--out", default="build/calibration", help="output folder (default: build/calibration)")
     c.add_argument("--work-dir", default="build/amici", help="where AMICI compiles the model (default: build/amici)")
     c.add_argument("--quick", action="store_true", help="2 starts of 3 iterations, no profiles (CI smoke run)")
     c.add_argument("--starts", type=int, help="number of starts (full run: 50)")
     c.add_argument("--max-iter", type=int, help="iterations per start (full run: 150)")
-    c.add_argument("--no-profiles", action="store_true", help="skip the profile likelihoods")
+    c.add_argument("--samples", type=int, help="posterior samples per chain, two chains from the best fit "
+                   "(full run: 20000; 0: none)")
+    c.add_argument("--profiles", action="store_true", help="also profile likelihoods of every parameter (hours)")
     c.add_argument("--seed", type=int, default=1, help="seeds the start points (default: 1)")
     c.add_argument("--threads", type=int, default=2, help="starts run in parallel threads (default: 2)")
     c.set_defaults(func=cmd_calibrate)

@@ -91,11 +91,14 @@ def _amici_only(pp, x):
     return float(cal._amici_objective(pp.objective)(x))
 
 
-def test_quick_calibration_runs_and_writes_its_files(loaded, tmp_path, capsys):
-    _, _, work = loaded
+def test_quick_calibration_runs_writes_its_files_and_resumes(loaded, tmp_path, capsys):
+    """The quick run (two starts, two short sampling chains in their own processes); run again, it
+    reuses every stored start and chain; a stored start of another problem is run afresh."""
+    _, pp, work = loaded
     out = tmp_path / "cal"
-    assert main(["calibrate", "--quick", "--petab", PETAB, "--out", str(out), "--work-dir", str(work),
-                 "--threads", "1"]) == 0
+    args = ["calibrate", "--quick", "--samples", "30", "--petab", PETAB, "--out", str(out), "--work-dir", str(work),
+            "--threads", "2"]
+    assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["settings"]["starts"] == 2 and len(summary["starts"]) == 2
     assert (out / "waterfall.png").stat().st_size > 1000
@@ -103,6 +106,24 @@ def test_quick_calibration_runs_and_writes_its_files(loaded, tmp_path, capsys):
     for start in summary["starts"]:
         assert np.isfinite(start["fval"]) and start["n_grad"] >= 1
     assert summary["timing"]["objective_and_gradient_s"] > 0
+    # the start points are pyPESTO's, fixed by the seed alone
+    stored = [json.loads((out / "starts" / f"start_{i:03d}.json").read_text()) for i in range(2)]
+    assert np.array_equal(cal.start_points(pp, 2, 1), [s["x0"] for s in stored])
+    # sampling: two chains of 30 from the best start, an interval per parameter
+    post = summary["posterior"]
+    assert [c["samples"] for c in post["chains"]] == [31, 31]
+    rows = (out / "posterior.tsv").read_text().splitlines()
+    assert len(rows) == 1 + len(pp.x_free_indices)
+    assert not any(r["determined"] for r in post["parameters"].values())   # 30 samples never pass Geweke
+    capsys.readouterr()
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "2 of 2 starts already in" in err and "sampling" not in err
+    assert json.loads((out / "summary.json").read_text())["best"] == summary["best"]
+    stored[1]["problem"] = "another"
+    (out / "starts" / "start_001.json").write_text(json.dumps(stored[1]))
+    assert main(args) == 0
+    assert "1 of 2 starts already in" in capsys.readouterr().err
 
 
 def test_missing_problem_is_refused_by_name(tmp_path):
