@@ -6,7 +6,7 @@ Times, in one process on the same PEtab problem (``build/petab``) at its nominal
 fit), the engines a user of pyPESTO would choose between:
 
 * AMICI (pyPESTO's PEtab importer): objective; objective and gradient by adjoint and by forward
-  sensitivities, at il2sbml.calibrate's tolerances (1e-6) and at AMICI's defaults (1e-8/1e-16);
+  sensitivities, at il2sbml.analysis.calibrate's tolerances (1e-6) and at AMICI's defaults (1e-8/1e-16);
 * libRoadRunner (pyPESTO's RoadRunner objective): objective; its gradient by central finite
   differences costs 2 x (parameters) objectives (it has no sensitivities), reported as such.
 
@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from il2sbml import calibrate as cal  # noqa: E402
+from il2sbml.analysis import calibrate as cal  # noqa: E402
 
 
 def _median(f, repeats):

@@ -1,4 +1,4 @@
-"""Chunked / distributed ensembles (il2sbml.ensemble): client memory, per-chunk overhead, scaling.
+"""Chunked / distributed ensembles (il2sbml.simulate.ensemble): client memory, per-chunk overhead, scaling.
 
     python benchmarks/ensemble.py memory [--runs 1000000] [--t-end 0.05] [--workers 2]
     python benchmarks/ensemble.py trajectories [--runs 20000] [--chunk-size 500]
@@ -52,13 +52,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from il2sbml import ensemble as E  # noqa: E402
+from il2sbml.simulate import ensemble as E  # noqa: E402
 
 
 def il2_arrays(il2_pm=1.0):
-    from il2sbml.compile import compile_network
-    from il2sbml.dsl import load_model
-    from il2sbml.netgen import generate_network
+    from il2sbml.simulate.compile import compile_network
+    from il2sbml.formats.load import load_model
+    from il2sbml.generate.netgen import generate_network
 
     m = load_model(str(ROOT / "model_src" / "il2.py")).with_parameter_set("Treg")
     m.parameter_set("bench", {"IL2_pM": float(il2_pm)})
@@ -66,9 +66,9 @@ def il2_arrays(il2_pm=1.0):
 
 
 def simple_arrays():
-    from il2sbml.compile import compile_network
-    from il2sbml.dsl import load_model
-    from il2sbml.netgen import generate_network
+    from il2sbml.simulate.compile import compile_network
+    from il2sbml.formats.load import load_model
+    from il2sbml.generate.netgen import generate_network
 
     return compile_network(generate_network(load_model(str(ROOT / "tests" / "models" / "simple_system.py"))))
 

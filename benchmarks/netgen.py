@@ -232,7 +232,7 @@ def worker(path: str, mode: str) -> None:
     """Read and generate one model in this (fresh) process and print a JSON line."""
     import resource
     import il2sbml
-    from il2sbml.bngl import read_bngl
+    from il2sbml.formats.bngl import read_bngl
     result = {"path": path, "rss_before_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if mode == "trace":
         import tracemalloc

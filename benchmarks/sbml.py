@@ -113,7 +113,7 @@ ORDERS = {"auto": None, "network": False, "cover": True}
 
 def worker_core(name: str, repeats: int, sbml_path: str, order: str = "auto") -> dict:
     import il2sbml
-    from il2sbml.sbml import validate_sbml, write_sbml
+    from il2sbml.formats.sbml import validate_sbml, write_sbml
     net = il2sbml.generate_network(load(name))
     kw = {} if ORDERS[order] is None else {"cover_first": ORDERS[order]}
     text, wt = _timed(lambda: write_sbml(net, **kw), repeats)
@@ -132,7 +132,7 @@ def worker_core(name: str, repeats: int, sbml_path: str, order: str = "auto") ->
 def _warmup_sbml() -> str:
     """A tiny SBML text (scaffold_1: 4 species, 4 reactions) to load once before timing."""
     import il2sbml
-    from il2sbml.sbml import write_sbml
+    from il2sbml.formats.sbml import write_sbml
     return write_sbml(il2sbml.generate_network(netgen.scaffold_model(1)))
 
 
@@ -187,7 +187,7 @@ def worker_profile(name: str, order: str = "auto") -> None:
     import pstats
     import libsbml
     import il2sbml
-    from il2sbml.sbml import validate_sbml, write_sbml
+    from il2sbml.formats.sbml import validate_sbml, write_sbml
     t0 = time.perf_counter()
     net = il2sbml.generate_network(load(name))
     print(f"{name}: {len(net.species)} species, {len(net.reactions)} reactions "

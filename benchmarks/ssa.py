@@ -3,7 +3,7 @@
 Every tool reads the same SBML file (written once per run of this script into a temporary
 folder, or taken from the repository) and simulates it in this one process:
 
-* ``ours``: ``il2sbml.sbmlread.read_sbml`` + ``il2sbml.compile.compile_network(...,
+* ``ours``: ``il2sbml.formats.sbmlread.read_sbml`` + ``il2sbml.simulate.compile.compile_network(...,
   round_initial=True)`` (general kinetic laws become one cached Numba law), then
   ``kernels.run_ensemble(arrays, t, runs, seed, method="auto", n_threads=1)``;
 * ``RR``: libRoadRunner, ``RoadRunner(path)``, integrator ``gillespie`` (fixed output grid:
@@ -163,7 +163,7 @@ def write_model(name: str, folder: Path) -> Path:
     if kind == "file":
         return ROOT / arg
     import il2sbml
-    from il2sbml.sbml import write_sbml
+    from il2sbml.formats.sbml import write_sbml
     if kind == "receptor":
         from receptor import receptor_model
         model = receptor_model(int(arg))
@@ -194,8 +194,8 @@ class Ours:
 
     def load(self, path, t_end, sid):
         import kernels
-        from il2sbml.compile import compile_network
-        from il2sbml.sbmlread import read_sbml
+        from il2sbml.simulate.compile import compile_network
+        from il2sbml.formats.sbmlread import read_sbml
         self.kernels = kernels
         net = read_sbml(str(path))
         self.arrays = compile_network(net, round_initial=True)
@@ -562,8 +562,8 @@ import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
 import kernels
-from il2sbml.compile import compile_network
-from il2sbml.sbmlread import read_sbml
+from il2sbml.simulate.compile import compile_network
+from il2sbml.formats.sbmlread import read_sbml
 t1 = time.perf_counter()
 arrays = compile_network(read_sbml(sys.argv[1]), round_initial=True)
 t2 = time.perf_counter()

@@ -5,10 +5,17 @@ Public entry points::
     from il2sbml import Model, load_model, generate_network
 """
 
-from .dsl import Model, load_model
-from .errors import Il2sbmlError, ModelError, NetworkLimitError, NotSupportedError, UnitError
-from .netgen import generate_network
-from .network import Network
+from .formats.load import load_model
+from .generate.netgen import generate_network
+from .generate.network import Network
+from .lang.dsl import Model
+from .lang.errors import (
+           Il2sbmlError,
+           ModelError,
+           NetworkLimitError,
+           NotSupportedError,
+           UnitError,
+)
 
 __all__ = ["Model", "load_model", "generate_network", "Network", "Il2sbmlError", "ModelError",
            "NetworkLimitError", "NotSupportedError", "UnitError"]

@@ -22,15 +22,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .build import atomic_write
-from .dsl import load_model
-from .errors import Il2sbmlError
-from .netgen import generate_network
-
-
-def _limits(args) -> dict:
-    return {"max_iter": args.max_iter, "max_agg": args.max_agg, "max_species": args.max_species,
-            "max_reactions": args.max_reactions, "timeout": args.timeout}
+from .formats.files import atomic_write
+from .formats.load import load_model
+from .generate.netgen import generate_network
+from .lang.errors import Il2sbmlError
+from .simulate import select
 
 
 def _add_limits(p):
@@ -45,7 +41,7 @@ def cmd_network(args) -> int:
     import json
 
     model = load_model(args.model)
-    net = generate_network(model, **_limits(args))
+    net = generate_network(model, **select.limits(args))
     if args.net:
         sys.stdout.write(net.to_net())
         return 0
@@ -60,19 +56,19 @@ def cmd_network(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .build import build
+    from .analysis.build import build
 
     level_version = tuple(int(x) for x in args.level_version.split("."))
     cell_types = args.cell_type.split(",") if args.cell_type else None
     written = build(args.model, args.output, cell_types=cell_types, coculture=args.coculture, fmt=args.format,
-                    level_version=level_version, t_end=args.t_end, points=args.points, limits=_limits(args),
+                    level_version=level_version, t_end=args.t_end, points=args.points, limits=select.limits(args),
                     progress=lambda line: print(f"{args.model}: {line}", flush=True))
     print(f"wrote {len(written)} file(s): {', '.join(written)}")
     return 0
 
 
 def cmd_report(args) -> int:
-    from .report import run_report
+    from .analysis.report import run_report
 
     index = run_report(args.model, args.out, args.build_dir, quick=args.quick, ssa_runs=args.ssa_runs,
                        progress=lambda line: print(line, flush=True))
@@ -81,7 +77,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_dose_response(args) -> int:
-    from .report import dose_response_command
+    from .analysis.report import dose_response_command
 
     doses = [float(x) for x in args.doses.split(",")] if args.doses else None
     csv_path, png_path = dose_response_command(args.model, args.cell_type, args.readout.split(","),
@@ -92,7 +88,7 @@ def cmd_dose_response(args) -> int:
 
 
 def cmd_petab(args) -> int:
-    from .petab_problem import write_problem
+    from .formats.petab_problem import write_problem
 
     for path in write_problem(args.model, args.data, args.output, prior_dir=args.priors):
         print(path)
@@ -102,7 +98,7 @@ def cmd_petab(args) -> int:
 def cmd_calibrate(args) -> int:
     from dataclasses import replace
 
-    from .calibrate import FULL, QUICK, calibrate
+    from .analysis.calibrate import FULL, QUICK, calibrate
 
     settings = QUICK if args.quick else FULL
     if args.starts:
@@ -119,7 +115,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_validate_model(args) -> int:
-    from .heldout import validate_model
+    from .analysis.heldout import validate_model
 
     rows = validate_model(args.out, args.model, progress=lambda line: print(line, file=sys.stderr, flush=True))
     for r in rows:
@@ -132,7 +128,7 @@ def cmd_validate_model(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from .sbml import validate_sbml
+    from .formats.sbml import validate_sbml
 
     try:
         with open(args.file, "rb") as fh:
@@ -147,74 +143,26 @@ def cmd_validate(args) -> int:
     return 1 if n_err else 0
 
 
-def _load_network(path: str, args):
-    """A network from a DSL/BNGL model (generated; ``--cell-type`` picks a parameter set) or an
-    SBML file (read)."""
-    if path.endswith(".xml") or path.endswith(".sbml"):
-        if getattr(args, "cell_type", None):
-            raise Il2sbmlError(f"{path}: --cell-type applies to model files (.py, .bngl); an SBML file "
-                               "is one cell type already (build/il2_<CellType>.xml)")
-        from .sbmlread import read_sbml
-        return read_sbml(path)
-    model = load_model(path)
-    if getattr(args, "cell_type", None):
-        model = model.with_parameter_set(args.cell_type)
-    return generate_network(model, **_limits(args))
-
-
-def _species_ids(net):
-    """Column ids: SBML ids for networks read from SBML, else s1, s2, ... as in our SBML."""
-    return [s.sbml_id or f"s{s.index + 1}" for s in net.species]
-
-
-def _pick_species(net, wanted: str | None):
-    ids = _species_ids(net)
-    if not wanted:
-        return list(range(len(ids))), ids
-    picked = []
-    for name in wanted.split(","):
-        name = name.strip()
-        if name not in ids:
-            raise Il2sbmlError(f"--species: no species {name!r}; ids are {', '.join(ids[:12])}"
-                               + (" ..." if len(ids) > 12 else ""))
-        picked.append(ids.index(name))
-    return picked, [ids[i] for i in picked]
-
-
-def _grid(args):
-    import numpy as np
-
-    if not args.t_end > 0 or args.points < 2:
-        raise Il2sbmlError("--t-end must be > 0 and --points >= 2 (P times from 0 to T inclusive)")
-    return np.linspace(0.0, args.t_end, args.points)
-
-
-def _csv(rows, header) -> str:
-    lines = [",".join(header)]
-    lines += [",".join(repr(float(v)) if isinstance(v, float) else str(v) for v in row) for row in rows]
-    return "\n".join(lines) + "\n"
-
-
 def cmd_simulate(args) -> int:
     import kernels
 
-    from .compile import compile_network
+    from .simulate.compile import compile_network
 
-    net = _load_network(args.model, args)
+    net = select.load_network(args.model, args)
     arrays = compile_network(net, round_initial=args.round_initial)
-    t = _grid(args)
-    idx, ids = _pick_species(net, args.species)
+    t = select.time_grid(args)
+    idx, ids = select.pick_species(net, args.species)
     method = "auto" if args.method == "ssa" else args.method
     traj = kernels.simulate(arrays, t, args.seed, method, species=idx)
-    atomic_write(args.out, _csv([[float(ti)] + [int(v) for v in row] for ti, row in zip(t, traj)], ["time"] + ids))
+    atomic_write(args.out, select.csv_table([[float(ti)] + [int(v) for v in row] for ti, row in zip(t, traj)], ["time"] + ids))
     print(f"{args.model}: one {method} trajectory, seed {args.seed}, {len(t)} points -> {args.out}")
     return 0
 
 
 def cmd_ensemble(args) -> int:
-    from .ensemble import ensemble_command
+    from .simulate.ensemble import ensemble_command
 
-    return ensemble_command(args, _load_network)
+    return ensemble_command(args)
 
 
 def main(argv=None) -> int:
@@ -265,7 +213,7 @@ def main(argv=None) -> int:
             q.add_argument("--threads", type=int, help="Numba threads (results do not depend on it)")
             q.add_argument("--stats-csv", help="mean and sd CSV (SBML Test Suite layout); with --sweep, one "
                            "per point")
-            from .ensemble import add_ensemble_arguments
+            from .simulate.ensemble import add_ensemble_arguments
             add_ensemble_arguments(q)
             q.set_defaults(func=cmd_ensemble)
     r = sub.add_parser("report", help="the IL-2 model's main job: build every cell type, run binding assays, "

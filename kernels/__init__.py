@@ -1,6 +1,6 @@
 """Numba stochastic-simulation kernels (pure numerics: NumPy arrays in, NumPy arrays out).
 
-This package imports NumPy and Numba only and never imports ``il2sbml``; ``il2sbml.compile``
+This package imports NumPy and Numba only and never imports ``il2sbml``; ``il2sbml.simulate.compile``
 turns a ``Network`` into the arrays below (that is the only bridge).
 
 API
@@ -61,7 +61,7 @@ arrays float64, all C-contiguous.
     stochastic kinetic law written ``k*X*(X-1)/2`` (DSMTS 00030) is therefore c = k/2; the
     law ``k*X*Y`` is c = k; a deterministic rate constant k (per concentration) in volume V
     gives c = k / (N_A V)^(order - 1) times the symmetry factor; that conversion is
-    ``il2sbml.compile``'s job, not the kernels'.
+    ``il2sbml.simulate.compile``'s job, not the kernels'.
 ``law``, ``law_reactions``, ``law_species``, ``params`` (optional)
     General kinetic laws: reactions flagged in ``law_reactions`` (bool[M]) take their
     propensity from ``law(j, x, params)``, a ``numba.cfunc`` with ``LAW_SIGNATURE``

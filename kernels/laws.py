@@ -25,13 +25,13 @@ changed, so the hook has to evaluate one reaction at a time; a single vector fun
 make every event O(number of law reactions).
 
 The law may read counts only: no ``time`` (time-dependent propensities need a different
-exact algorithm; ``il2sbml.compile`` must refuse such laws by name). It should treat counts
+exact algorithm; ``il2sbml.simulate.compile`` must refuse such laws by name). It should treat counts
 as numbers (``float(x[i])`` where integer overflow could matter). It must be a pure function
 of (j, x, params): ensembles run it from several threads.
 
-Generated laws (how ``il2sbml.compile`` uses this)
+Generated laws (how ``il2sbml.simulate.compile`` uses this)
 --------------------------------------------------
-``il2sbml.compile`` translates each SBML kinetic law (evaluated on amounts, parameters folded
+``il2sbml.simulate.compile`` translates each SBML kinetic law (evaluated on amounts, parameters folded
 into ``params``) into one branch of a plain Python function ::
 
     def law(j, x, p):

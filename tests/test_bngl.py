@@ -1,4 +1,4 @@
-"""The BNGL reader and writer (il2sbml.bngl), without BioNetGen itself.
+"""The BNGL reader and writer (il2sbml.formats.bngl), without BioNetGen itself.
 
 * Each of the ten BioNetGen validation models, read from its own ``.bngl`` file, gives
   BioNetGen's reference network (tests/bngnet.py compares up to isomorphism, rate constants
@@ -21,10 +21,10 @@ import pytest
 from bngnet import BNGL_MODELS, assert_same_network, net_path, suite_dir
 
 from il2sbml import generate_network, load_model
-from il2sbml.bngl import bngl_expr, read_bngl, write_bngl
+from il2sbml.formats.bngl import bngl_expr, read_bngl, write_bngl
 from il2sbml.cli import main
-from il2sbml.errors import Il2sbmlError, ModelError, NotSupportedError, PatternSyntaxError
-from il2sbml.expr import Expr
+from il2sbml.lang.errors import Il2sbmlError, ModelError, NotSupportedError, PatternSyntaxError
+from il2sbml.lang.expr import Expr
 
 MODELS = Path(__file__).parent / "models"
 

@@ -1,11 +1,11 @@
 """BioNetGen (BNG2.pl from the PyPI ``bionetgen`` package, run as a subprocess) as a differential oracle.
 
-* Every DSL validation model, written out by :func:`il2sbml.bngl.write_bngl`, is read by BNG2.pl
+* Every DSL validation model, written out by :func:`il2sbml.formats.bngl.write_bngl`, is read by BNG2.pl
   and expands to the network our generator makes from the model itself.
 * Random small rule sets (hypothesis: molecule types with 1-3 sites, 0-3 states, binding,
   unbinding, homodimerisation, ring closure, state change, synthesis and degradation, with
   ``max_agg``/``max_iter`` limits) written as BNGL give the same network through
-  :func:`il2sbml.bngl.read_bngl` + our generator as through BNG2.pl: same species and
+  :func:`il2sbml.formats.bngl.read_bngl` + our generator as through BNG2.pl: same species and
   reactions up to isomorphism, same rate constants with statistical factors, same observable
   weights (tests/bngnet.py, which shares no code with il2sbml).
 * Where BioNetGen is known to be wrong (bionetgen#90), the test says so and asserts the
@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from bngnet import assert_same_network, parse_net
 
 from il2sbml import generate_network, load_model
-from il2sbml.bngl import read_bngl, write_bngl
+from il2sbml.formats.bngl import read_bngl, write_bngl
 
 MODELS = Path(__file__).parent / "models"
 

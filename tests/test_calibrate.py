@@ -1,4 +1,4 @@
-"""Calibration with pyPESTO on AMICI (il2sbml.calibrate): gradients, engines, the quick run.
+"""Calibration with pyPESTO on AMICI (il2sbml.analysis.calibrate): gradients, engines, the quick run.
 
 The AMICI model is compiled once for this module (about a minute) into a temporary folder.
 """
@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from il2sbml import calibrate as cal
+from il2sbml.analysis import calibrate as cal
 from il2sbml.cli import main
 
 PETAB = "build/petab"

@@ -6,9 +6,9 @@ import pytest
 import roadrunner
 
 from il2sbml import Model, generate_network, load_model
-from il2sbml.compile import compile_network
-from il2sbml.errors import NotSupportedError
-from il2sbml.sbml import write_sbml
+from il2sbml.simulate.compile import compile_network
+from il2sbml.lang.errors import NotSupportedError
+from il2sbml.formats.sbml import write_sbml
 
 
 def test_il2_ensemble_mean_matches_ode_within_one_percent():
@@ -57,8 +57,8 @@ def test_sbml_laws_over_rules_of_constants_compile_as_mass_action():
     """build/il2_Treg.xml writes derived constants (volumes, 2-D on-rates) as assignment rules of
     constants: its laws are still mass action for the SSA (no generated general law), with the
     DSL network's propensity constants; a rule that reads a species keeps its law general."""
-    from il2sbml.compile import compile_sbml_network
-    from il2sbml.sbmlread import read_sbml
+    from il2sbml.simulate.compile import compile_sbml_network
+    from il2sbml.formats.sbmlread import read_sbml
 
     net = read_sbml("build/il2_Treg.xml")
     assert {"V_medium", "PM", "K2_g_Lab"} <= {v for v, _ in net.sbml.static_rules}

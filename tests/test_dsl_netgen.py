@@ -5,10 +5,10 @@ import math
 import pytest
 
 from il2sbml import Model, generate_network, load_model
-from il2sbml.errors import ModelError, NotSupportedError, PatternSyntaxError
-from il2sbml.expr import Expr, ExprError
-from il2sbml.graph import parse_graph, species_from_graph
-from il2sbml.units import AVOGADRO, parse_unit
+from il2sbml.lang.errors import ModelError, NotSupportedError, PatternSyntaxError
+from il2sbml.lang.expr import Expr, ExprError
+from il2sbml.lang.graph import parse_graph, species_from_graph
+from il2sbml.lang.units import AVOGADRO, parse_unit
 
 
 class Reactions(dict):

@@ -18,9 +18,9 @@ import pytest
 
 from bngnet import suite_dir
 
-from il2sbml.compile import compile_network
-from il2sbml.errors import NotSupportedError
-from il2sbml.sbmlread import read_sbml
+from il2sbml.simulate.compile import compile_network
+from il2sbml.lang.errors import NotSupportedError
+from il2sbml.formats.sbmlread import read_sbml
 
 CASES = [f"{i:05d}" for i in range(1, 40)]
 SLOW = {"00005": 2000, "00023": 2000}

@@ -1,4 +1,4 @@
-"""il2sbml.ensemble: chunked ensembles embedded, on local worker processes and on a real Dask
+"""il2sbml.simulate.ensemble: chunked ensembles embedded, on local worker processes and on a real Dask
 cluster (``dask scheduler`` / ``dask worker`` subprocesses on 127.0.0.1), the Zarr store, resume
 after SIGKILL, sweeps, and refusals that leave a store untouched. Every statistic is compared
 bit for bit with one ``kernels.run_ensemble`` call with the same seed."""
@@ -22,11 +22,11 @@ import pytest
 import kernels
 from bngnet import suite_dir
 from il2sbml import cli
-from il2sbml import ensemble as E
-from il2sbml.compile import compile_network
-from il2sbml.dsl import load_model
-from il2sbml.netgen import generate_network
-from il2sbml.sbmlread import read_sbml
+from il2sbml.simulate import ensemble as E
+from il2sbml.simulate.compile import compile_network
+from il2sbml.formats.load import load_model
+from il2sbml.generate.netgen import generate_network
+from il2sbml.formats.sbmlread import read_sbml
 
 pytest.importorskip("distributed")
 pytest.importorskip("zarr")
@@ -386,10 +386,10 @@ def test_killing_a_worker_mid_run_changes_nothing(cluster, simple, tmp_path):
 CLIENT = textwrap.dedent("""
     import sys, time
     import numpy as np
-    from il2sbml import ensemble as E
-    from il2sbml.compile import compile_network
-    from il2sbml.dsl import load_model
-    from il2sbml.netgen import generate_network
+    from il2sbml.simulate import ensemble as E
+    from il2sbml.simulate.compile import compile_network
+    from il2sbml.formats.load import load_model
+    from il2sbml.generate.netgen import generate_network
 
     if __name__ == "__main__":
         arrays = compile_network(generate_network(load_model(sys.argv[1])))

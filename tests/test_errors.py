@@ -9,7 +9,7 @@ import pytest
 
 from il2sbml import Model, generate_network, load_model
 from il2sbml.cli import main
-from il2sbml.errors import Il2sbmlError, ModelError, NetworkLimitError, UnitError
+from il2sbml.lang.errors import Il2sbmlError, ModelError, NetworkLimitError, UnitError
 
 HEADER = "from il2sbml import Model\nm = Model('bad')\n"
 

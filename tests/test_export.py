@@ -1,4 +1,4 @@
-"""Other formats (il2sbml.export): Antimony for Tellurium, and a COMBINE archive (SBML + SED-ML)
+"""Other formats (il2sbml.formats.export): Antimony for Tellurium, and a COMBINE archive (SBML + SED-ML)
 that COPASI runs as it is. Every check is against libRoadRunner on the same SBML.
 
 COPASI changes the process locale when imported (text then defaults to ASCII), so every text
@@ -18,8 +18,8 @@ import pytest
 import roadrunner
 
 from il2sbml import Il2sbmlError, generate_network, load_model
-from il2sbml.export import default_selections, to_antimony, to_omex
-from il2sbml.sbml import write_sbml
+from il2sbml.formats.export import default_selections, to_antimony, to_omex
+from il2sbml.formats.sbml import write_sbml
 
 MODELS = Path(__file__).parent / "models"
 # model, t_end, points: il2 has two compartments of sizes != 1 (amount != concentration);

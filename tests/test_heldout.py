@@ -1,4 +1,4 @@
-"""Held-out data (il2sbml.heldout): read only by the validation, never by the fitting code."""
+"""Held-out data (il2sbml.analysis.heldout): read only by the validation, never by the fitting code."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from il2sbml import heldout
+from il2sbml.analysis import heldout
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +43,11 @@ def test_lot_0418_only_and_cd56bright_only(curves):
 def test_fitting_code_never_reads_heldout_data():
     """The PEtab export and the calibration neither import the held-out module nor name a
     held-out file (the folder name appears only in the refusal)."""
-    code = ("import sys, il2sbml.petab_problem, il2sbml.calibrate, il2sbml.cli; "
-            "print('il2sbml.heldout' in sys.modules)")
+    code = ("import sys, il2sbml.formats.petab_problem, il2sbml.analysis.calibrate, il2sbml.cli; "
+            "print('il2sbml.analysis.heldout' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-    for path in ("il2sbml/petab_problem.py", "il2sbml/calibrate.py"):
+    for path in ("il2sbml/formats/petab_problem.py", "il2sbml/analysis/calibrate.py"):
         text = Path(path).read_text(encoding="utf-8")
         for name in ("farhat2021_pSTAT5_IL2_4h", "Visterra", "WTDimeric", "YT1", "YT_1"):
             assert name not in text, (path, name)
@@ -60,8 +60,8 @@ def test_fold_error_is_symmetric_and_refuses_missing():
 
 
 def test_a_prediction_is_a_dose_response(curves):
-    from il2sbml.dsl import load_model
-    from il2sbml.ode import Simulator
+    from il2sbml.formats.load import load_model
+    from il2sbml.simulate.ode import Simulator
 
     model = load_model("model_src/il2.py")
     sim = Simulator("build/il2_Treg.xml")

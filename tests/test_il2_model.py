@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from il2sbml import load_model, generate_network
-from il2sbml.assays import ASSAY_CELLS, binding_assay, coculture_experiment, dose_response, ec50
+from il2sbml.analysis.assays import ASSAY_CELLS, binding_assay, coculture_experiment, dose_response, ec50
 from il2sbml.cli import main
-from il2sbml.ode import Simulator
-from il2sbml.sbml import validate_sbml, write_sbml
+from il2sbml.simulate.ode import Simulator
+from il2sbml.formats.sbml import validate_sbml, write_sbml
 
 MODEL = "model_src/il2.py"
 BUILD = Path("build")
@@ -177,8 +177,8 @@ def _measured_ec50s_30min() -> dict[str, float]:
     30 min (data/training/farhat2021_pSTAT5_IL2.csv), per whole population."""
     import csv
 
-    from il2sbml.ode import fit_hill
-    from il2sbml.petab_problem import POPULATION_ALIASES
+    from il2sbml.simulate.ode import fit_hill
+    from il2sbml.formats.petab_problem import POPULATION_ALIASES
 
     curves = {}
     with open("data/training/farhat2021_pSTAT5_IL2.csv", encoding="utf-8") as fh:
@@ -227,7 +227,7 @@ def test_coculture_tregs_take_the_il2_and_lower_effector_pstat5_at_limiting_dose
 def test_coculture_of_identical_populations_equals_one_population(tmp_path):
     """Two populations with the same numbers behave, per cell, exactly as one of them alone."""
     from il2sbml import Model
-    from il2sbml.coculture import coculture
+    from il2sbml.analysis.coculture import coculture
 
     m = Model("lr", require_units=True)
     m.parameter("cells_per_mL", 1e7, "1/mL")

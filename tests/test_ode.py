@@ -1,4 +1,4 @@
-"""il2sbml.ode and il2sbml.plots on real libRoadRunner, with small models built by the DSL and
+"""il2sbml.simulate.ode and il2sbml.analysis.plots on real libRoadRunner, with small models built by the DSL and
 written by the SBML writer: known answers (one-site binding), the fast dose path against models
 regenerated from source, per-call overrides, fits, durations and plots."""
 
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from il2sbml import Model, generate_network
-from il2sbml.ode import (FitError, ParameterError, SimulationError, Simulator, UnknownIdError,
+from il2sbml.simulate.ode import (FitError, ParameterError, SimulationError, Simulator, UnknownIdError,
                          fit_binding, fit_hill, parse_duration)
-from il2sbml.plots import dose_response_figure, plot_dose_response, plot_time_course, time_course_figure
-from il2sbml.sbml import write_sbml
+from il2sbml.analysis.plots import dose_response_figure, plot_dose_response, plot_time_course, time_course_figure
+from il2sbml.formats.sbml import write_sbml
 
 AVOGADRO = 6.02214076e23
 DEFAULTS = {"V": 1e-6, "L0": 1.0, "R0": 1000.0, "kon": 1e6, "Kd": 1e-9}

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from il2sbml.cli import main
-from il2sbml.petab_problem import (BOUND_WIDENING, DataError, TRAINING_TIMES_MIN, make_problem,
+from il2sbml.formats.petab_problem import (BOUND_WIDENING, DataError, TRAINING_TIMES_MIN, make_problem,
                                    read_measurements)
 
 MODEL = "model_src/il2.py"

@@ -21,9 +21,9 @@ from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from il2sbml import Model
-from il2sbml.errors import NetworkLimitError
-from il2sbml.graph import parse_graph, species_from_graph, tree_key
-from il2sbml.netgen import generate_network
+from il2sbml.lang.errors import NetworkLimitError
+from il2sbml.lang.graph import parse_graph, species_from_graph, tree_key
+from il2sbml.generate.netgen import generate_network
 
 try:  # tests/ as a package
     from .bngnet import canonical_species

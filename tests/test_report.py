@@ -1,4 +1,4 @@
-"""il2sbml.report on the IL-2 model: the dose-response command against a direct Simulator run,
+"""il2sbml.analysis.report on the IL-2 model: the dose-response command against a direct Simulator run,
 refusals of unknown names, and a quick report whose page shows every figure it wrote."""
 
 import csv
@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from il2sbml.dsl import load_model
-from il2sbml.errors import Il2sbmlError
-from il2sbml.netgen import generate_network
-from il2sbml.ode import Simulator
-from il2sbml.report import dose_response_command, run_report
-from il2sbml.sbml import write_sbml
+from il2sbml.formats.load import load_model
+from il2sbml.lang.errors import Il2sbmlError
+from il2sbml.generate.netgen import generate_network
+from il2sbml.simulate.ode import Simulator
+from il2sbml.analysis.report import dose_response_command, run_report
+from il2sbml.formats.sbml import write_sbml
 
 MODEL = os.path.join(os.path.dirname(__file__), "..", "model_src", "il2.py")
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -127,6 +127,13 @@ def test_quick_report_page_shows_every_figure_it_wrote(tmp_path):
     for obs in ("pSTAT5", "IL2_bound_surface"):
         se = last[f"{obs}_ssa_sd"] / np.sqrt(runs)
         assert abs(last[f"{obs}_ssa_mean"] - last[f"{obs}_ode"]) < 4 * se
+    # the figure's band is the runs' 5-95 % range: ordered, never below zero (counts), and wide
+    # (at tens of IL-2 molecules per cell, cells differ)
+    for row in rows:
+        r = dict(zip(header, map(float, row)))
+        for obs in ("pSTAT5", "IL2_bound_surface"):
+            assert 0 <= r[f"{obs}_ssa_q05"] <= r[f"{obs}_ssa_median"] <= r[f"{obs}_ssa_q95"]
+    assert last["pSTAT5_ssa_q95"] > last["pSTAT5_ssa_median"] > last["pSTAT5_ssa_q05"]
 
     # the binding table has the three receptor classes with their seed-table Kds
     _, header, rows = read_csv(out / "binding_kd.csv")

@@ -12,9 +12,9 @@ import roadrunner
 
 from bngnet import suite_dir
 
-from il2sbml.errors import NotSupportedError
-from il2sbml.sbml import SBMLError, validate_sbml, write_sbml
-from il2sbml.sbmlread import MAX_BYTES, read_sbml
+from il2sbml.lang.errors import NotSupportedError
+from il2sbml.formats.sbml import SBMLError, validate_sbml, write_sbml
+from il2sbml.formats.sbmlread import MAX_BYTES, read_sbml
 
 from test_sbml_writer import copasi_run
 

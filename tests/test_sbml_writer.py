@@ -12,7 +12,7 @@ from bngnet import suite_dir
 
 from il2sbml import generate_network, load_model
 from il2sbml.cli import main
-from il2sbml.sbml import validate_sbml, write_sbml
+from il2sbml.formats.sbml import validate_sbml, write_sbml
 
 MODELS = Path(__file__).parent / "models"
 ALL = sorted(p.stem for p in MODELS.glob("*.py"))
@@ -261,7 +261,7 @@ def test_reactions_are_the_text_libsbml_writes(name):
     reactions are the network's, in network order by default."""
     import libsbml
 
-    from il2sbml.sbmlread import read_sbml
+    from il2sbml.formats.sbmlread import read_sbml
 
     net = net_of(name)
     for kw in ({}, {"version": 1}, {"cover_first": True}):
@@ -274,8 +274,8 @@ def test_reactions_are_the_text_libsbml_writes(name):
 
 
 def test_cover_first_lists_the_same_reactions_those_bringing_a_new_species_first(tmp_path):
-    from il2sbml.sbml import COVER_FIRST_REACTIONS
-    from il2sbml.sbmlread import read_sbml
+    from il2sbml.formats.sbml import COVER_FIRST_REACTIONS
+    from il2sbml.formats.sbmlread import read_sbml
 
     net = net_of("il2")
     assert len(net.reactions) < COVER_FIRST_REACTIONS

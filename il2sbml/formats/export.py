@@ -1,7 +1,7 @@
-"""Other formats for an SBML model written by :mod:`il2sbml.sbml`: Antimony and COMBINE archives.
+"""Other formats for an SBML model written by :mod:`il2sbml.formats.sbml`: Antimony and COMBINE archives.
 
-Both writers take SBML text (the output of :func:`il2sbml.sbml.write_sbml`) rather than a
-:class:`~il2sbml.network.Network`, so that they say exactly what the SBML says: the Antimony
+Both writers take SBML text (the output of :func:`il2sbml.formats.sbml.write_sbml`) rather than a
+:class:`~il2sbml.generate.network.Network`, so that they say exactly what the SBML says: the Antimony
 text is libAntimony's translation of the file, and the archive carries the file unchanged.
 
 * :func:`to_antimony` -- the Antimony text of the model, for Tellurium (``te.loada``).
@@ -11,7 +11,7 @@ text is libAntimony's translation of the file, and the archive carries the file 
 
 Both are pure functions with byte-for-byte reproducible output for the same input (and the
 same versions of libAntimony, libSEDML and zlib). libAntimony and libSEDML are imported on
-first use; a missing library is reported as an :class:`~il2sbml.errors.Il2sbmlError` naming
+first use; a missing library is reported as an :class:`~il2sbml.lang.errors.Il2sbmlError` naming
 the package to install.
 
 SED-ML layout written by :func:`to_omex` (ids are fixed, so tools and scripts can rely on them)::
@@ -49,7 +49,7 @@ from xml.sax.saxutils import quoteattr
 
 import libsbml
 
-from .errors import Il2sbmlError
+from ..lang.errors import Il2sbmlError
 
 __all__ = ["to_antimony", "to_omex", "default_selections"]
 

@@ -85,7 +85,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import Il2sbmlError
+from ..lang.errors import Il2sbmlError
 
 __all__ = [
     "EnsembleError",
@@ -160,7 +160,7 @@ class ModelPayload:
             raise EnsembleError(
                 f"model {self.name or '(unnamed)'}: its network has general kinetic laws (a compiled Numba "
                 "function), which cannot be sent to worker processes; give the SBML text "
-                "(il2sbml.ensemble.payload(arrays, sbml=text)) or run embedded (no --workers/--scheduler)")
+                "(il2sbml.simulate.ensemble.payload(arrays, sbml=text)) or run embedded (no --workers/--scheduler)")
         return ModelPayload(self.fingerprint, None, self.sbml, self.round_initial, self.name)
 
     def materialize(self):
@@ -169,8 +169,8 @@ class ModelPayload:
             return self.arrays
         arrays = _WORKER_MODELS.get(self.fingerprint)
         if arrays is None:
+            from ..formats.sbmlread import read_sbml
             from .compile import compile_network
-            from .sbmlread import read_sbml
 
             arrays = compile_network(read_sbml(self.sbml), round_initial=self.round_initial)
             _WORKER_MODELS[self.fingerprint] = arrays
@@ -217,7 +217,7 @@ def payload(model, *, sbml: str | None = None, round_initial: bool = False, name
     import kernels
 
     if not isinstance(model, kernels.NetworkArrays):
-        raise TypeError("model must be kernels.NetworkArrays or an il2sbml.ensemble.ModelPayload, "
+        raise TypeError("model must be kernels.NetworkArrays or an il2sbml.simulate.ensemble.ModelPayload, "
                         f"not {type(model).__name__}")
     if model.law is None or sbml is not None:
         fp = fingerprint_arrays(model, sbml)
@@ -1030,7 +1030,7 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
                 "n_chunks": K, "method": mname, "exact": mname != "tau_approx",
                 "time": [float(x) for x in t], "time_units": time_units, "species": ids,
                 "species_index": [int(i) for i in obs], "keep_trajectories": bool(keep_trajectories),
-                "sweep": sw.to_json() if sw else None, "complete": False, "created_by": "il2sbml.ensemble"}
+                "sweep": sw.to_json() if sw else None, "complete": False, "created_by": "il2sbml.simulate.ensemble"}
         if resume and os.path.exists(store):
             st = _Store.open_existing(store, want)
         else:
@@ -1139,14 +1139,14 @@ def _sweep_csv_path(path: str, label: str) -> str:
     return f"{root}.{label}{ext or '.csv'}"
 
 
-def ensemble_command(args, net_loader) -> int:
-    """``il2sbml ensemble``: ``net_loader(path, args) -> Network`` is the CLI's model loader.
+def ensemble_command(args) -> int:
+    """``il2sbml ensemble``.
 
     Without the new options it runs one embedded ``kernels.run_ensemble`` call and writes the same
     --stats-csv bytes and stdout line as before.
     """
-    from . import cli
-    from .build import atomic_write
+    from ..formats.files import atomic_write
+    from . import select
     from .compile import compile_network
 
     if args.runs < 1:
@@ -1160,7 +1160,7 @@ def ensemble_command(args, net_loader) -> int:
     if getattr(args, "resume", False) and not store:
         raise EnsembleError("--resume needs --store OUT.zarr")
     sweep = parse_sweep(getattr(args, "sweep", None))
-    t = cli._grid(args)
+    t = select.time_grid(args)
     round_initial = getattr(args, "round_initial", False)
     path = args.model
     is_sbml = path.endswith(".xml") or path.endswith(".sbml")
@@ -1174,15 +1174,15 @@ def ensemble_command(args, net_loader) -> int:
         return payload(arrays, sbml=text, round_initial=round_initial, name=os.path.basename(path))
 
     if sweep is None:
-        net = net_loader(path, args)
-        idx, ids = cli._pick_species(net, args.species)
+        net = select.load_network(path, args)
+        idx, ids = select.pick_species(net, args.species)
         model = compiled(net)
     else:
         if is_sbml:
             raise SweepError(f"{path}: --sweep sets model parameters of a model file (.py, .bngl); not supported "
                              "for SBML input yet")
-        from .dsl import load_model
-        from .netgen import generate_network
+        from ..formats.load import load_model
+        from ..generate.netgen import generate_network
 
         base = load_model(path)
         if getattr(args, "cell_type", None):
@@ -1201,11 +1201,11 @@ def ensemble_command(args, net_loader) -> int:
             m.parameter_set("_sweep_point", sweep.values(p))
             variant = m.with_parameter_set("_sweep_point")
             m.parameter_sets.pop("_sweep_point", None)
-            nets.append(generate_network(variant, **cli._limits(args)))
-        idx, ids = cli._pick_species(nets[0], args.species)
-        ids0 = cli._species_ids(nets[0])
+            nets.append(generate_network(variant, **select.limits(args)))
+        idx, ids = select.pick_species(nets[0], args.species)
+        ids0 = select.species_ids(nets[0])
         for p, n in enumerate(nets[1:], start=1):
-            if cli._species_ids(n) != ids0:
+            if select.species_ids(n) != ids0:
                 raise SweepError(f"sweep point {p} ({sweep.label(p)}): the network's species differ from point 0's; "
                                  "a sweep needs the same species at every point")
         points = [compiled(n) for n in nets]
@@ -1228,7 +1228,7 @@ def ensemble_command(args, net_loader) -> int:
             break
         out = stats_csv if sweep is None else _sweep_csv_path(stats_csv, sweep.label(p))
         rows = [[float(ti)] + [float(v) for v in r.mean[k]] + [float(v) for v in r.sd[k]] for k, ti in enumerate(t)]
-        atomic_write(out, cli._csv(rows, header))
+        atomic_write(out, select.csv_table(rows, header))
         written.append(out)
     r0 = res.results[0]
     kind = "exact" if r0.exact else "APPROXIMATE (tau-leaping)"

@@ -1,7 +1,7 @@
 """The model against held-out measurements: predictions, EC50s, fold errors, figures (analysis).
 
 Held-out data (``data/heldout/``, see its PROVENANCE.md) are read here and nowhere else: not by
-:mod:`il2sbml.petab_problem`, not by :mod:`il2sbml.calibrate`. Four sets, as the calibration
+:mod:`il2sbml.formats.petab_problem`, not by :mod:`il2sbml.analysis.calibrate`. Four sets, as the calibration
 issue names them:
 
 (a) ``farhat2021_pSTAT5_IL2_4h.csv``: the 4 h rows of the training experiments (Treg,
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import Il2sbmlError
+from ..lang.errors import Il2sbmlError
 
 HELDOUT = "data/heldout"
 YT1_CD122 = 8774.0
@@ -63,7 +63,7 @@ def _f(text: str) -> float:
 def _tidy_curves(path: str, dataset: str) -> list[Curve]:
     """The whole populations of a tidy pSTAT5 table (data/make_tidy.py's layout), one curve per
     experiment, population and time, doses ascending."""
-    from .petab_problem import DEFAULT_POPULATIONS, POPULATION_ALIASES
+    from ..formats.petab_problem import DEFAULT_POPULATIONS, POPULATION_ALIASES
 
     groups: dict[tuple[str, str, float], list[tuple[float, float]]] = {}
     with open(path, newline="", encoding="utf-8") as fh:
@@ -150,7 +150,7 @@ def load_all(folder: str = HELDOUT) -> list[Curve]:
 
 def hill_ec50(doses, values) -> float | None:
     """EC50 (pM) of a 4-parameter Hill fit (measured or model curve); None when no sigmoid fits."""
-    from .ode import fit_hill
+    from ..simulate.ode import fit_hill
 
     try:
         return float(fit_hill(doses, values).ec50)
@@ -190,7 +190,7 @@ YT1_TIMES_S = (1800.0, 14400.0)
 def compare(model, sim, folder: str = HELDOUT, sets=("(a)", "(b)", "(c)", "(d)"), progress=None):
     """Every held-out curve of ``sets`` with its prediction: ``(rows, curves, predictions)``.
 
-    ``model``: the loaded model (its cell types); ``sim``: an :class:`~il2sbml.ode.Simulator` of
+    ``model``: the loaded model (its cell types); ``sim``: an :class:`~il2sbml.simulate.ode.Simulator` of
     its SBML (any cell type's file: cell types are passed as overrides).
     """
     rows, preds = [], []
@@ -223,12 +223,12 @@ def _training_curves() -> list[Curve]:
 def figure_training_and_4h(sim, model, fit: dict, path: str) -> None:
     """Data points on model curves for each experiment and population: the training times and the
     held-out 4 h rows (set (a)), in the cytometer's units through the calibrated offsets and scales."""
-    from .petab_problem import _exp_id as exp_id
-    from .report import _figure
+    from ..formats.petab_problem import _exp_id as exp_id
+    from .plots import figure_grid
 
     curves = _training_curves() + load_4h(os.path.join(HELDOUT, "farhat2021_pSTAT5_IL2_4h.csv"))
     panels = sorted({(c.experiment, c.cell_type) for c in curves})
-    fig, axes = _figure(2, 4, size=(16, 7.5))
+    fig, axes = figure_grid(2, 4, size=(16, 7.5))
     cache: dict = {}
     for ax, (exp, cell) in zip(axes, panels):
         e = exp_id(exp)
@@ -267,14 +267,14 @@ def _save(fig, axes, used: int, title: str, path: str) -> None:
 def figure_heldout_shapes(preds, path: str) -> None:
     """Sets (b)-(d): measured and predicted curves, each scaled to its own range (no offset or scale
     is known for these plates)."""
-    from .report import _figure
+    from .plots import figure_grid
 
     items = [(c, t, p) for c, t, p in preds if c.dataset in ("(b)", "(c)", "(d)")]
     groups: dict = {}
     for c, t, p in items:
         groups.setdefault((c.dataset, c.cell_type, c.label.split(",")[-1].strip() if c.dataset == "(b)" else ""),
                           []).append((c, t, p))
-    fig, axes = _figure(2, 4, size=(16, 7.5))
+    fig, axes = figure_grid(2, 4, size=(16, 7.5))
 
     def unit(y):
         y = np.asarray(y, float)
@@ -294,7 +294,7 @@ def figure_heldout_shapes(preds, path: str) -> None:
 
 
 def write_table(rows: list[Row], path: str) -> None:
-    from .build import atomic_write
+    from ..formats.files import atomic_write
 
     def g(x):
         return "" if x is None else f"{x:.4g}"
@@ -315,8 +315,8 @@ def validate_model(out: str = "build/validation", model_path: str = "model_src/i
     746-reaction model takes seconds)."""
     import json
 
-    from .dsl import load_model
-    from .ode import Simulator
+    from ..formats.load import load_model
+    from ..simulate.ode import Simulator
 
     model = model or load_model(model_path)
     sim = sim or Simulator(sbml)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .expr import Expr
+from ..lang.expr import Expr
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class NetSpecies:
     fixed: bool
     compartment: str | None
     molecules: tuple[str, ...]  # molecule types, canonical order (for annotations)
-    initial_unit: object = None  # il2sbml.units.Unit of ``initial``; None: a count
+    initial_unit: object = None  # il2sbml.lang.units.Unit of ``initial``; None: a count
     # read from SBML (defaults describe networks generated from rules)
     sbml_id: str | None = None
     name: str | None = None
@@ -55,7 +55,7 @@ class NetReaction:
     functional: bool
     rule: str
     rules: tuple[str, ...]
-    rate_unit: object = None     # il2sbml.units.Unit of ``rate`` as declared, None if unitless
+    rate_unit: object = None     # il2sbml.lang.units.Unit of ``rate`` as declared, None if unitless
     # read from SBML: the kinetic law itself (substance/time, SBML symbol semantics)
     law: Expr | None = None
     reversible: bool = False
@@ -99,12 +99,12 @@ class ModelInfo:
     name: str
     doc: str
     source: str | None
-    parameters: tuple = ()       # il2sbml.dsl.Parameter
-    compartments: tuple = ()     # il2sbml.dsl.Compartment
-    molecule_types: tuple = ()   # il2sbml.dsl.MoleculeType
-    functions: tuple = ()        # il2sbml.dsl.Function
-    observables: tuple = ()      # il2sbml.dsl.Observable
-    rules: tuple = ()            # il2sbml.dsl.Rule
+    parameters: tuple = ()       # il2sbml.lang.dsl.Parameter
+    compartments: tuple = ()     # il2sbml.lang.dsl.Compartment
+    molecule_types: tuple = ()   # il2sbml.lang.dsl.MoleculeType
+    functions: tuple = ()        # il2sbml.lang.dsl.Function
+    observables: tuple = ()      # il2sbml.lang.dsl.Observable
+    rules: tuple = ()            # il2sbml.lang.dsl.Rule
     created: str = "2026-01-01T00:00:00Z"
     creator: str = "il2sbml"
 
@@ -120,7 +120,7 @@ class Network:
                  compartment_sizes, stats, site_order=None, info: ModelInfo | None = None):
         self.model_name = model_name
         self.info = info or ModelInfo(model_name, "", None)
-        self.sbml = None  # il2sbml.sbmlread.SBMLExtras for networks read from SBML
+        self.sbml = None  # il2sbml.formats.sbmlread.SBMLExtras for networks read from SBML
         self.species: tuple[NetSpecies, ...] = tuple(species)
         self.reactions: tuple[NetReaction, ...] = tuple(reactions)
         self.observables: tuple[NetObservable, ...] = tuple(observables)
@@ -133,7 +133,7 @@ class Network:
 
     def canonical_label(self, text: str) -> str:
         """The canonical label of a species written in any BNGL order (``B(a!3).A(b!3)``)."""
-        from .graph import parse_graph, species_from_graph
+        from ..lang.graph import parse_graph, species_from_graph
         return species_from_graph(parse_graph(text), self.site_order).label
 
     def species_index(self, text: str) -> int:

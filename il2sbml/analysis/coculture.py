@@ -26,9 +26,9 @@ from __future__ import annotations
 import math
 import re
 
-from .dsl import Model
-from .errors import ModelError, NotSupportedError
-from .graph import to_bngl
+from ..lang.dsl import Model
+from ..lang.errors import ModelError, NotSupportedError
+from ..lang.graph import to_bngl
 
 
 def parse_fractions(text: str) -> dict[str, float]:

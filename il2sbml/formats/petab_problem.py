@@ -57,7 +57,7 @@ import statistics
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .errors import Il2sbmlError
+from ..lang.errors import Il2sbmlError
 
 TRAINING_TIMES_MIN = (30, 60, 120)
 """The only times of the training file that may be fitted; its 4 h rows are held-out set (a)."""
@@ -306,7 +306,7 @@ def make_problem(model_path: str, data_path: str, *, prior_dir: str = "data/prio
     """Every file of the PEtab problem, in memory (nothing is written).
 
     Nominal values: the model's own for its parameters; for offsets, scales and sigmas the
-    calibration's (``fit_path``, written by :func:`il2sbml.calibrate.write_fit`) when it has them,
+    calibration's (``fit_path``, written by :func:`il2sbml.analysis.calibrate.write_fit`) when it has them,
     so that the table's nominal point is the best fit; otherwise values read off the data.
     """
     fitted = {}
@@ -315,8 +315,8 @@ def make_problem(model_path: str, data_path: str, *, prior_dir: str = "data/prio
 
         with open(fit_path, encoding="utf-8") as fh:
             fitted = {k: v["value"] for k, v in json.load(fh)["parameters"].items()}
-    from .dsl import load_model
-    from .netgen import generate_network
+    from ..generate.netgen import generate_network
+    from .load import load_model
     from .sbml import SBMLError, validate_sbml, write_sbml
 
     model = load_model(model_path)
@@ -426,7 +426,7 @@ def make_problem(model_path: str, data_path: str, *, prior_dir: str = "data/prio
 
 def write_problem(model_path: str, data_path: str, output: str = "build/petab", **kwargs) -> list[str]:
     """Make the problem and write its files into ``output``; returns the paths written."""
-    from .build import atomic_write
+    from .files import atomic_write
 
     problem = make_problem(model_path, data_path, **kwargs)
     paths = []

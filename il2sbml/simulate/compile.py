@@ -1,4 +1,4 @@
-"""The bridge from a frozen :class:`~il2sbml.network.Network` to the Numba kernels' arrays.
+"""The bridge from a frozen :class:`~il2sbml.generate.network.Network` to the Numba kernels' arrays.
 
 This is the only place where ``il2sbml`` meets ``kernels``: the kernels take NumPy arrays
 and never import ``il2sbml``.
@@ -24,9 +24,9 @@ import math
 
 import numpy as np
 
-from .errors import NotSupportedError
-from .expr import Expr
-from .network import Network
+from ..generate.network import Network
+from ..lang.errors import NotSupportedError
+from ..lang.expr import Expr
 
 
 def _whole_counts(names, amounts, round_initial: bool) -> list[int]:

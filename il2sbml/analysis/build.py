@@ -10,41 +10,21 @@ failure leaves the output folder as it was.
 from __future__ import annotations
 
 import os
-import tempfile
 
-from .dsl import Model, load_model
-from .errors import Il2sbmlError
-from .netgen import generate_network
+from ..formats.files import atomic_write_bytes
+from ..formats.load import load_model
+from ..generate.netgen import generate_network
+from ..lang.dsl import Model
+from ..lang.errors import Il2sbmlError
 
 EXTENSIONS = {"sbml": ".xml", "antimony": ".ant", "omex": ".omex"}
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a written file gets the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write(path: str, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def variants(model: Model, cell_types: list[str] | None = None, coculture: str | dict | None = None) -> list[Model]:
     """The models a build writes: the co-culture, the chosen or all parameter sets, or the model."""
     if coculture:
-        from .coculture import coculture as make, parse_fractions
+        from .coculture import coculture as make
+        from .coculture import parse_fractions
         return [make(model, parse_fractions(coculture) if isinstance(coculture, str) else coculture)]
     if cell_types:
         return [model.with_parameter_set(name) for name in cell_types]
@@ -61,7 +41,7 @@ def build(model_path: str, output: str = "build", *, cell_types: list[str] | Non
 
     Returns the paths written. ``progress`` (a callable taking a line) reports each model.
     """
-    from .sbml import SBMLError, validate_sbml, write_sbml
+    from ..formats.sbml import SBMLError, validate_sbml, write_sbml
 
     if fmt not in EXTENSIONS:
         raise Il2sbmlError(f"unknown format {fmt!r}; choose sbml, antimony or omex")
@@ -87,10 +67,10 @@ def build(model_path: str, output: str = "build", *, cell_types: list[str] | Non
         if fmt == "sbml":
             data = text.encode("utf-8")
         elif fmt == "antimony":
-            from .export import to_antimony
+            from ..formats.export import to_antimony
             data = to_antimony(text).encode("utf-8")
         else:
-            from .export import to_omex
+            from ..formats.export import to_omex
             data = to_omex(text, t_end=t_end, points=points, model_name=model.name)
         main = output if single else os.path.join(output, model.name + ext)
         pending.append((main, data))

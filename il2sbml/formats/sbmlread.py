@@ -1,4 +1,4 @@
-"""SBML reader: an SBML core model into the frozen :class:`~il2sbml.network.Network`.
+"""SBML reader: an SBML core model into the frozen :class:`~il2sbml.generate.network.Network`.
 
 Read: compartments, species (amounts or concentrations, ``hasOnlySubstanceUnits``, boundary
 and constant species), global parameters and reaction-local parameters (renamed ``<reaction>_<parameter>``, made
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 import libsbml
 
-from .dsl import Compartment, Parameter
-from .errors import NotSupportedError
-from .expr import Expr
-from .network import ModelInfo, NetReaction, NetSpecies, Network
+from ..generate.network import ModelInfo, NetReaction, NetSpecies, Network
+from ..lang.dsl import Compartment, Parameter
+from ..lang.errors import NotSupportedError
+from ..lang.expr import Expr
 from .sbml import SBMLError
 
 MAX_BYTES = 64 * 1024 * 1024  # a larger file is refused before parsing

@@ -22,7 +22,7 @@ object and is recorded on the model. Every declaration remembers the file and li
 from, so errors point at the user's source.
 
 Units: parameters, compartments and functions take an optional ``units`` string (see
-:mod:`il2sbml.units`). Where a rule's rate is made of parameters with units, the units are
+:mod:`il2sbml.lang.units`). Where a rule's rate is made of parameters with units, the units are
 checked against the rule's molecularity and converted to the network's base (molecules,
 seconds); ``Model(require_units=True)`` makes units mandatory. A model with no units at all
 is read as BioNetGen reads it: numbers as given, compartment sizes as plain volumes.
@@ -555,7 +555,9 @@ class Model:
             rev = Rule(f"{name}_reverse", products, reactants, self._rate(reverse_rate, origin, comp + " (reverse)"),
                        rule.strip(), {}, {}, inc, exc, delete_molecules, name, origin)
             out.append(rev)
-        from .netgen import compile_rule  # validates the rule's operations and rate units
+        from .rules import (
+            compile_rule,  # validates the rule's operations and rate units
+        )
         for r in out:
             compile_rule(self, r)
         self.rules.extend(out)
@@ -593,7 +595,7 @@ class Model:
 
     def generate_network_options(self, *, max_iter=None, max_agg=None, max_stoich=None,
                                  max_species=None, max_reactions=None, timeout=None) -> None:
-        """Set the default limits used by :func:`il2sbml.netgen.generate_network`."""
+        """Set the default limits used by :func:`il2sbml.generate.netgen.generate_network`."""
         origin = caller_origin()
         for key, val in (("max_iter", max_iter), ("max_agg", max_agg), ("max_species", max_species),
                          ("max_reactions", max_reactions)):
@@ -689,37 +691,6 @@ class Model:
         if name in self.functions:
             return self.functions[name].unit
         return None
-
-
-def load_model(path: str) -> Model:
-    """Load a model file: a DSL ``.py`` file exposing ``model`` or ``build_model()``."""
-    import importlib.util
-    import os
-    from .errors import Il2sbmlError
-
-    if not os.path.exists(path):
-        raise Il2sbmlError(f"{path}: no such model file")
-    if path.endswith(".bngl"):
-        from .bngl import read_bngl
-        return read_bngl(path)
-    if not path.endswith(".py"):
-        raise Il2sbmlError(f"{path}: unknown model format; expected a .py DSL file or a .bngl file")
-    spec = importlib.util.spec_from_file_location(f"_il2sbml_model_{abs(hash(os.path.abspath(path)))}", path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Il2sbmlError:
-        raise
-    except SyntaxError as exc:
-        raise Il2sbmlError(f"{path}:{exc.lineno}: Python syntax error: {exc.msg}") from None
-    model = getattr(module, "model", None)
-    if model is None and hasattr(module, "build_model"):
-        model = module.build_model()
-    if not isinstance(model, Model):
-        raise Il2sbmlError(f"{path}: defines no Model; assign it to a variable named 'model' "
-                           "or define build_model()")
-    model.source = path
-    return model
 
 
 def expression_unit(expr: Expr, unit_of, observables: set, functions: dict, *, formal: bool = False):

@@ -1,4 +1,4 @@
-"""BNGL in and out: read a BioNetGen ``.bngl`` file into a :class:`~il2sbml.dsl.Model`, write one back.
+"""BNGL in and out: read a BioNetGen ``.bngl`` file into a :class:`~il2sbml.lang.dsl.Model`, write one back.
 
 Reading
 -------
@@ -25,7 +25,7 @@ tuples in file order (``generate_network`` included). Note that an action such a
 ``setParameter`` placed *before* ``generate_network`` changes BioNetGen's network but not
 ours.
 
-Refused by name with the line (:class:`~il2sbml.errors.NotSupportedError`): energy patterns,
+Refused by name with the line (:class:`~il2sbml.lang.errors.NotSupportedError`): energy patterns,
 population maps and other unknown blocks, local functions ``f(x)`` and ``%x:`` pattern
 labels, ``TotalRate``, ``MoveConnected``, ``priority``, ``include_products``/
 ``exclude_products``, the ``Sat``/``MM``/``Hill``/``Arrhenius`` rate laws, observables with
@@ -34,7 +34,7 @@ count constraints (``A()==2``) and unknown ``generate_network`` options.
 Writing
 -------
 :func:`write_bngl` writes a model as BNGL that BNG2.pl reads and that generates the network
-:func:`il2sbml.netgen.generate_network` generates (tested against BNG2.pl). Expressions are
+:func:`il2sbml.generate.netgen.generate_network` generates (tested against BNG2.pl). Expressions are
 written in BNGL syntax (``^``, ``if``, ``ln``); parameters keep their declared values (units
 in a comment) and each rule's rate is multiplied by the constant that turns it into
 BioNetGen's convention: the unit conversion to molecules and seconds and, in models with
@@ -55,11 +55,17 @@ import os
 import re
 from dataclasses import replace
 
-from .dsl import Model
-from .errors import (Il2sbmlError, ModelError, NotSupportedError, Origin, PatternSyntaxError,
-                     caller_origin)
-from .expr import Expr, ExprError
-from .graph import Graph, parse_graph, to_bngl
+from ..lang.dsl import Model
+from ..lang.errors import (
+    Il2sbmlError,
+    ModelError,
+    NotSupportedError,
+    Origin,
+    PatternSyntaxError,
+    caller_origin,
+)
+from ..lang.expr import Expr, ExprError
+from ..lang.graph import Graph, parse_graph, to_bngl
 
 __all__ = ["read_bngl", "write_bngl", "BNGL_BLOCKS"]
 
@@ -819,7 +825,7 @@ _FUNC_NAMES = {"log": "ln", "ln": "ln", "_if": "if"}
 
 
 def bngl_expr(expr, rename: dict | None = None) -> str:
-    """An :class:`~il2sbml.expr.Expr` (or its text) in BNGL syntax, without spaces; names in
+    """An :class:`~il2sbml.lang.expr.Expr` (or its text) in BNGL syntax, without spaces; names in
     ``rename`` are replaced (BNGL expressions cannot name a compartment, for instance)."""
     e = Expr.parse(expr)
     tree = e.tree
@@ -969,7 +975,7 @@ def _powers_text(powers: dict) -> str:
 
 def _rate_corrections(model: Model, network) -> dict:
     """Rule name -> (unit factor, compartment powers) turning its rate into BioNetGen's convention."""
-    from .netgen import compile_rule
+    from ..lang.rules import compile_rule
 
     out: dict = {}
     for rule in model.rules:
@@ -978,7 +984,7 @@ def _rate_corrections(model: Model, network) -> dict:
     if not model.compartments:
         return {k: (uf, {}) for k, (uf, _) in out.items()}
     if network is None:
-        from .netgen import generate_network
+        from ..generate.netgen import generate_network
         network = generate_network(model)
     dims = {c.name: c.dimension for c in model.compartments.values()}
     for r in network.reactions:

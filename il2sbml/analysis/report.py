@@ -1,19 +1,19 @@
 """The IL-2 model report, and the one-cell-type dose-response command.
 
 :func:`run_report` builds every cell type of ``model_src/il2.py`` and runs the in-silico
-experiments of :mod:`il2sbml.assays` on them, writing CSV tables, PNG figures and a
+experiments of :mod:`il2sbml.analysis.assays` on them, writing CSV tables, PNG figures and a
 self-contained ``index.html`` (no JavaScript, no external resources) into one folder:
 
-a. build and validate the SBML of every cell type (:func:`il2sbml.build.build`);
+a. build and validate the SBML of every cell type (:func:`il2sbml.analysis.build.build`);
 b. equilibrium binding on the seed table's three receptor classes: fitted apparent Kd;
 c. pSTAT5, pAkt and ppERK 30 min after IL-2, across doses, for every cell type: EC50 and Hill n;
 d. time courses (0-2 h) at 10 pM and 1 nM for Treg, CD4_memory and NK;
-e. Tregs and effectors sharing IL-2 (:func:`il2sbml.assays.coculture_experiment`);
+e. Tregs and effectors sharing IL-2 (:func:`il2sbml.analysis.assays.coculture_experiment`);
 f. an exact SSA ensemble of Tregs at a low dose against the ODE (libRoadRunner);
 g. the model against data: training data and held-out sets on the calibrated model, EC50s
-   measured against predicted (:func:`il2sbml.heldout.validate_model`).
+   measured against predicted (:func:`il2sbml.analysis.heldout.validate_model`).
 
-All single-cell ODE work runs on one compiled :class:`~il2sbml.ode.Simulator` (compiling the
+All single-cell ODE work runs on one compiled :class:`~il2sbml.simulate.ode.Simulator` (compiling the
 746-reaction model takes 5-8 s); a cell type is its receptor numbers and STAT5, passed as
 overrides.
 
@@ -34,15 +34,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
+from ..formats.files import atomic_write
+from ..formats.load import load_model
+from ..lang.errors import Il2sbmlError
+from ..simulate.ode import Simulator, parse_duration
 from .assays import ASSAY_CELLS, binding_assay, coculture_experiment, dose_response
-from .build import atomic_write, build
-from .dsl import load_model
-from .errors import Il2sbmlError
-from .ode import Simulator, parse_duration
-from .plots import dose_response_figure, plot_dose_response, save_figure
+from .build import build
+from .plots import dose_response_figure, figure_grid, plot_dose_response, save_figure
 
 READOUTS = ("pSTAT5", "pAkt", "ppERK")
 """Dose-response readouts of step c, molecules per cell."""
@@ -100,12 +99,6 @@ def _table(header, rows) -> str:
 
 class _Raw(str):
     """Table cell text that is already HTML."""
-
-
-def _figure(nrows=1, ncols=1, size=(6.0, 4.2)):
-    fig = Figure(figsize=size, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(nrows, ncols, squeeze=False).ravel()
 
 
 @dataclass
@@ -264,7 +257,7 @@ def _section_binding(sim, page) -> tuple:
     _write_csv(page.path("binding_kd.csv"), header, rows, [chains, "Kd in pM of free IL-2; Bmax in molecules per cell"])
     _write_csv(page.path("binding_curves.csv"), ["cell", "IL2_added_pM", "IL2_free_pM", "bound_molecules_per_cell"],
                curves, [chains])
-    fig, axes = _figure(1, len(ASSAY_CELLS), size=(12.0, 3.8))
+    fig, axes = figure_grid(1, len(ASSAY_CELLS), size=(12.0, 3.8))
     for ax, cell in zip(axes, ASSAY_CELLS):
         a = assays.get(cell)
         ax.set_xscale("log")
@@ -355,7 +348,7 @@ def _section_dose_response(sim, model, cells, doses, page) -> tuple:
 def _section_time_courses(sim, model, cells, page) -> tuple:
     rows, imgs = [], []
     for dose in TC_DOSES_PM:
-        fig, axes = _figure(2, 3, size=(12.0, 7.0))
+        fig, axes = figure_grid(2, 3, size=(12.0, 7.0))
         tcs = {c: sim.time_course(TC_END_S, TC_POINTS, list(TC_READOUTS), IL2_pM=dose,
                                   **model.parameter_sets[c].as_dict()) for c in cells}
         for c, tc in tcs.items():
@@ -390,7 +383,7 @@ def _section_coculture(model, page) -> tuple:
                ["IL2_pM", "effector_pSTAT5_alone", "effector_pSTAT5_with_treg", "treg_pSTAT5_with_effector",
                 "treg_share_of_uptake", "IL2_free_fraction_of_dose"], rows,
                [what, "pSTAT5 in molecules per cell of that population; shares and fractions 0-1"])
-    fig, (ax, ax2) = _figure(1, 2, size=(11.0, 4.2))
+    fig, (ax, ax2) = figure_grid(1, 2, size=(11.0, 4.2))
     ax.plot(co.dose_pM, co.effector_alone, "o-", label=f"{co.effector} alone")
     ax.plot(co.dose_pM, co.effector_with_treg, "s-", label=f"{co.effector} with {co.treg}")
     ax.plot(co.dose_pM, co.treg_with_effector, "^-", label=f"{co.treg} with {co.effector}")
@@ -428,11 +421,12 @@ def _observable_sums(net, names):
 
 
 def _section_ssa(sim, model, page, log, runs, dose, seed) -> tuple:
-    import kernels
     import numba
 
-    from .compile import compile_network
-    from .netgen import generate_network
+    import kernels
+
+    from ..generate.netgen import generate_network
+    from ..simulate.compile import compile_network
 
     treg = model.with_parameter_set("Treg")
     treg.parameter_set("ssa", {"IL2_pM": dose})
@@ -450,6 +444,9 @@ def _section_ssa(sim, model, page, log, runs, dose, seed) -> tuple:
     log.say(f"  {runs} runs, {ens.n_events:,} events in {ens_s:.1f} s on {numba.get_num_threads()} thread(s)")
     traj = ens.trajectories.astype(float) @ weights          # runs x times x observables
     mean, sd = traj.mean(axis=0), traj.std(axis=0, ddof=1)
+    # what a run looks like: the 5-95 % band and median of the runs (counts: never below zero,
+    # unlike mean - sd at low copy numbers)
+    q05, median, q95 = np.percentile(traj, [5.0, 50.0, 95.0], axis=0)
     treg_values = model.parameter_sets["Treg"].as_dict()
     ode = sim.time_course(SSA_END_S, SSA_POINTS, list(SSA_OBSERVABLES), IL2_pM=dose, **treg_values)
     later = t > 0
@@ -463,14 +460,16 @@ def _section_ssa(sim, model, page, log, runs, dose, seed) -> tuple:
                       float(sd[-1, j]), float(o[-1])])
     for i, ti in enumerate(t):
         rows.append([ti / 60] + [v for j, n in enumerate(SSA_OBSERVABLES)
-                                 for v in (mean[i, j], sd[i, j], ode[n][i])])
+                                 for v in (mean[i, j], sd[i, j], q05[i, j], median[i, j], q95[i, j], ode[n][i])])
     what = (f"{runs} exact SSA runs ({ens.method}) of one Treg at {dose:g} pM IL-2 (1e6 cells/mL), seed {seed}; "
             f"IL-2 rounded to {il2_molecules} molecules; ODE: libRoadRunner")
-    header = ["time_min"] + [f"{n}_{s}" for n in SSA_OBSERVABLES for s in ("ssa_mean", "ssa_sd", "ode")]
+    header = ["time_min"] + [f"{n}_{s}" for n in SSA_OBSERVABLES
+                             for s in ("ssa_mean", "ssa_sd", "ssa_q05", "ssa_median", "ssa_q95", "ode")]
     _write_csv(page.path("ssa_vs_ode.csv"), header, rows, [what, "molecules per cell"])
-    fig, axes = _figure(1, len(SSA_OBSERVABLES), size=(11.0, 4.2))
+    fig, axes = figure_grid(1, len(SSA_OBSERVABLES), size=(11.0, 4.2))
     for j, (ax, name) in enumerate(zip(axes, SSA_OBSERVABLES)):
-        ax.fill_between(t / 60, mean[:, j] - sd[:, j], mean[:, j] + sd[:, j], alpha=0.3, label="SSA mean ± 1 sd")
+        ax.fill_between(t / 60, q05[:, j], q95[:, j], alpha=0.3, label="SSA runs, 5-95 %")
+        ax.plot(t / 60, median[:, j], "-", color="C0", lw=1, label="SSA median")
         ax.plot(t / 60, mean[:, j], "o", ms=3, label=f"SSA mean ({runs} runs)")
         ax.plot(t / 60, ode[name], "k-", label="ODE (libRoadRunner)")
         ax.set(xlabel="time (min)", ylabel=f"{name} (molecules per cell)", title=f"{name}, Treg, {dose:g} pM")
@@ -509,7 +508,7 @@ def _html(model, page, log) -> str:
 # ----------------------------------------------------------------------------- one cell type
 class DoseResponseFiles(tuple):
     """``(csv_path, png_path)``, with ``.fits`` (readout -> HillFit or None), ``.fit_errors``
-    (readout -> why not) and ``.response`` (the :class:`il2sbml.assays.DoseResponse`)."""
+    (readout -> why not) and ``.response`` (the :class:`il2sbml.analysis.assays.DoseResponse`)."""
 
     def __new__(cls, csv_path, png_path, response):
         obj = super().__new__(cls, (csv_path, png_path))
@@ -526,8 +525,8 @@ def dose_response_command(model_path: str, cell_type: str, readouts: list[str], 
     (columns ``IL2_pM`` and each readout; ``#`` comment lines give units and Hill fits) and the
     ``.png``; prints the fits through ``progress`` and returns the paths (see
     :class:`DoseResponseFiles`). Unknown cell types or readouts raise :class:`Il2sbmlError`."""
-    from .netgen import generate_network
-    from .sbml import write_sbml
+    from ..formats.sbml import write_sbml
+    from ..generate.netgen import generate_network
 
     model = load_model(model_path)
     if cell_type not in model.parameter_sets:

@@ -25,6 +25,13 @@ _NO_STAMPS = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
               "pdf": {"CreationDate": None, "Creator": None, "Producer": None}}
 
 
+def figure_grid(nrows: int = 1, ncols: int = 1, size=(6.0, 4.2)):
+    """A figure (no pyplot state) and its ``nrows`` x ``ncols`` axes, flattened; size in inches."""
+    fig = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, squeeze=False).ravel()
+
+
 def _new_figure() -> tuple[Figure, Axes]:
     fig = Figure(figsize=(6.0, 4.2), layout="constrained")
     FigureCanvasAgg(fig)
@@ -47,7 +54,7 @@ def dose_response_figure(doses, curves: dict, *, dose_label: str = "IL-2 (pM)",
                          response_label: str = "response (molecules per cell)",
                          title: str | None = None, fits: dict | None = None) -> Figure:
     """Responses against dose on a log-scaled dose axis. ``curves``: label -> responses (one per
-    dose). ``fits``: label -> :class:`il2sbml.ode.HillFit`, drawn as a line in the colour of
+    dose). ``fits``: label -> :class:`il2sbml.simulate.ode.HillFit`, drawn as a line in the colour of
     that label's data (then shown as points only) with a diamond at the EC50, whose unit is
     read from the parentheses of ``dose_label``. Doses must be > 0 (log axis)."""
     x = np.asarray(doses, dtype=float).ravel()

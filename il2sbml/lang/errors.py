@@ -11,7 +11,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # il2sbml/, not il2sbml/lang/
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .errors import Il2sbmlError
+from ..lang.errors import Il2sbmlError
 
 RTOL = 1e-6
 ATOL = 1e-6
@@ -103,9 +103,9 @@ def problem_hash(petab_dir: str) -> str:
 def load(petab_dir: str = "build/petab", work_dir: str = "build/amici"):
     """``(petab.Problem, pypesto.Problem)`` with the AMICI objective set up as measured above."""
     _require_stack()
+    import amici.sim.sundials as asu
     import petab.v1 as petab
     import pypesto.petab
-    import amici.sim.sundials as asu
 
     yaml = os.path.join(petab_dir, "problem.yaml")
     if not os.path.exists(yaml):
@@ -211,7 +211,7 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
                    for r in result.optimize_result.list],
     }
     os.makedirs(out, exist_ok=True)
-    from .build import atomic_write
+    from ..formats.files import atomic_write
 
     atomic_write(os.path.join(out, "best_parameters.tsv"),
                  "parameterId\tvalue\n" + "".join(f"{n}\t{v:.6g}\n" for n, v in summary["best"]["parameters"].items()))
@@ -259,12 +259,12 @@ def _multistart(pp, optimizer, points, store: str, key: str, max_iter: int, thre
     import threading
 
     import pypesto
+    from pypesto.history import HistoryOptions
     from pypesto.optimize import OptimizeOptions
     from pypesto.optimize.task import OptimizerTask
     from pypesto.result import OptimizerResult
-    from pypesto.history import HistoryOptions
 
-    from .build import atomic_write
+    from ..formats.files import atomic_write
 
     os.makedirs(store, exist_ok=True)
     records: dict[int, dict] = {}
@@ -366,7 +366,7 @@ def posterior(problem, pp, best_x_free, petab_dir: str, work_dir: str, store: st
                 for p in paths:
                     if os.path.exists(p):
                         os.remove(p)
-    from .build import atomic_write
+    from ..formats.files import atomic_write
 
     atomic_write(meta_path, json.dumps(meta) + "\n")
     todo = [k for k, p in enumerate(paths) if not os.path.exists(p)]
@@ -484,7 +484,7 @@ def write_fit(values: dict[str, float], *, objective: float, label: str, problem
     ``intervals``: 95 % confidence intervals by parameter id (linear scale); ``label`` says which
     run this is (``docs/calibration.md`` has the details under the same words).
     """
-    from .build import atomic_write
+    from ..formats.files import atomic_write
 
     intervals = intervals or {}
     record = {"label": label, "objective": round(float(objective), 4), "petab_problem": problem,

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ode import BindingFit, HillFit, Simulator, fit_binding, fit_hill
-from .units import AVOGADRO
+from ..lang.units import AVOGADRO
+from ..simulate.ode import BindingFit, HillFit, Simulator, fit_binding, fit_hill
 
 SWITCHES_OFF = {"k_jak_act": 0.0, "k_int_free": 0.0, "k_int_bound": 0.0}
 ASSAY_CELLS_PER_ML = 1e3
@@ -77,7 +77,7 @@ class DoseResponse:
 
 def dose_response(sim: Simulator, doses_pM, readouts, time_s: float, label: str = "", **params) -> DoseResponse:
     """Readouts ``time_s`` seconds after adding IL-2 at each dose, with Hill fits where they hold."""
-    from .errors import Il2sbmlError
+    from ..lang.errors import Il2sbmlError
 
     res = sim.dose_response("IL2_pM", doses_pM, list(readouts), time=time_s, **params)
     values = {r: np.asarray(res[r]) for r in readouts}
@@ -124,9 +124,9 @@ def coculture_experiment(model, doses_pM, *, treg: str = "Treg", effector: str =
     (1 pM is 60 molecules per cell). The effectors-alone culture has the same effector density,
     ``(1 - treg_fraction) * cells_per_mL``, so the difference is the Tregs' doing.
     """
+    from ..formats.sbml import write_sbml
+    from ..generate.netgen import generate_network
     from .coculture import coculture
-    from .netgen import generate_network
-    from .sbml import write_sbml
 
     fractions = {treg: treg_fraction, effector: 1.0 - treg_fraction}
     co = Simulator(write_sbml(generate_network(coculture(model, fractions))))

@@ -3,7 +3,7 @@ dose responses, and Hill / one-site binding fits.
 
 Units: time is in **seconds** everywhere (``t_end``, ``time``, the ``time`` column); amounts are
 in the substance units the SBML file declares (molecules per cell for models written by
-:func:`il2sbml.sbml.write_sbml`); a parameter takes the units the file declares for it (a dose
+:func:`il2sbml.formats.sbml.write_sbml`); a parameter takes the units the file declares for it (a dose
 of ``IL2_pM`` is in pM).
 
 How parameter changes reach the model (measured on libRoadRunner 2.10; each item is a trap
@@ -46,7 +46,7 @@ import roadrunner
 from scipy.optimize import curve_fit
 from scipy.special import expit
 
-from .errors import Il2sbmlError
+from ..lang.errors import Il2sbmlError
 
 _SR = roadrunner.SelectionRecord
 _BACK_TO_FILE = _SR.ALL                            # also re-reads the file's initial values

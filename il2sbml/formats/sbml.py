@@ -1,4 +1,4 @@
-"""SBML writer and validator for the frozen :class:`~il2sbml.network.Network`.
+"""SBML writer and validator for the frozen :class:`~il2sbml.generate.network.Network`.
 
 Conventions of the written file (SBML Level 3 Version 2 by default, Version 1 on request):
 
@@ -39,10 +39,11 @@ from dataclasses import dataclass
 
 import libsbml
 
-from .errors import Il2sbmlError
-from .expr import Expr
-from .network import Network
-from .units import DIMENSIONLESS, LITRE as LITRE_UNIT, MOLECULE, SECOND, Unit
+from ..generate.network import Network
+from ..lang.errors import Il2sbmlError
+from ..lang.expr import Expr
+from ..lang.units import DIMENSIONLESS, MOLECULE, SECOND, Unit
+from ..lang.units import LITRE as LITRE_UNIT
 
 SBO = {"compartment": 290, "monomer": 252, "complex": 253, "chemical": 247, "reaction": 176,
        "parameter": 2, "kinetic": 9, "observable": 2, "conversion": 2}
@@ -161,7 +162,7 @@ class _Writer:
     def assign_formula(self, expr: Expr, needed: Unit, what: str) -> str:
         """A formula for ``expr`` in the units ``needed``: as is when its units are those; with a
         declared unit on a unitless expression; else times a conversion constant."""
-        from .dsl import expression_unit
+        from ..lang.dsl import expression_unit
 
         formula = self.formula(expr, self.names)
         funcs = {f.name: f.unit for f in self.info.functions}
@@ -445,7 +446,7 @@ class _Writer:
         net = self.net
         declared_sizes = {c.name: c.size.evaluate(net.parameters) for c in self.info.compartments}
         func_units = {f.name: f.unit for f in self.info.functions}
-        from .dsl import expression_unit
+        from ..lang.dsl import expression_unit
         law_parts: dict = {}
         shapes: dict = {}       # shape -> its number (prototype order)
         rows = []               # per reaction: (shape number, reaction id, slot species ids)
@@ -602,7 +603,7 @@ def _counts(idxs):
 
 def _volume_powers(vf: Expr):
     """``1/EC`` -> [(EC, -1)], ``EC`` -> [(EC, 1)], ``1/EC^2`` -> [(EC, -2)],
-    ``1/(EC*PM)`` -> [(EC, -1), (PM, -1)] (see :func:`il2sbml.netgen.volume_divisor`)."""
+    ``1/(EC*PM)`` -> [(EC, -1), (PM, -1)] (see :func:`il2sbml.generate.netgen.volume_divisor`)."""
     text = vf.text.replace(" ", "")
     if text == "1":
         return []
