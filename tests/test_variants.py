@@ -1,0 +1,81 @@
+"""The table of engineered IL-2 variants (model_src/variants.py over data/variants/WTmutAffData.csv)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("il2_variants", ROOT / "model_src" / "variants.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod          # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+V = _module()
+
+
+def test_every_row_of_the_measured_table_is_a_variant_or_refused_by_name():
+    with open(V.TABLE, newline="", encoding="utf-8-sig") as fh:
+        labels = [r["Mutein"] for r in csv.DictReader(fh)]
+    table = V.read_table()
+    assert len(labels) == 10
+    assert sorted(table) == sorted(V.variant_name(label) for label in labels if label != "IL15")
+    assert V.variant_name("WT N-term") == "WT_N_term"
+    assert V.variant_name("F42Q N-Term") == "F42Q_N_Term"
+    assert V.variant_name("R38Q/H16N") == "R38Q_H16N"
+    assert V.variant_name("IL2") == "WT"
+    # the rows that are not Octet measurements of a fusion say so
+    assert "literature" in table["WT"].measured and "combination" in table["R38Q_H16N"].measured
+    assert table["N88D_C_term"].measured.startswith("Octet")
+    assert all("b074e92c" in v.citation for v in table.values())
+
+
+def test_factors_are_ratios_to_the_wild_type_fusion_on_the_same_terminus():
+    table = V.read_table()
+    for name in ("WT", "WT_N_term", "WT_C_term"):
+        assert table[name].factors(table) == {"Kd_a": 1.0, "Kd_b": 1.0, "K2_b_La": 1.0}
+    r38q = table["R38Q_N_term"].factors(table)
+    assert r38q["Kd_a"] == pytest.approx(0.71 / 0.19)
+    assert r38q["Kd_b"] == r38q["K2_b_La"] == pytest.approx(3.9949 / 5.296)
+    n88d = table["N88D_C_term"].factors(table)        # a C-term variant: against WT C-term
+    assert n88d["Kd_b"] == pytest.approx(24.0166 / 3.043)
+    assert table["R38Q_H16N"].reference == "WT_N_term"
+
+
+def test_unknown_and_refused_names(tmp_path):
+    with pytest.raises(V.VariantError, match=r"unknown variant 'R38X'; known: F42Q_N_Term, H16N_N_term, N88D_C_term"):
+        V.variant("R38X")
+    with pytest.raises(V.VariantError, match=r"variant 'IL15' is refused: IL-15 is not an IL-2 variant"):
+        V.variant("IL15")
+    assert V.variant("V91K_C_term").kd_betagamma_nM == pytest.approx(7.5586)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("-0.7", r"Kd '-0.7' must be a positive number of nM"),
+    ("", r"missing Kd; give the measured value in nM"),
+    ("strong", r"'strong' is not a number; give the Kd in nM"),
+])
+def test_bad_table_rows_name_file_row_and_column(tmp_path, value, message):
+    bad = tmp_path / "aff.csv"
+    bad.write_text(f"Mutein,IL2RaKD,IL2RBGKD\nWT N-term,0.19,5.296\nR38Q N-term,{value},3.99\n")
+    with pytest.raises(V.VariantError, match=rf"aff.csv:3: variant 'R38Q N-term', column IL2RaKD: {message}"):
+        V.read_table(str(bad))
+
+
+def test_a_table_without_its_reference_or_columns_is_refused(tmp_path):
+    bad = tmp_path / "aff.csv"
+    bad.write_text("Mutein,IL2RaKD,IL2RBGKD\nR38Q N-term,0.71,3.99\n")
+    with pytest.raises(V.VariantError, match=r"needs the wild-type fusion 'WT_N_term' as its reference"):
+        V.read_table(str(bad))
+    bad.write_text("Mutein,IL2RaKD\nWT N-term,0.19\n")
+    with pytest.raises(V.VariantError, match=r"missing column\(s\) IL2RBGKD"):
+        V.read_table(str(bad))
