@@ -62,6 +62,7 @@ def cmd_build(args) -> int:
     cell_types = args.cell_type.split(",") if args.cell_type else None
     written = build(args.model, args.output, cell_types=cell_types, coculture=args.coculture, fmt=args.format,
                     level_version=level_version, t_end=args.t_end, points=args.points, limits=select.limits(args),
+                    options={"ligand": args.ligand, "valency": args.valency},
                     progress=lambda line: print(f"{args.model}: {line}", flush=True))
     print(f"wrote {len(written)} file(s): {', '.join(written)}")
     return 0
@@ -186,6 +187,9 @@ def main(argv=None) -> int:
                    "one file each, e.g. build/il2_Treg.xml)")
     b.add_argument("--coculture", metavar="SET=FRACTION,...",
                    help="one model of several populations sharing the medium, e.g. Treg=0.05,CD4_memory=0.95")
+    b.add_argument("--ligand", help="an engineered IL-2 by name (model_src/variants.py; e.g. R38Q_N_term; "
+                   "default: wild-type IL-2): for model files whose build_model() takes it")
+    b.add_argument("--valency", type=int, help="IL-2 moieties per ligand molecule (1 or 2)")
     b.add_argument("--t-end", type=float, help="omex: end time of the SED-ML time course (s)")
     b.add_argument("--points", type=int, default=101, help="omex: output points, 0..t-end inclusive")
     _add_limits(b)

@@ -390,3 +390,60 @@ m.observable("PIP3", "PIP(s~3)")
 m.observable("CISH_total", "CISH()")
 
 model = m
+
+
+# ------------------------------------------------------------------ engineered IL-2 (model_src/variants.py)
+def _variants_module():
+    """model_src/variants.py, loaded by path (model files are run by path, not imported as a package)."""
+    import importlib.util
+    import sys
+
+    if "il2_variants" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "il2_variants", os.path.join(os.path.dirname(os.path.abspath(__file__)), "variants.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["il2_variants"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["il2_variants"]
+
+
+def build_model(ligand: str = "WT", valency: int = 1):
+    """The IL-2 model stimulated by ``ligand`` (a variant of ``model_src/variants.py``; ``WT``:
+    wild-type IL-2, this file's ``model`` itself) carrying ``valency`` IL-2 moieties per molecule.
+
+    A monovalent variant is the wild-type model with ``Kd_a``, ``Kd_b`` and ``K2_b_La``
+    multiplied by the variant's measured ratios (variants.py states the mapping and why); cell
+    types are kept, and the model is named ``il2_<ligand>`` (files ``il2_<ligand>_<cell>.xml``).
+    Bivalent ligands are refused by name until they are built.
+    """
+    from il2sbml import ModelError, NotSupportedError
+
+    if valency not in (1, 2):
+        raise ModelError(f"valency {valency!r}: a ligand carries 1 or 2 IL-2 moieties",
+                         hint="use --valency 1 (monovalent) or --valency 2 (bivalent Fc fusion)")
+    V = _variants_module()
+    try:
+        variant = V.variant(ligand)
+    except V.VariantError as exc:
+        raise ModelError(str(exc), hint="name a variant of model_src/variants.py") from None
+    if valency == 2:
+        raise NotSupportedError(f"ligand {ligand!r} with valency 2: bivalent ligands are not built yet; "
+                                "use --valency 1")
+    if ligand == "WT":
+        return model
+    factors = variant.factors(V.read_table())
+    base = model.parameter_values()
+    values = {name: base[name] * f for name, f in factors.items()}
+    what = (f"ligand {ligand} ({variant.label}; {variant.measured}; IL-2Ralpha Kd {variant.kd_alpha_nM:g} nM, "
+            f"IL-2Rbeta/gamma-c Kd {variant.kd_betagamma_nM:g} nM against {variant.reference}; {variant.citation}): "
+            + ", ".join(f"{name} x {f:.4g}" for name, f in factors.items()))
+    import copy
+
+    draft = copy.copy(model)
+    draft.parameter_sets = dict(model.parameter_sets)
+    draft.parameter_set("ligand", values, doc=what)
+    out = draft.with_parameter_set("ligand")          # the variant's constants; cell types dropped here ...
+    for name, ps in model.parameter_sets.items():     # ... and declared again on the variant
+        out.parameter_set(name, dict(ps.values), doc=ps.doc)
+    out.name = f"il2_{ligand}"
+    return out

@@ -79,3 +79,81 @@ def test_a_table_without_its_reference_or_columns_is_refused(tmp_path):
     bad.write_text("Mutein,IL2RaKD\nWT N-term,0.19\n")
     with pytest.raises(V.VariantError, match=r"missing column\(s\) IL2RBGKD"):
         V.read_table(str(bad))
+
+
+# ---------------------------------------------------------------- variants in the IL-2 model and the CLI
+
+IL2 = str(ROOT / "model_src" / "il2.py")
+
+
+def test_a_wild_type_fusion_is_the_calibrated_model_exactly():
+    """WT_N_term has the wild-type constants (ratio 1 to itself): same network, same parameter
+    values, same pSTAT5 time course, bit for bit; WT is the model itself."""
+    import numpy as np
+
+    from il2sbml import generate_network, load_model
+    from il2sbml.formats.sbml import write_sbml
+    from il2sbml.simulate.ode import Simulator
+
+    wt = load_model(IL2).with_parameter_set("Treg")
+    fusion = load_model(IL2, ligand="WT_N_term", valency=1)
+    assert fusion.name == "il2_WT_N_term" and list(fusion.parameter_sets) == list(load_model(IL2).parameter_sets)
+    fusion = fusion.with_parameter_set("Treg")
+    assert fusion.parameter_values() == wt.parameter_values()
+    a, b = generate_network(wt), generate_network(fusion)
+    assert [s.label for s in a.species] == [s.label for s in b.species]
+    assert [(r.reactants, r.products, r.rate.text) for r in a.reactions] == \
+        [(r.reactants, r.products, r.rate.text) for r in b.reactions]
+    runs = [Simulator(write_sbml(n)).time_course(1800, 7, ["pSTAT5"], IL2_pM=30.0)["pSTAT5"] for n in (a, b)]
+    assert np.array_equal(runs[0], runs[1]) and runs[0][-1] > 0
+    assert load_model(IL2, ligand="WT") is not None and load_model(IL2, ligand="WT").name == "il2"
+
+
+def test_build_writes_a_valid_variant_with_the_same_contract(tmp_path):
+    """`il2sbml build model_src/il2.py --ligand R38Q_N_term --cell-type Treg`: zero libSBML
+    problems, the wild-type file's species and parameter ids, and the variant's constants."""
+    import libsbml
+
+    from il2sbml.cli import main
+    from il2sbml.formats.sbml import validate_sbml
+
+    assert main(["build", IL2, "--ligand", "R38Q_N_term", "--valency", "1", "--cell-type", "Treg",
+                 "-o", str(tmp_path)]) == 0
+    path = tmp_path / "il2_R38Q_N_term_Treg.xml"
+    text = path.read_text()
+    assert validate_sbml(text) == []
+    var = libsbml.readSBMLFromString(text).getModel()
+    wt = libsbml.readSBMLFromFile(str(ROOT / "build" / "il2_Treg.xml")).getModel()
+    ids = lambda lst: [x.getId() for x in lst]  # noqa: E731
+    assert ids(var.getListOfSpecies()) == ids(wt.getListOfSpecies())
+    assert ids(var.getListOfParameters()) == ids(wt.getListOfParameters())
+    p = lambda m, name: m.getParameter(name).getValue()  # noqa: E731
+    assert p(var, "Kd_a") == pytest.approx(p(wt, "Kd_a") * 0.71 / 0.19, rel=1e-12)
+    assert p(var, "Kd_b") == pytest.approx(p(wt, "Kd_b") * 3.9949 / 5.296, rel=1e-12)
+    assert p(var, "K2_b_La") == pytest.approx(p(wt, "K2_b_La") * 3.9949 / 5.296, rel=1e-12)
+    assert p(var, "K2_g_Lb") == p(wt, "K2_g_Lb") and p(var, "CD25_per_cell") == p(wt, "CD25_per_cell")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--ligand", "R38X"], r"unknown variant 'R38X'; known: F42Q_N_Term"),
+    (["--ligand", "IL15"], r"variant 'IL15' is refused"),
+    (["--ligand", "WT", "--valency", "3"], r"valency 3: a ligand carries 1 or 2 IL-2 moieties"),
+    (["--ligand", "WT_N_term", "--valency", "2"], r"bivalent ligands are not built yet"),
+])
+def test_bad_variant_options_exit_non_zero_with_the_reason(tmp_path, capsys, args, message):
+    import re
+
+    from il2sbml.cli import main
+
+    assert main(["build", IL2, "--cell-type", "Treg", "-o", str(tmp_path)] + args) != 0
+    assert re.search(message, capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_options_for_a_model_file_without_build_model_are_refused(tmp_path):
+    from il2sbml import Il2sbmlError, load_model
+
+    plain = tmp_path / "m.py"
+    plain.write_text("from il2sbml import Model\nmodel = Model('m')\n")
+    with pytest.raises(Il2sbmlError, match=r"m.py: options --ligand need a build_model\(\.\.\.\) in the model file"):
+        load_model(str(plain), ligand="WT")

@@ -36,8 +36,10 @@ def variants(model: Model, cell_types: list[str] | None = None, coculture: str |
 def build(model_path: str, output: str = "build", *, cell_types: list[str] | None = None,
           coculture: str | dict | None = None, fmt: str = "sbml", level_version=(3, 2),
           t_end: float | None = None, points: int = 101, limits: dict | None = None,
-          progress=None) -> list[str]:
+          options: dict | None = None, progress=None) -> list[str]:
     """Build ``model_path`` into ``output`` (a folder, or one file with the format's extension).
+
+    ``options`` go to the model file's ``build_model`` (the IL-2 model's ``ligand`` and ``valency``).
 
     Returns the paths written. ``progress`` (a callable taking a line) reports each model.
     """
@@ -49,7 +51,7 @@ def build(model_path: str, output: str = "build", *, cell_types: list[str] | Non
         raise Il2sbmlError("--format omex needs --t-end T > 0 (seconds) and --points P >= 2 "
                            "for the SED-ML time course")
     ext = EXTENSIONS[fmt]
-    models = variants(load_model(model_path), cell_types, coculture)
+    models = variants(load_model(model_path, **(options or {})), cell_types, coculture)
     single = output.endswith(ext)
     if single and len(models) > 1:
         raise Il2sbmlError(f"{model_path} builds {len(models)} models ({', '.join(m.name for m in models)}); "
