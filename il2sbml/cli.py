@@ -3,12 +3,13 @@
     il2sbml network MODEL [--json] [--net] [--max-iter N] [--max-agg N] [--timeout S]
     il2sbml build MODEL [-o OUT_DIR | -o OUT.xml] [--level-version 3.2|3.1]
                   [--cell-type A,B | --coculture A=0.05,B=0.95]
-                  [--format sbml|antimony|omex [--t-end T --points P]]
+                  [--format sbml|antimony|omex [--t-end T --points P]] [--ligand NAME [--valency 1]]
     il2sbml validate FILE.xml
     il2sbml petab MODEL --data TRAINING.csv [-o build/petab] [--priors data/priors]
     il2sbml validate-model [--out build/validation]
     il2sbml calibrate [--petab build/petab] [--out build/calibration] [--quick] [--starts N] [--seed S]
     il2sbml report [--out build/report] [--quick]
+    il2sbml selectivity [MODEL] --ligand NAME [--ligand ...] [--time 30min] [--map N] [--out build/selectivity]
     il2sbml dose-response --cell-type Treg --readout pSTAT5 --time 30m --out DIR [--doses 0.1,1,10]
     il2sbml simulate MODEL [--cell-type C] --method ssa --seed S --t-end T --points P --out traj.csv
     il2sbml ensemble MODEL --runs N --t-end T --points P --seed S [--stats-csv OUT.csv] [--store OUT.zarr]
@@ -112,6 +113,20 @@ def cmd_calibrate(args) -> int:
         settings = replace(settings, profiles=True)
     calibrate(args.petab, args.out, settings=settings, seed=args.seed, threads=args.threads, work_dir=args.work_dir,
               progress=lambda line: print(line, file=sys.stderr, flush=True))
+    return 0
+
+
+def cmd_selectivity(args) -> int:
+    from .analysis.selectivity import selectivity_command
+    from .simulate.ode import parse_duration
+
+    try:
+        time_s = parse_duration(args.time)
+    except ValueError as exc:
+        raise Il2sbmlError(f"--time: {exc}") from None
+    selectivity_command(args.model, args.ligand or ["WT"], valency=args.valency, time_s=time_s,
+                        out=args.out, map_points=args.map, processes=args.processes)
+    print(f"wrote {args.out}/selectivity.csv" + (f", {args.out}/design_map.csv and .png" if args.map else ""))
     return 0
 
 
@@ -260,6 +275,16 @@ def main(argv=None) -> int:
     c.add_argument("--seed", type=int, default=1, help="seeds the start points (default: 1)")
     c.add_argument("--threads", type=int, default=2, help="starts run in parallel threads (default: 2)")
     c.set_defaults(func=cmd_calibrate)
+    sv = sub.add_parser("selectivity", help="EC50, maximum and Treg selectivity of IL-2 variants per cell type "
+                        "(pSTAT5 at 30 min); --map N: the design map over the two affinities")
+    sv.add_argument("model", nargs="?", default="model_src/il2.py", help="model file (default: model_src/il2.py)")
+    sv.add_argument("--ligand", action="append", help="a variant of model_src/variants.py (repeat; default: WT)")
+    sv.add_argument("--valency", type=int, default=1, help="IL-2 moieties per ligand (1; 2 once built)")
+    sv.add_argument("--time", default="30min", help="readout time (default: 30min; e.g. 1h, 3600s)")
+    sv.add_argument("--out", default="build/selectivity", help="output folder (default: build/selectivity)")
+    sv.add_argument("--map", type=int, metavar="N", help="also the N x N design map of affinity folds 0.01-1000")
+    sv.add_argument("--processes", type=int, default=2, help="processes for the map (default: 2)")
+    sv.set_defaults(func=cmd_selectivity)
     vm = sub.add_parser("validate-model", help="the calibrated model against the held-out data sets (a)-(d): "
                         "EC50 table with fold errors and figures")
     vm.add_argument("--model", default="model_src/il2.py", help="model file (default: model_src/il2.py)")

@@ -157,3 +157,80 @@ def test_options_for_a_model_file_without_build_model_are_refused(tmp_path):
     plain.write_text("from il2sbml import Model\nmodel = Model('m')\n")
     with pytest.raises(Il2sbmlError, match=r"m.py: options --ligand need a build_model\(\.\.\.\) in the model file"):
         load_model(str(plain), ligand="WT")
+
+
+# ---------------------------------------------------------------- selectivity
+
+def test_variant_by_overrides_is_the_variants_own_sbml():
+    """The selectivity analysis runs variants as parameter overrides of one compiled wild-type
+    model; the variant's own SBML gives the same pSTAT5 (libRoadRunner, 1e-9 relative)."""
+    import numpy as np
+
+    from il2sbml import generate_network, load_model
+    from il2sbml.analysis.selectivity import _models
+    from il2sbml.formats.sbml import write_sbml
+    from il2sbml.simulate.ode import Simulator
+
+    wt, overrides, folds = _models(IL2, "N88D_C_term", 1)
+    assert set(overrides) == {"Kd_a", "Kd_b", "K2_b_La"} and folds["Kd_b"] == pytest.approx(24.0166 / 3.043)
+    nk = wt.parameter_sets["NK"].as_dict()
+    doses = [1.0, 100.0, 1e4]
+    own = Simulator(write_sbml(generate_network(load_model(IL2, ligand="N88D_C_term").with_parameter_set("NK"))))
+    by_override = Simulator(write_sbml(generate_network(wt.with_parameter_set("Treg"))))
+    a = own.dose_response("IL2_pM", doses, ["pSTAT5"], time=1800)["pSTAT5"]
+    b = by_override.dose_response("IL2_pM", doses, ["pSTAT5"], time=1800, **nk, **overrides)["pSTAT5"]
+    assert np.allclose(a, b, rtol=1e-9, atol=0) and a[-1] > 10 * a[0]
+
+
+def test_removing_alpha_binding_is_a_cd25_knockout():
+    """A ligand that cannot bind IL-2Ralpha (Kd_a x 1e8) gives Tregs the pSTAT5 of Tregs without
+    CD25 (within 1e-3 relative), and both far below wild-type Tregs at a low dose."""
+    import numpy as np
+
+    from il2sbml import generate_network, load_model
+    from il2sbml.formats.sbml import write_sbml
+    from il2sbml.simulate.ode import Simulator
+
+    wt = load_model(IL2)
+    sim = Simulator(write_sbml(generate_network(wt.with_parameter_set("Treg"))))
+    treg = wt.parameter_sets["Treg"].as_dict()
+    doses = [10.0, 1e3, 1e5]
+    no_alpha = sim.dose_response("IL2_pM", doses, ["pSTAT5"], time=1800, **treg,
+                                 Kd_a=wt.parameter_values()["Kd_a"] * 1e8)["pSTAT5"]
+    knockout = sim.dose_response("IL2_pM", doses, ["pSTAT5"], time=1800, **{**treg, "CD25_per_cell": 0.0})["pSTAT5"]
+    normal = sim.dose_response("IL2_pM", doses, ["pSTAT5"], time=1800, **treg)["pSTAT5"]
+    assert np.allclose(no_alpha, knockout, rtol=1e-3)
+    assert normal[0] > 20 * knockout[0]
+
+
+def test_selectivity_command_tables_and_a_small_map(tmp_path, capsys):
+    """`il2sbml selectivity --ligand WT --ligand N88D_C_term --map 3`: the wild type's Treg EC50
+    and NK/Treg index are the calibrated model's (tests/test_il2_model.py), weakening IL-2Rbeta
+    binding (N88D) makes every effector's index larger, and the map has 3 x 3 points."""
+    import math
+
+    from il2sbml.cli import main
+
+    out = tmp_path / "sel"
+    assert main(["selectivity", IL2, "--ligand", "WT", "--ligand", "N88D_C_term", "--map", "3",
+                 "--processes", "1", "--out", str(out)]) == 0
+    lines = (out / "selectivity.csv").read_text().splitlines()
+    assert lines[0].startswith("# pSTAT5 at 1800 s") and lines[1] == "ligand,cell,EC50_pM,max_pSTAT5_molecules,EC50_over_Treg"
+    rows = {(r.split(",")[0], r.split(",")[1]): [float(x) for x in r.split(",")[2:]] for r in lines[2:]}
+    assert len(rows) == 10
+    assert 10 < rows["WT", "Treg"][0] < 80 and rows["WT", "NK"][2] >= 20
+    for eff in ("CD4_helper", "CD8", "NK"):
+        assert rows["N88D_C_term", eff][2] > rows["WT", eff][2]
+    grid = (out / "design_map.csv").read_text().splitlines()
+    assert len(grid) == 2 + 9
+    assert (out / "design_map.png").stat().st_size > 5000
+    corner = [float(x) for x in grid[2].split(",")]          # 0.01-fold alpha and beta Kds: strong binder
+    assert corner[0] == pytest.approx(0.01) and all(math.isfinite(v) for v in corner[2:])
+    assert "N88D_C_term" in capsys.readouterr().out
+
+
+def test_selectivity_refuses_a_bad_time(capsys):
+    from il2sbml.cli import main
+
+    assert main(["selectivity", IL2, "--time", "soon"]) != 0
+    assert "--time: not a duration: 'soon'" in capsys.readouterr().err
