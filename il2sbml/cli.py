@@ -9,6 +9,7 @@
     il2sbml validate-model [--out build/validation]
     il2sbml calibrate [--petab build/petab] [--out build/calibration] [--quick] [--starts N] [--seed S]
     il2sbml report [--out build/report] [--quick]
+    il2sbml validate-variants [MODEL] [--out build/variants]
     il2sbml selectivity [MODEL] --ligand NAME [--ligand ...] [--time 30min] [--map N] [--out build/selectivity]
     il2sbml dose-response --cell-type Treg --readout pSTAT5 --time 30m --out DIR [--doses 0.1,1,10]
     il2sbml simulate MODEL [--cell-type C] --method ssa --seed S --t-end T --points P --out traj.csv
@@ -127,6 +128,14 @@ def cmd_selectivity(args) -> int:
     selectivity_command(args.model, args.ligand or ["WT"], valency=args.valency, time_s=time_s,
                         out=args.out, map_points=args.map, processes=args.processes)
     print(f"wrote {args.out}/selectivity.csv" + (f", {args.out}/design_map.csv and .png" if args.map else ""))
+    return 0
+
+
+def cmd_validate_variants(args) -> int:
+    from .analysis.variant_check import validate_variants
+
+    validate_variants(args.out, args.model, args.data)
+    print(f"wrote {args.out}/variant_ratios.csv and {args.out}/variant_curves.png")
     return 0
 
 
@@ -285,6 +294,13 @@ def main(argv=None) -> int:
     sv.add_argument("--map", type=int, metavar="N", help="also the N x N design map of affinity folds 0.01-1000")
     sv.add_argument("--processes", type=int, default=2, help="processes for the map (default: 2)")
     sv.set_defaults(func=cmd_selectivity)
+    vv = sub.add_parser("validate-variants", help="engineered IL-2 against held-out pSTAT5: EC50 ratios to the "
+                        "wild-type fusion on the same plate, predicted and measured, with fold errors")
+    vv.add_argument("model", nargs="?", default="model_src/il2.py", help="model file (default: model_src/il2.py)")
+    vv.add_argument("--data", default="data/heldout/variants/MonomericMutSingleCellData.csv",
+                    help="held-out mutein pSTAT5 (default: the monomeric fusions' file)")
+    vv.add_argument("--out", default="build/variants", help="output folder (default: build/variants)")
+    vv.set_defaults(func=cmd_validate_variants)
     vm = sub.add_parser("validate-model", help="the calibrated model against the held-out data sets (a)-(d): "
                         "EC50 table with fold errors and figures")
     vm.add_argument("--model", default="model_src/il2.py", help="model file (default: model_src/il2.py)")
