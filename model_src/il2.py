@@ -53,8 +53,6 @@ import os
 
 from il2sbml import Model
 
-m = Model("il2", require_units=True, doc=__doc__)
-
 # the calibration's result (docs/calibration.md): estimated values with their 95 % intervals
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "il2_fit.json"), encoding="utf-8") as _fh:
     FIT = json.load(_fh)
@@ -69,327 +67,333 @@ def fitted(name: str) -> tuple[float, str]:
     return p["value"], f"estimated from the training data: docs/calibration.md ({FIT['label']}); {interval}"
 
 
-def estimated(name: str, units: str, what: str) -> None:
-    value, cite = fitted(name)
-    m.parameter(name, value, units, doc=f"{what}; {cite}")
+def _build(valency: int = 1) -> Model:
+    """The model for a ligand of ``valency`` IL-2 moieties (1: IL-2 itself, the wild type's
+    constants; :func:`build_model` applies a variant's). Only valency 1 is built so far."""
+    m = Model("il2", require_units=True, doc=__doc__)
+
+    def estimated(name: str, units: str, what: str) -> None:
+        value, cite = fitted(name)
+        m.parameter(name, value, units, doc=f"{what}; {cite}")
+
+    # ------------------------------------------------------------------ cell, medium, volumes
+    m.parameter("cells_per_mL", 1e6, "1/mL",
+                doc="cell density; assumption: a typical stimulation-assay density (1e6 cells/mL)")
+    m.parameter("V_medium", "1/cells_per_mL", "mL", doc="medium volume per cell, set by the cell density")
+    m.parameter("A_membrane", 150, "um^2",
+                doc="lymphocyte surface area; assumption: sphere of radius 3.5 um (4*pi*r^2 ~ 150 um^2)")
+    m.parameter("V_cytoplasm", 100, "fL",
+                doc="cytoplasm volume; assumption: 180 fL cell (r = 3.5 um) less a ~80 fL nucleus")
+    m.compartment("EC", dimension=3, size="V_medium", units="mL", doc="extracellular medium, per cell")
+    m.compartment("PM", dimension=2, size="A_membrane", units="um^2", parent="EC", doc="plasma membrane")
+    m.compartment("CP", dimension=3, size="V_cytoplasm", units="fL", parent="PM",
+                  doc="cytoplasm; nuclear STAT5 is marked by its loc~n state (one well-mixed interior)")
+
+    # ------------------------------------------------------------------ dose and receptor numbers
+    m.parameter("IL2_pM", 10, "pM", doc="extracellular IL-2 at t = 0")
+    m.parameter("avogadro", 6.02214076e23, "molecule/mol", doc="Avogadro constant (exact, SI 2019)")
+    m.parameter("CD25_per_cell", fitted("CD25_Treg")[0], "molecule",
+                doc="IL-2Ralpha chains per cell at t = 0; cell types set theirs; default: the Treg value " + fitted("CD25_Treg")[1])
+    m.parameter("CD122_per_cell", fitted("CD122_Treg")[0], "molecule",
+                doc="IL-2Rbeta chains per cell at t = 0; cell types set theirs; default: the Treg value " + fitted("CD122_Treg")[1])
+    m.parameter("CD132_per_cell", fitted("CD132_Treg")[0], "molecule",
+                doc="gamma-c chains per cell at t = 0; cell types set theirs; default: the Treg value " + fitted("CD132_Treg")[1])
+
+    # ------------------------------------------------------------------ IL-2 binding (3-D, medium to membrane)
+    m.parameter("kon_L", 1e7, "1/(M*s)",
+                doc="IL-2 on-rate to IL-2Ralpha and IL-2Rbeta: IL2_PARAMETERS.md s1 (Farhat et al., kbnd 1e7/M/s)")
+    m.parameter("Kd_a", 10e-9, "M", doc="IL-2 + IL-2Ralpha Kd 10 nM: IL2_PARAMETERS.md s1 (Rickert et al. 2004)")
+    m.parameter("Kd_b", 144e-9, "M", doc="IL-2 + IL-2Rbeta Kd 144 nM: IL2_PARAMETERS.md s1 (Rickert et al. 2004)")
+    m.parameter("koff_a", "kon_L*Kd_a", "1/s", doc="detailed balance: koff = kon * Kd")
+    m.parameter("koff_b", "kon_L*Kd_b", "1/s", doc="detailed balance: koff = kon * Kd")
+
+    # ------------------------------------------------------------------ chain recruitment (2-D, in the membrane)
+    m.parameter("kon_2D", 0.1875, "um^2/(molecule*min)",
+                doc="2-D association of a chain with an IL-2 complex: IL2_PARAMETERS.md s1 (Farhat prior kfwd "
+                    "0.00125 per molecule/cell per min) times A_membrane (150 um^2)")
+    m.parameter("K2_g_Lb", 0.738, "molecule/um^2",
+                doc="2-D Kd of gamma-c joining IL-2.beta, calibrated on binding data: the intermediate-affinity "
+                    "Kd of 1.9 nM on CD16+ NK cells (Nagler et al. 1990, IL2_PARAMETERS.md s1) with NK chain "
+                    "numbers (s2, 8,281 gamma-c) gives 8281*1.9/(144-1.9) = 111 per cell = 0.738 per um^2")
+    m.parameter("K2_g_Lab", "8*K2_g_Lb", "molecule/um^2",
+                doc="2-D Kd of gamma-c joining IL-2.alpha.beta: 8-fold weaker than joining IL-2.beta, the ratio "
+                    "of the 3-D Kds 12 nM / 1.5 nM (Rickert 2004, IL2_PARAMETERS.md s1)")
+    m.parameter("K2_b_La", 1.0, "molecule/um^2",
+                doc="2-D Kd of IL-2Rbeta joining IL-2.alpha, calibrated on binding data: the classical "
+                    "high-affinity Kd of ~10 pM (IL2_PARAMETERS.md s1, 1e-11 M) on a cell whose alpha and "
+                    "gamma-c chains are in excess of beta (10,000 alpha, 1,000 beta, 10,000 gamma-c, the "
+                    "binding assay of il2sbml.assays), found by a scan of this constant: 1 per um^2 gives 13 pM "
+                    "there (bound against free IL-2). Cross-check: the same value gives 6 pM on CD56bright NK numbers, where Nagler "
+                    "1990 measured 25 pM. It is ~5,000-fold tighter than the 3-D ratio 63/1.5 would give; "
+                    "Rickert 2004 reports alpha-beta pre-association, which the ligand-first scheme folds in here")
+    m.parameter("koff_g_Lb", "kon_2D*K2_g_Lb", "1/min", doc="detailed balance: koff = kon * Kd (2-D)")
+    m.parameter("koff_g_Lab", "kon_2D*K2_g_Lab", "1/min", doc="detailed balance")
+    m.parameter("koff_b_La", "kon_2D*K2_b_La", "1/min", doc="detailed balance")
+
+    # ------------------------------------------------------------------ trafficking (Fallon & Lauffenburger 2000)
+    m.parameter("k_int_free", 0.007, "1/min",
+                doc="constitutive internalisation of free chains (and IL-2.alpha): IL2_PARAMETERS.md s1, Fallon "
+                    "2000 kt (BIOMD0000000665); internalised chains are degraded (see module doc)")
+    m.parameter("k_int_bound", 0.04, "1/min",
+                doc="endocytosis of IL-2-bound beta-containing complexes: IL2_PARAMETERS.md s1, Fallon 2000 ke "
+                    "(Tkach 2014 gives t1/2 15 min, 0.046/min)")
+    m.parameter("k_deg_endo", 0.035, "1/min",
+                doc="endosomal degradation of internalised IL-2: IL2_PARAMETERS.md s1, Fallon 2000 kh")
+    m.parameter("ksyn_CD25", "CD25_per_cell*k_int_free", "molecule/min",
+                doc="IL-2Ralpha synthesis that holds the cell type's number at steady state without IL-2 "
+                    "(assumption: resting cells are at steady state)")
+    m.parameter("ksyn_CD122", "CD122_per_cell*k_int_free", "molecule/min", doc="as ksyn_CD25")
+    m.parameter("ksyn_CD132", "CD132_per_cell*k_int_free", "molecule/min", doc="as ksyn_CD25")
+
+    # ------------------------------------------------------------------ JAK1/JAK3 and IL-2Rbeta tyrosines
+    estimated("k_jak_act", "1/s", "JAK1/JAK3 trans-activation in a complex holding both chains (0 switches signalling off); not measured")
+    estimated("k_jak_inact", "1/s", "JAK inactivation (phosphatases such as SHP-1); not measured")
+    estimated("k_Y_phos", "1/s", "IL-2Rbeta Y338/Y510 phosphorylation by active JAKs; not measured")
+    estimated("k_Y_dephos", "1/s", "dephosphorylation of free pY338/pY510; not measured")
+
+    # ------------------------------------------------------------------ STAT5
+    STAT5_LINEAGE = {name: fitted(f"STAT5_{name}") for name in ("CD4", "CD8", "NK")}
+    m.parameter("STAT5_per_cell", STAT5_LINEAGE["CD4"][0], "molecule",
+                doc="STAT5A+B per cell, one value per lineage (cell types set theirs; default: the CD4 lineage's). "
+                    "Not measured in human lymphocytes (2e4-1.75e5 in other cells, docs/stat5_sources.md A1-A3); "
+                    "per lineage because the training data need it: at equal receptor occupancy CD4 T cells reach "
+                    "several-fold the pSTAT5 of CD8 and NK cells under one antibody and cytometer "
+                    "(docs/calibration.md, structure choice). " + STAT5_LINEAGE["CD4"][1])
+    m.parameter("kon_SH2", 1, "1/(uM*s)",
+                doc="SH2 domain on a phosphotyrosine; assumption: typical 1e6/M/s")
+    estimated("koff_STAT5", "1/s", "STAT5 SH2 off pY510 (kon_SH2 fixed); not measured")
+    estimated("k_STAT5_phos", "1/s", "docked STAT5 phosphorylation by active JAKs; not measured")
+    estimated("koff_pSTAT5", "1/s", "release of phosphorylated STAT5 from pY510; not measured")
+    m.parameter("kon_dimer", 1, "1/(uM*s)", doc="pSTAT5 dimerisation; assumption: typical SH2/pY association")
+    estimated("koff_dimer", "1/s", "cytoplasmic pSTAT5 dimer dissociation (kon_dimer fixed); not measured")
+    estimated("k_import", "1/s", "nuclear import of pSTAT5 dimers; fits in other cells 2.7e-4-4.5e-4/s (docs/stat5_sources.md)")
+    estimated("k_nuc_dissoc", "1/s", "dissociation of nuclear dimers; not measured")
+    estimated("k_nuc_dephos", "1/s", "nuclear pSTAT5 dephosphorylation (TC45); fits in other cells 1e-4-1.2e-3/s")
+    estimated("k_export", "1/s", "nuclear export of unphosphorylated STAT5; fits in other cells 1e-4-1.2e-3/s")
+    estimated("k_cyt_dephos", "1/s", "cytoplasmic pSTAT5 monomer dephosphorylation; fits in other cells 4e-4-5e-4/s")
+
+    # ------------------------------------------------------------------ CISH feedback
+    estimated("k_CISH_syn", "1/s", "CISH made per nuclear pSTAT5 molecule in a dimer (transcription and translation lumped)")
+    m.parameter("k_CISH_deg", 3.2e-4, "1/s", doc="CISH degradation; assumption: half-life ~1 h")
+    estimated("koff_CISH", "1/s", "CISH SH2 off pY510; not measured")
+
+    # ------------------------------------------------------------------ Shc, Grb2.SOS, PI3K, PIP3, Akt
+    m.parameter("SHC_per_cell", 3e4, "molecule", doc="Shc1; assumption: 0.5 uM in 100 fL")
+    m.parameter("GS_per_cell", 3e4, "molecule", doc="Grb2.SOS1; assumption: 0.5 uM in 100 fL")
+    m.parameter("PI3K_per_cell", 1e4, "molecule", doc="PI3K (p85/p110delta); assumption: ~0.17 uM")
+    m.parameter("PIP2_per_cell", 2e4, "molecule",
+                doc="PI(4,5)P2 available to PI3K; assumption: an accessible pool of 2e4 (kept small so that "
+                    "stochastic runs stay fast; total PIP2 is larger)")
+    m.parameter("PTEN_per_cell", 5e3, "molecule", doc="membrane PTEN; assumption")
+    m.parameter("AKT_per_cell", 3e4, "molecule", doc="Akt1; assumption: 0.5 uM in 100 fL")
+    m.parameter("koff_SHC", 0.2, "1/s", doc="Shc PTB off pY338; assumption as koff_STAT5")
+    m.parameter("k_SHC_phos", 0.5, "1/s", doc="docked Shc phosphorylation by active JAKs; assumption")
+    m.parameter("k_SHC_dephos", 0.05, "1/s", doc="free pShc dephosphorylation; assumption")
+    m.parameter("koff_GS", 0.1, "1/s", doc="Grb2 SH2 off pShc; assumption (Kd 0.1 uM)")
+    m.parameter("koff_PI3K", 0.1, "1/s", doc="PI3K off Grb2.SOS (through Gab2); assumption (Kd 0.1 uM)")
+    m.parameter("k_PI3K_cat", 1, "um^2/(molecule*s)",
+                doc="PIP2 -> PIP3 by receptor-recruited PI3K (2-D catalytic constant); assumption")
+    m.parameter("k_PTEN_cat", 0.01, "um^2/(molecule*s)", doc="PIP3 -> PIP2 by PTEN; assumption")
+    m.parameter("k_AKT_act", 0.01, "1/(uM*s)",
+                doc="Akt activation by PIP3 (PDK1 lumped), per PIP3 and cytoplasmic Akt; assumption")
+    m.parameter("k_AKT_inact", 0.01, "1/s", doc="pAkt dephosphorylation (PP2A/PHLPP); assumption")
+
+    # ------------------------------------------------------------------ Ras, Raf, MEK, ERK
+    m.parameter("RAS_per_cell", 2e4, "molecule", doc="H/K/N-Ras; assumption")
+    m.parameter("RAF_per_cell", 1e4, "molecule", doc="Raf-1/B-Raf; assumption")
+    m.parameter("MEK_per_cell", 72000, "molecule",
+                doc="MEK1/2: 1.2 uM (Huang & Ferrell 1996, BIOMD0000000009, species KK) in 100 fL")
+    m.parameter("ERK_per_cell", 72000, "molecule",
+                doc="ERK1/2: 1.2 uM (Huang & Ferrell 1996, BIOMD0000000009, species K) in 100 fL")
+    m.parameter("k_SOS_cat", 0.05, "um^2/(molecule*s)", doc="Ras-GDP -> Ras-GTP by recruited SOS; assumption")
+    m.parameter("k_GAP", 0.05, "1/s", doc="Ras-GTP hydrolysis with GAPs; assumption")
+    m.parameter("k_RAF_act", 0.05, "1/(uM*s)", doc="Raf activation by Ras-GTP; assumption")
+    m.parameter("k_RAF_inact", 0.05, "1/s", doc="Raf inactivation; assumption")
+    m.parameter("k_MEK_phos", 0.5, "1/(uM*s)", doc="MEK phosphorylation by Raf, each site; assumption")
+    m.parameter("k_MEK_dephos", 0.05, "1/s", doc="MEK dephosphorylation, each site; assumption")
+    m.parameter("k_ERK_phos", 0.5, "1/(uM*s)", doc="ERK phosphorylation by ppMEK, each site; assumption")
+    m.parameter("k_ERK_dephos", 0.05, "1/s", doc="ERK dephosphorylation (MKPs), each site; assumption")
+
+    # ------------------------------------------------------------------ molecules
+    m.molecule_type("IL2(a,b,g)", uniprot="P60568", doc="interleukin-2: sites for IL-2Ralpha, IL-2Rbeta and gamma-c")
+    m.molecule_type("IL2EN()", uniprot="P60568", doc="interleukin-2 internalised in endosomes")
+    m.molecule_type("IL2RA(l)", uniprot="P01589", doc="IL-2Ralpha (CD25)")
+    UNIPROT = "http://identifiers.org/uniprot/"
+    m.molecule_type("IL2RB(l,jak~i~a,y338~u~p,y510~u~p)", annotations=[("bqbiol:hasPart", UNIPROT + "P14784"),
+                                                                       ("bqbiol:hasPart", UNIPROT + "P23458")],
+                    doc="IL-2Rbeta (CD122) with JAK1: JAK1 state, tyrosines Y338 (Shc) and Y510 (STAT5)")
+    m.molecule_type("IL2RG(l,jak~i~a)", annotations=[("bqbiol:hasPart", UNIPROT + "P31785"),
+                                                    ("bqbiol:hasPart", UNIPROT + "P52333")], doc="common gamma chain (CD132) with JAK3")
+    m.molecule_type("STAT5(sh2,d,y~u~p,loc~c~n)", uniprot=("P42229", "P51692"),
+                    doc="STAT5A/B: SH2 domain, dimer site, Y694, location (cytoplasm/nucleus)")
+    m.molecule_type("CISH(sh2)", uniprot="Q9NSE2", doc="cytokine-inducible SH2 protein")
+    m.molecule_type("SHC(ptb,y~u~p)", uniprot="P29353", doc="Shc1: PTB domain, tyrosines")
+    m.molecule_type("GS(sh2,p85)", annotations=[("bqbiol:hasPart", UNIPROT + "P62993"),
+                                               ("bqbiol:hasPart", UNIPROT + "Q07889")], doc="Grb2.SOS1 complex")
+    m.molecule_type("PI3K(b)", annotations=[("bqbiol:hasPart", UNIPROT + "O00329"),
+                                           ("bqbiol:hasPart", UNIPROT + "P27986")], doc="PI3K p110delta/p85alpha")
+    m.molecule_type("PIP(s~2~3)", chebi="CHEBI:16618", doc="PI(4,5)P2 (s~2) / PI(3,4,5)P3 (s~3)")
+    m.molecule_type("PTEN()", uniprot="P60484", doc="PTEN")
+    m.molecule_type("AKT(s~u~p)", uniprot="P31749", doc="Akt1: T308/S473 lumped")
+    m.molecule_type("RAS(n~gdp~gtp)", uniprot="P01112", doc="Ras: GDP/GTP bound")
+    m.molecule_type("RAF(s~u~p)", uniprot="P04049", doc="Raf-1")
+    m.molecule_type("MEK(s1~u~p,s2~u~p)", uniprot="Q02750", doc="MEK1: S218, S222")
+    m.molecule_type("ERK(t~u~p,y~u~p)", uniprot="P28482", doc="ERK2: T185, Y187")
+
+    m.seed("IL2(a,b,g)@EC", "IL2_pM*avogadro*V_medium")  # pM * molecule/mol * mL: converted to molecules
+    m.seed("IL2RA(l)@PM", "CD25_per_cell")
+    m.seed("IL2RB(l,jak~i,y338~u,y510~u)@PM", "CD122_per_cell")
+    m.seed("IL2RG(l,jak~i)@PM", "CD132_per_cell")
+    m.seed("STAT5(sh2,d,y~u,loc~c)@CP", "STAT5_per_cell")
+    m.seed("SHC(ptb,y~u)@CP", "SHC_per_cell")
+    m.seed("GS(sh2,p85)@CP", "GS_per_cell")
+    m.seed("PI3K(b)@CP", "PI3K_per_cell")
+    m.seed("PIP(s~2)@PM", "PIP2_per_cell")
+    m.seed("PTEN()@PM", "PTEN_per_cell")
+    m.seed("AKT(s~u)@CP", "AKT_per_cell")
+    m.seed("RAS(n~gdp)@PM", "RAS_per_cell")
+    m.seed("RAF(s~u)@CP", "RAF_per_cell")
+    m.seed("MEK(s1~u,s2~u)@CP", "MEK_per_cell")
+    m.seed("ERK(t~u,y~u)@CP", "ERK_per_cell")
+
+    # ------------------------------------------------------------------ receptor assembly
+    BETA0 = "IL2RB(l!2,jak~i,y338~u,y510~u)"   # a beta chain that carries no signalling state
+    m.rule("IL2_binds_a", "IL2(a,b,g) + IL2RA(l) <-> IL2(a!1,b,g).IL2RA(l!1)", "kon_L", "koff_a")
+    m.rule("IL2_binds_b", "IL2(a,b,g) + IL2RB(l,jak~i,y338~u,y510~u) <-> IL2(a,b!1,g).IL2RB(l!1,jak~i,y338~u,y510~u)",
+           "kon_L", "koff_b")
+    m.rule("b_joins_IL2a", "IL2(a!+,b,g) + IL2RB(l,jak~i,y338~u,y510~u) <-> IL2(a!+,b!1,g).IL2RB(l!1,jak~i,y338~u,y510~u)",
+           "kon_2D", "koff_b_La")
+    m.rule("g_joins_IL2b", f"IL2(a,b!2,g).{BETA0} + IL2RG(l,jak~i) <-> IL2(a,b!2,g!1).{BETA0}.IL2RG(l!1,jak~i)",
+           "kon_2D", "koff_g_Lb")
+    m.rule("g_joins_IL2ab", f"IL2(a!+,b!2,g).{BETA0} + IL2RG(l,jak~i) <-> IL2(a!+,b!2,g!1).{BETA0}.IL2RG(l!1,jak~i)",
+           "kon_2D", "koff_g_Lab")
+
+    # ------------------------------------------------------------------ trafficking
+    m.rule("syn_CD25", "0 -> IL2RA(l)@PM", "ksyn_CD25")
+    m.rule("syn_CD122", "0 -> IL2RB(l,jak~i,y338~u,y510~u)@PM", "ksyn_CD122")
+    m.rule("syn_CD132", "0 -> IL2RG(l,jak~i)@PM", "ksyn_CD132")
+    m.rule("int_CD25", "IL2RA(l) -> 0", "k_int_free")
+    m.rule("int_CD122", "IL2RB(l) -> 0", "k_int_free")
+    m.rule("int_CD132", "IL2RG(l) -> 0", "k_int_free")
+    m.rule("int_IL2a", "IL2(a!1,b).IL2RA(l!1) -> IL2EN()@CP", "k_int_free")
+    for name, pattern in (("int_IL2b", "IL2(a,b!2,g).IL2RB(l!2)"),
+                          ("int_IL2ab", "IL2(a!1,b!2,g).IL2RA(l!1).IL2RB(l!2)"),
+                          ("int_IL2bg", "IL2(a,b!2,g!3).IL2RB(l!2).IL2RG(l!3)"),
+                          ("int_IL2abg", "IL2(a!1,b!2,g!3).IL2RA(l!1).IL2RB(l!2).IL2RG(l!3)")):
+        # the chains are degraded; Shc, STAT5 or CISH docked on IL-2Rbeta are released, not lost
+        m.rule(name, f"{pattern} -> IL2EN()@CP", "k_int_bound", delete_molecules=True)
+    m.rule("deg_IL2EN", "IL2EN() -> 0", "k_deg_endo")
+
+    # ------------------------------------------------------------------ JAKs and IL-2Rbeta tyrosines
+    CORE = "IL2RB(l!1,jak~{b}).IL2(b!1,g!2).IL2RG(l!2,jak~{g})"
+    m.rule("jak_activation", CORE.format(b="i", g="i") + " -> " + CORE.format(b="a", g="a"), "k_jak_act")
+    m.rule("jak_inactivation", CORE.format(b="a", g="a") + " -> " + CORE.format(b="i", g="i"), "k_jak_inact")
+    for y in ("y338", "y510"):
+        m.rule(f"{y}_phos", f"IL2RB(l!1,jak~a,{y}~u).IL2(b!1,g!2).IL2RG(l!2,jak~a) -> "
+                            f"IL2RB(l!1,jak~a,{y}~p).IL2(b!1,g!2).IL2RG(l!2,jak~a)", "k_Y_phos")
+        m.rule(f"{y}_dephos", f"IL2RB({y}~p) -> IL2RB({y}~u)", "k_Y_dephos")
+
+    # ------------------------------------------------------------------ STAT5
+    m.rule("STAT5_docks", "IL2RB(y510~p) + STAT5(sh2,d,y~u,loc~c) <-> IL2RB(y510~p!1).STAT5(sh2!1,d,y~u,loc~c)",
+           "kon_SH2", "koff_STAT5")
+    m.rule("STAT5_phos", "IL2RB(l!1,jak~a,y510~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).STAT5(sh2!3,y~u) -> "
+                         "IL2RB(l!1,jak~a,y510~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).STAT5(sh2!3,y~p)", "k_STAT5_phos")
+    m.rule("pSTAT5_release", "IL2RB(y510~p!1).STAT5(sh2!1,y~p) -> IL2RB(y510~p) + STAT5(sh2,y~p)", "koff_pSTAT5")
+    m.rule("pSTAT5_dimerises", "STAT5(sh2,d,y~p,loc~c) + STAT5(sh2,d,y~p,loc~c) <-> "
+                               "STAT5(sh2,d!1,y~p,loc~c).STAT5(sh2,d!1,y~p,loc~c)", "kon_dimer", "koff_dimer")
+    m.rule("pSTAT5_import", "STAT5(d!1,loc~c).STAT5(d!1,loc~c) -> STAT5(d!1,loc~n).STAT5(d!1,loc~n)", "k_import")
+    m.rule("nuclear_dissoc", "STAT5(d!1,loc~n).STAT5(d!1,loc~n) -> STAT5(d,loc~n) + STAT5(d,loc~n)", "k_nuc_dissoc")
+    m.rule("nuclear_dephos", "STAT5(d,y~p,loc~n) -> STAT5(d,y~u,loc~n)", "k_nuc_dephos")
+    m.rule("STAT5_export", "STAT5(d,y~u,loc~n) -> STAT5(d,y~u,loc~c)", "k_export")
+    m.rule("cyt_dephos", "STAT5(sh2,d,y~p,loc~c) -> STAT5(sh2,d,y~u,loc~c)", "k_cyt_dephos")
+
+    # ------------------------------------------------------------------ CISH
+    m.rule("CISH_synthesis", "STAT5(d!+,y~p,loc~n) -> STAT5(d!+,y~p,loc~n) + CISH(sh2)@CP", "k_CISH_syn")
+    m.rule("CISH_degradation", "CISH(sh2) -> 0", "k_CISH_deg")
+    m.rule("CISH_docks", "IL2RB(y510~p) + CISH(sh2) <-> IL2RB(y510~p!1).CISH(sh2!1)", "kon_SH2", "koff_CISH")
+
+    # ------------------------------------------------------------------ Shc, Grb2.SOS, PI3K
+    m.rule("SHC_docks", "IL2RB(y338~p) + SHC(ptb,y~u) <-> IL2RB(y338~p!1).SHC(ptb!1,y~u)", "kon_SH2", "koff_SHC")
+    m.rule("SHC_phos", "IL2RB(l!1,jak~a,y338~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).SHC(ptb!3,y~u) -> "
+                       "IL2RB(l!1,jak~a,y338~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).SHC(ptb!3,y~p)", "k_SHC_phos")
+    m.rule("pSHC_release", "IL2RB(y338~p!1).SHC(ptb!1,y~p) -> IL2RB(y338~p) + SHC(ptb,y~p)", "koff_SHC")
+    m.rule("SHC_dephos", "SHC(ptb,y~p) -> SHC(ptb,y~u)", "k_SHC_dephos")
+    m.rule("GS_binds_pSHC", "SHC(y~p) + GS(sh2) <-> SHC(y~p!1).GS(sh2!1)", "kon_SH2", "koff_GS")
+    # PI3K's p85 binds phospho-Gab2, phosphorylated only at the receptor: so PI3K binds Grb2.SOS only
+    # there (Gab2 lumped into Grb2.SOS); it leaves anywhere (Gab2 dephosphorylated once released)
+    m.rule("PI3K_recruited", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85) + PI3K(b) -> "
+                             "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3)", "kon_SH2")
+    m.rule("PI3K_leaves", "GS(p85!1).PI3K(b!1) -> GS(p85) + PI3K(b)", "koff_PI3K")
+
+    # ------------------------------------------------------------------ PIP3 and Akt
+    m.rule("PIP3_made", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3) + PIP(s~2) -> "
+                        "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3) + PIP(s~3)", "k_PI3K_cat")
+    m.rule("PIP3_PTEN", "PTEN() + PIP(s~3) -> PTEN() + PIP(s~2)", "k_PTEN_cat")
+    m.rule("AKT_act", "PIP(s~3) + AKT(s~u) -> PIP(s~3) + AKT(s~p)", "k_AKT_act")
+    m.rule("AKT_inact", "AKT(s~p) -> AKT(s~u)", "k_AKT_inact")
+
+    # ------------------------------------------------------------------ Ras, Raf, MEK, ERK
+    m.rule("RAS_act", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2) + RAS(n~gdp) -> "
+                      "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2) + RAS(n~gtp)", "k_SOS_cat")
+    m.rule("RAS_GAP", "RAS(n~gtp) -> RAS(n~gdp)", "k_GAP")
+    m.rule("RAF_act", "RAS(n~gtp) + RAF(s~u) -> RAS(n~gtp) + RAF(s~p)", "k_RAF_act")
+    m.rule("RAF_inact", "RAF(s~p) -> RAF(s~u)", "k_RAF_inact")
+    for site in ("s1", "s2"):
+        m.rule(f"MEK_{site}_phos", f"RAF(s~p) + MEK({site}~u) -> RAF(s~p) + MEK({site}~p)", "k_MEK_phos")
+        m.rule(f"MEK_{site}_dephos", f"MEK({site}~p) -> MEK({site}~u)", "k_MEK_dephos")
+    for site in ("t", "y"):
+        m.rule(f"ERK_{site}_phos", f"MEK(s1~p,s2~p) + ERK({site}~u) -> MEK(s1~p,s2~p) + ERK({site}~p)", "k_ERK_phos")
+        m.rule(f"ERK_{site}_dephos", f"ERK({site}~p) -> ERK({site}~u)", "k_ERK_dephos")
+
+    # ------------------------------------------------------------------ cell types (receptor chains per cell)
+    FARHAT = "IL2_PARAMETERS.md s2 (Farhat et al. 2021, final_receptor_levels.csv, mean of 4 sets)"
+    CALIBRATED = ("receptor numbers estimated within the priors of three bead-calibrated quantitations "
+                  "(data/priors, build/petab/parameters.tsv) from the training data: docs/calibration.md")
+    CELL_TYPES = {  # name: ((CD25, CD122, CD132 per cell), lineage of its STAT5 abundance, doc)
+        "Treg": (None, "CD4", "regulatory T cells (CD4+ CD25-high); " + CALIBRATED + "; measured (" + FARHAT
+                 + "): 3,589 / 662 / 14,082"),
+        "CD4_helper": (None, "CD4", "conventional CD4 T helper cells (all, CD25-low); " + CALIBRATED + "; measured ("
+                       + FARHAT + "): 348 / 173 / 13,391"),
+        "CD4_naive": ((274, 65, 12860), "CD4", "naive CD4 T helper cells: " + FARHAT),
+        "CD4_memory": ((501, 192, 16045), "CD4", "memory CD4 T helper cells: " + FARHAT),
+        "CD8": (None, "CD8", "CD8 T cells (all); " + CALIBRATED + "; measured (" + FARHAT + "): 24 / 521 / 12,524"),
+        "CD8_naive": ((16, 338, 13098), "CD8", "naive CD8 T cells: " + FARHAT),
+        "CD8_memory": ((40, 634, 13432), "CD8", "memory CD8 T cells: " + FARHAT),
+        "NK": (None, "NK", "NK cells (all; mostly CD56dim); " + CALIBRATED + "; measured (" + FARHAT
+               + "): 23 / 8,774 / 8,281"),
+        "NK_CD56bright": ((1200, 10800, 8281), "NK",
+                          "CD56bright (CD16-) NK cells: ~1,200 high-affinity and ~9,600 intermediate sites (Nagler et "
+                          "al. 1990, IL2_PARAMETERS.md s2 anchors), read as 1,200 CD25 and 10,800 CD122; gamma-c as "
+                          "for all NK cells (" + FARHAT + ")"),
+        "T_activated": ((30000, 1920, 16045), "CD4",
+                        "activated conventional T cells (CD25-high); assumption: CD25 3e4, the middle of the 1e4-1e5 "
+                        "classically reported (IL2_PARAMETERS.md s2 marks it not retrieved); CD122 10x memory CD4 "
+                        "(the TCR-induced increase of Tkach et al. 2014, mouse); gamma-c of memory CD4 (" + FARHAT + ")"),
+    }
+    for _name, (_chains, _lineage, _doc) in CELL_TYPES.items():
+        if _chains is None:
+            _chains = tuple(fitted(f"{chain}_{_name}")[0] for chain in ("CD25", "CD122", "CD132"))
+        m.parameter_set(_name, {"CD25_per_cell": _chains[0], "CD122_per_cell": _chains[1], "CD132_per_cell": _chains[2],
+                                "STAT5_per_cell": STAT5_LINEAGE[_lineage][0]},
+                        doc=_doc + f"; STAT5 of the {_lineage} lineage (estimated)")
+
+    # ------------------------------------------------------------------ observables (molecules per cell)
+    m.observable("IL2_bound_surface", ["IL2(a!+)", "IL2(a,b!+)"])
+    m.observable("IL2_internal", "IL2EN()")
+    m.observable("IL2_free", "IL2(a,b,g)")
+    m.observable("IL2_high_affinity", "IL2(a!+,b!+,g!+)")
+    m.observable("IL2_intermediate", "IL2(a,b!+,g!+)")
+    m.observable("pSTAT5", "STAT5(y~p)")
+    m.observable("pSTAT5_nuclear", "STAT5(y~p,loc~n)")
+    m.observable("pAkt", "AKT(s~p)")
+    m.observable("ppERK", "ERK(t~p,y~p)")
+    m.observable("RAS_GTP", "RAS(n~gtp)")
+    m.observable("PIP3", "PIP(s~3)")
+    m.observable("CISH_total", "CISH()")
+    return m
 
 
-# ------------------------------------------------------------------ cell, medium, volumes
-m.parameter("cells_per_mL", 1e6, "1/mL",
-            doc="cell density; assumption: a typical stimulation-assay density (1e6 cells/mL)")
-m.parameter("V_medium", "1/cells_per_mL", "mL", doc="medium volume per cell, set by the cell density")
-m.parameter("A_membrane", 150, "um^2",
-            doc="lymphocyte surface area; assumption: sphere of radius 3.5 um (4*pi*r^2 ~ 150 um^2)")
-m.parameter("V_cytoplasm", 100, "fL",
-            doc="cytoplasm volume; assumption: 180 fL cell (r = 3.5 um) less a ~80 fL nucleus")
-m.compartment("EC", dimension=3, size="V_medium", units="mL", doc="extracellular medium, per cell")
-m.compartment("PM", dimension=2, size="A_membrane", units="um^2", parent="EC", doc="plasma membrane")
-m.compartment("CP", dimension=3, size="V_cytoplasm", units="fL", parent="PM",
-              doc="cytoplasm; nuclear STAT5 is marked by its loc~n state (one well-mixed interior)")
-
-# ------------------------------------------------------------------ dose and receptor numbers
-m.parameter("IL2_pM", 10, "pM", doc="extracellular IL-2 at t = 0")
-m.parameter("avogadro", 6.02214076e23, "molecule/mol", doc="Avogadro constant (exact, SI 2019)")
-m.parameter("CD25_per_cell", fitted("CD25_Treg")[0], "molecule",
-            doc="IL-2Ralpha chains per cell at t = 0; cell types set theirs; default: the Treg value " + fitted("CD25_Treg")[1])
-m.parameter("CD122_per_cell", fitted("CD122_Treg")[0], "molecule",
-            doc="IL-2Rbeta chains per cell at t = 0; cell types set theirs; default: the Treg value " + fitted("CD122_Treg")[1])
-m.parameter("CD132_per_cell", fitted("CD132_Treg")[0], "molecule",
-            doc="gamma-c chains per cell at t = 0; cell types set theirs; default: the Treg value " + fitted("CD132_Treg")[1])
-
-# ------------------------------------------------------------------ IL-2 binding (3-D, medium to membrane)
-m.parameter("kon_L", 1e7, "1/(M*s)",
-            doc="IL-2 on-rate to IL-2Ralpha and IL-2Rbeta: IL2_PARAMETERS.md s1 (Farhat et al., kbnd 1e7/M/s)")
-m.parameter("Kd_a", 10e-9, "M", doc="IL-2 + IL-2Ralpha Kd 10 nM: IL2_PARAMETERS.md s1 (Rickert et al. 2004)")
-m.parameter("Kd_b", 144e-9, "M", doc="IL-2 + IL-2Rbeta Kd 144 nM: IL2_PARAMETERS.md s1 (Rickert et al. 2004)")
-m.parameter("koff_a", "kon_L*Kd_a", "1/s", doc="detailed balance: koff = kon * Kd")
-m.parameter("koff_b", "kon_L*Kd_b", "1/s", doc="detailed balance: koff = kon * Kd")
-
-# ------------------------------------------------------------------ chain recruitment (2-D, in the membrane)
-m.parameter("kon_2D", 0.1875, "um^2/(molecule*min)",
-            doc="2-D association of a chain with an IL-2 complex: IL2_PARAMETERS.md s1 (Farhat prior kfwd "
-                "0.00125 per molecule/cell per min) times A_membrane (150 um^2)")
-m.parameter("K2_g_Lb", 0.738, "molecule/um^2",
-            doc="2-D Kd of gamma-c joining IL-2.beta, calibrated on binding data: the intermediate-affinity "
-                "Kd of 1.9 nM on CD16+ NK cells (Nagler et al. 1990, IL2_PARAMETERS.md s1) with NK chain "
-                "numbers (s2, 8,281 gamma-c) gives 8281*1.9/(144-1.9) = 111 per cell = 0.738 per um^2")
-m.parameter("K2_g_Lab", "8*K2_g_Lb", "molecule/um^2",
-            doc="2-D Kd of gamma-c joining IL-2.alpha.beta: 8-fold weaker than joining IL-2.beta, the ratio "
-                "of the 3-D Kds 12 nM / 1.5 nM (Rickert 2004, IL2_PARAMETERS.md s1)")
-m.parameter("K2_b_La", 1.0, "molecule/um^2",
-            doc="2-D Kd of IL-2Rbeta joining IL-2.alpha, calibrated on binding data: the classical "
-                "high-affinity Kd of ~10 pM (IL2_PARAMETERS.md s1, 1e-11 M) on a cell whose alpha and "
-                "gamma-c chains are in excess of beta (10,000 alpha, 1,000 beta, 10,000 gamma-c, the "
-                "binding assay of il2sbml.assays), found by a scan of this constant: 1 per um^2 gives 13 pM "
-                "there (bound against free IL-2). Cross-check: the same value gives 6 pM on CD56bright NK numbers, where Nagler "
-                "1990 measured 25 pM. It is ~5,000-fold tighter than the 3-D ratio 63/1.5 would give; "
-                "Rickert 2004 reports alpha-beta pre-association, which the ligand-first scheme folds in here")
-m.parameter("koff_g_Lb", "kon_2D*K2_g_Lb", "1/min", doc="detailed balance: koff = kon * Kd (2-D)")
-m.parameter("koff_g_Lab", "kon_2D*K2_g_Lab", "1/min", doc="detailed balance")
-m.parameter("koff_b_La", "kon_2D*K2_b_La", "1/min", doc="detailed balance")
-
-# ------------------------------------------------------------------ trafficking (Fallon & Lauffenburger 2000)
-m.parameter("k_int_free", 0.007, "1/min",
-            doc="constitutive internalisation of free chains (and IL-2.alpha): IL2_PARAMETERS.md s1, Fallon "
-                "2000 kt (BIOMD0000000665); internalised chains are degraded (see module doc)")
-m.parameter("k_int_bound", 0.04, "1/min",
-            doc="endocytosis of IL-2-bound beta-containing complexes: IL2_PARAMETERS.md s1, Fallon 2000 ke "
-                "(Tkach 2014 gives t1/2 15 min, 0.046/min)")
-m.parameter("k_deg_endo", 0.035, "1/min",
-            doc="endosomal degradation of internalised IL-2: IL2_PARAMETERS.md s1, Fallon 2000 kh")
-m.parameter("ksyn_CD25", "CD25_per_cell*k_int_free", "molecule/min",
-            doc="IL-2Ralpha synthesis that holds the cell type's number at steady state without IL-2 "
-                "(assumption: resting cells are at steady state)")
-m.parameter("ksyn_CD122", "CD122_per_cell*k_int_free", "molecule/min", doc="as ksyn_CD25")
-m.parameter("ksyn_CD132", "CD132_per_cell*k_int_free", "molecule/min", doc="as ksyn_CD25")
-
-# ------------------------------------------------------------------ JAK1/JAK3 and IL-2Rbeta tyrosines
-estimated("k_jak_act", "1/s", "JAK1/JAK3 trans-activation in a complex holding both chains (0 switches signalling off); not measured")
-estimated("k_jak_inact", "1/s", "JAK inactivation (phosphatases such as SHP-1); not measured")
-estimated("k_Y_phos", "1/s", "IL-2Rbeta Y338/Y510 phosphorylation by active JAKs; not measured")
-estimated("k_Y_dephos", "1/s", "dephosphorylation of free pY338/pY510; not measured")
-
-# ------------------------------------------------------------------ STAT5
-STAT5_LINEAGE = {name: fitted(f"STAT5_{name}") for name in ("CD4", "CD8", "NK")}
-m.parameter("STAT5_per_cell", STAT5_LINEAGE["CD4"][0], "molecule",
-            doc="STAT5A+B per cell, one value per lineage (cell types set theirs; default: the CD4 lineage's). "
-                "Not measured in human lymphocytes (2e4-1.75e5 in other cells, docs/stat5_sources.md A1-A3); "
-                "per lineage because the training data need it: at equal receptor occupancy CD4 T cells reach "
-                "several-fold the pSTAT5 of CD8 and NK cells under one antibody and cytometer "
-                "(docs/calibration.md, structure choice). " + STAT5_LINEAGE["CD4"][1])
-m.parameter("kon_SH2", 1, "1/(uM*s)",
-            doc="SH2 domain on a phosphotyrosine; assumption: typical 1e6/M/s")
-estimated("koff_STAT5", "1/s", "STAT5 SH2 off pY510 (kon_SH2 fixed); not measured")
-estimated("k_STAT5_phos", "1/s", "docked STAT5 phosphorylation by active JAKs; not measured")
-estimated("koff_pSTAT5", "1/s", "release of phosphorylated STAT5 from pY510; not measured")
-m.parameter("kon_dimer", 1, "1/(uM*s)", doc="pSTAT5 dimerisation; assumption: typical SH2/pY association")
-estimated("koff_dimer", "1/s", "cytoplasmic pSTAT5 dimer dissociation (kon_dimer fixed); not measured")
-estimated("k_import", "1/s", "nuclear import of pSTAT5 dimers; fits in other cells 2.7e-4-4.5e-4/s (docs/stat5_sources.md)")
-estimated("k_nuc_dissoc", "1/s", "dissociation of nuclear dimers; not measured")
-estimated("k_nuc_dephos", "1/s", "nuclear pSTAT5 dephosphorylation (TC45); fits in other cells 1e-4-1.2e-3/s")
-estimated("k_export", "1/s", "nuclear export of unphosphorylated STAT5; fits in other cells 1e-4-1.2e-3/s")
-estimated("k_cyt_dephos", "1/s", "cytoplasmic pSTAT5 monomer dephosphorylation; fits in other cells 4e-4-5e-4/s")
-
-# ------------------------------------------------------------------ CISH feedback
-estimated("k_CISH_syn", "1/s", "CISH made per nuclear pSTAT5 molecule in a dimer (transcription and translation lumped)")
-m.parameter("k_CISH_deg", 3.2e-4, "1/s", doc="CISH degradation; assumption: half-life ~1 h")
-estimated("koff_CISH", "1/s", "CISH SH2 off pY510; not measured")
-
-# ------------------------------------------------------------------ Shc, Grb2.SOS, PI3K, PIP3, Akt
-m.parameter("SHC_per_cell", 3e4, "molecule", doc="Shc1; assumption: 0.5 uM in 100 fL")
-m.parameter("GS_per_cell", 3e4, "molecule", doc="Grb2.SOS1; assumption: 0.5 uM in 100 fL")
-m.parameter("PI3K_per_cell", 1e4, "molecule", doc="PI3K (p85/p110delta); assumption: ~0.17 uM")
-m.parameter("PIP2_per_cell", 2e4, "molecule",
-            doc="PI(4,5)P2 available to PI3K; assumption: an accessible pool of 2e4 (kept small so that "
-                "stochastic runs stay fast; total PIP2 is larger)")
-m.parameter("PTEN_per_cell", 5e3, "molecule", doc="membrane PTEN; assumption")
-m.parameter("AKT_per_cell", 3e4, "molecule", doc="Akt1; assumption: 0.5 uM in 100 fL")
-m.parameter("koff_SHC", 0.2, "1/s", doc="Shc PTB off pY338; assumption as koff_STAT5")
-m.parameter("k_SHC_phos", 0.5, "1/s", doc="docked Shc phosphorylation by active JAKs; assumption")
-m.parameter("k_SHC_dephos", 0.05, "1/s", doc="free pShc dephosphorylation; assumption")
-m.parameter("koff_GS", 0.1, "1/s", doc="Grb2 SH2 off pShc; assumption (Kd 0.1 uM)")
-m.parameter("koff_PI3K", 0.1, "1/s", doc="PI3K off Grb2.SOS (through Gab2); assumption (Kd 0.1 uM)")
-m.parameter("k_PI3K_cat", 1, "um^2/(molecule*s)",
-            doc="PIP2 -> PIP3 by receptor-recruited PI3K (2-D catalytic constant); assumption")
-m.parameter("k_PTEN_cat", 0.01, "um^2/(molecule*s)", doc="PIP3 -> PIP2 by PTEN; assumption")
-m.parameter("k_AKT_act", 0.01, "1/(uM*s)",
-            doc="Akt activation by PIP3 (PDK1 lumped), per PIP3 and cytoplasmic Akt; assumption")
-m.parameter("k_AKT_inact", 0.01, "1/s", doc="pAkt dephosphorylation (PP2A/PHLPP); assumption")
-
-# ------------------------------------------------------------------ Ras, Raf, MEK, ERK
-m.parameter("RAS_per_cell", 2e4, "molecule", doc="H/K/N-Ras; assumption")
-m.parameter("RAF_per_cell", 1e4, "molecule", doc="Raf-1/B-Raf; assumption")
-m.parameter("MEK_per_cell", 72000, "molecule",
-            doc="MEK1/2: 1.2 uM (Huang & Ferrell 1996, BIOMD0000000009, species KK) in 100 fL")
-m.parameter("ERK_per_cell", 72000, "molecule",
-            doc="ERK1/2: 1.2 uM (Huang & Ferrell 1996, BIOMD0000000009, species K) in 100 fL")
-m.parameter("k_SOS_cat", 0.05, "um^2/(molecule*s)", doc="Ras-GDP -> Ras-GTP by recruited SOS; assumption")
-m.parameter("k_GAP", 0.05, "1/s", doc="Ras-GTP hydrolysis with GAPs; assumption")
-m.parameter("k_RAF_act", 0.05, "1/(uM*s)", doc="Raf activation by Ras-GTP; assumption")
-m.parameter("k_RAF_inact", 0.05, "1/s", doc="Raf inactivation; assumption")
-m.parameter("k_MEK_phos", 0.5, "1/(uM*s)", doc="MEK phosphorylation by Raf, each site; assumption")
-m.parameter("k_MEK_dephos", 0.05, "1/s", doc="MEK dephosphorylation, each site; assumption")
-m.parameter("k_ERK_phos", 0.5, "1/(uM*s)", doc="ERK phosphorylation by ppMEK, each site; assumption")
-m.parameter("k_ERK_dephos", 0.05, "1/s", doc="ERK dephosphorylation (MKPs), each site; assumption")
-
-# ------------------------------------------------------------------ molecules
-m.molecule_type("IL2(a,b,g)", uniprot="P60568", doc="interleukin-2: sites for IL-2Ralpha, IL-2Rbeta and gamma-c")
-m.molecule_type("IL2EN()", uniprot="P60568", doc="interleukin-2 internalised in endosomes")
-m.molecule_type("IL2RA(l)", uniprot="P01589", doc="IL-2Ralpha (CD25)")
-UNIPROT = "http://identifiers.org/uniprot/"
-m.molecule_type("IL2RB(l,jak~i~a,y338~u~p,y510~u~p)", annotations=[("bqbiol:hasPart", UNIPROT + "P14784"),
-                                                                   ("bqbiol:hasPart", UNIPROT + "P23458")],
-                doc="IL-2Rbeta (CD122) with JAK1: JAK1 state, tyrosines Y338 (Shc) and Y510 (STAT5)")
-m.molecule_type("IL2RG(l,jak~i~a)", annotations=[("bqbiol:hasPart", UNIPROT + "P31785"),
-                                                ("bqbiol:hasPart", UNIPROT + "P52333")], doc="common gamma chain (CD132) with JAK3")
-m.molecule_type("STAT5(sh2,d,y~u~p,loc~c~n)", uniprot=("P42229", "P51692"),
-                doc="STAT5A/B: SH2 domain, dimer site, Y694, location (cytoplasm/nucleus)")
-m.molecule_type("CISH(sh2)", uniprot="Q9NSE2", doc="cytokine-inducible SH2 protein")
-m.molecule_type("SHC(ptb,y~u~p)", uniprot="P29353", doc="Shc1: PTB domain, tyrosines")
-m.molecule_type("GS(sh2,p85)", annotations=[("bqbiol:hasPart", UNIPROT + "P62993"),
-                                           ("bqbiol:hasPart", UNIPROT + "Q07889")], doc="Grb2.SOS1 complex")
-m.molecule_type("PI3K(b)", annotations=[("bqbiol:hasPart", UNIPROT + "O00329"),
-                                       ("bqbiol:hasPart", UNIPROT + "P27986")], doc="PI3K p110delta/p85alpha")
-m.molecule_type("PIP(s~2~3)", chebi="CHEBI:16618", doc="PI(4,5)P2 (s~2) / PI(3,4,5)P3 (s~3)")
-m.molecule_type("PTEN()", uniprot="P60484", doc="PTEN")
-m.molecule_type("AKT(s~u~p)", uniprot="P31749", doc="Akt1: T308/S473 lumped")
-m.molecule_type("RAS(n~gdp~gtp)", uniprot="P01112", doc="Ras: GDP/GTP bound")
-m.molecule_type("RAF(s~u~p)", uniprot="P04049", doc="Raf-1")
-m.molecule_type("MEK(s1~u~p,s2~u~p)", uniprot="Q02750", doc="MEK1: S218, S222")
-m.molecule_type("ERK(t~u~p,y~u~p)", uniprot="P28482", doc="ERK2: T185, Y187")
-
-m.seed("IL2(a,b,g)@EC", "IL2_pM*avogadro*V_medium")  # pM * molecule/mol * mL: converted to molecules
-m.seed("IL2RA(l)@PM", "CD25_per_cell")
-m.seed("IL2RB(l,jak~i,y338~u,y510~u)@PM", "CD122_per_cell")
-m.seed("IL2RG(l,jak~i)@PM", "CD132_per_cell")
-m.seed("STAT5(sh2,d,y~u,loc~c)@CP", "STAT5_per_cell")
-m.seed("SHC(ptb,y~u)@CP", "SHC_per_cell")
-m.seed("GS(sh2,p85)@CP", "GS_per_cell")
-m.seed("PI3K(b)@CP", "PI3K_per_cell")
-m.seed("PIP(s~2)@PM", "PIP2_per_cell")
-m.seed("PTEN()@PM", "PTEN_per_cell")
-m.seed("AKT(s~u)@CP", "AKT_per_cell")
-m.seed("RAS(n~gdp)@PM", "RAS_per_cell")
-m.seed("RAF(s~u)@CP", "RAF_per_cell")
-m.seed("MEK(s1~u,s2~u)@CP", "MEK_per_cell")
-m.seed("ERK(t~u,y~u)@CP", "ERK_per_cell")
-
-# ------------------------------------------------------------------ receptor assembly
-BETA0 = "IL2RB(l!2,jak~i,y338~u,y510~u)"   # a beta chain that carries no signalling state
-m.rule("IL2_binds_a", "IL2(a,b,g) + IL2RA(l) <-> IL2(a!1,b,g).IL2RA(l!1)", "kon_L", "koff_a")
-m.rule("IL2_binds_b", "IL2(a,b,g) + IL2RB(l,jak~i,y338~u,y510~u) <-> IL2(a,b!1,g).IL2RB(l!1,jak~i,y338~u,y510~u)",
-       "kon_L", "koff_b")
-m.rule("b_joins_IL2a", "IL2(a!+,b,g) + IL2RB(l,jak~i,y338~u,y510~u) <-> IL2(a!+,b!1,g).IL2RB(l!1,jak~i,y338~u,y510~u)",
-       "kon_2D", "koff_b_La")
-m.rule("g_joins_IL2b", f"IL2(a,b!2,g).{BETA0} + IL2RG(l,jak~i) <-> IL2(a,b!2,g!1).{BETA0}.IL2RG(l!1,jak~i)",
-       "kon_2D", "koff_g_Lb")
-m.rule("g_joins_IL2ab", f"IL2(a!+,b!2,g).{BETA0} + IL2RG(l,jak~i) <-> IL2(a!+,b!2,g!1).{BETA0}.IL2RG(l!1,jak~i)",
-       "kon_2D", "koff_g_Lab")
-
-# ------------------------------------------------------------------ trafficking
-m.rule("syn_CD25", "0 -> IL2RA(l)@PM", "ksyn_CD25")
-m.rule("syn_CD122", "0 -> IL2RB(l,jak~i,y338~u,y510~u)@PM", "ksyn_CD122")
-m.rule("syn_CD132", "0 -> IL2RG(l,jak~i)@PM", "ksyn_CD132")
-m.rule("int_CD25", "IL2RA(l) -> 0", "k_int_free")
-m.rule("int_CD122", "IL2RB(l) -> 0", "k_int_free")
-m.rule("int_CD132", "IL2RG(l) -> 0", "k_int_free")
-m.rule("int_IL2a", "IL2(a!1,b).IL2RA(l!1) -> IL2EN()@CP", "k_int_free")
-for name, pattern in (("int_IL2b", "IL2(a,b!2,g).IL2RB(l!2)"),
-                      ("int_IL2ab", "IL2(a!1,b!2,g).IL2RA(l!1).IL2RB(l!2)"),
-                      ("int_IL2bg", "IL2(a,b!2,g!3).IL2RB(l!2).IL2RG(l!3)"),
-                      ("int_IL2abg", "IL2(a!1,b!2,g!3).IL2RA(l!1).IL2RB(l!2).IL2RG(l!3)")):
-    # the chains are degraded; Shc, STAT5 or CISH docked on IL-2Rbeta are released, not lost
-    m.rule(name, f"{pattern} -> IL2EN()@CP", "k_int_bound", delete_molecules=True)
-m.rule("deg_IL2EN", "IL2EN() -> 0", "k_deg_endo")
-
-# ------------------------------------------------------------------ JAKs and IL-2Rbeta tyrosines
-CORE = "IL2RB(l!1,jak~{b}).IL2(b!1,g!2).IL2RG(l!2,jak~{g})"
-m.rule("jak_activation", CORE.format(b="i", g="i") + " -> " + CORE.format(b="a", g="a"), "k_jak_act")
-m.rule("jak_inactivation", CORE.format(b="a", g="a") + " -> " + CORE.format(b="i", g="i"), "k_jak_inact")
-for y in ("y338", "y510"):
-    m.rule(f"{y}_phos", f"IL2RB(l!1,jak~a,{y}~u).IL2(b!1,g!2).IL2RG(l!2,jak~a) -> "
-                        f"IL2RB(l!1,jak~a,{y}~p).IL2(b!1,g!2).IL2RG(l!2,jak~a)", "k_Y_phos")
-    m.rule(f"{y}_dephos", f"IL2RB({y}~p) -> IL2RB({y}~u)", "k_Y_dephos")
-
-# ------------------------------------------------------------------ STAT5
-m.rule("STAT5_docks", "IL2RB(y510~p) + STAT5(sh2,d,y~u,loc~c) <-> IL2RB(y510~p!1).STAT5(sh2!1,d,y~u,loc~c)",
-       "kon_SH2", "koff_STAT5")
-m.rule("STAT5_phos", "IL2RB(l!1,jak~a,y510~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).STAT5(sh2!3,y~u) -> "
-                     "IL2RB(l!1,jak~a,y510~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).STAT5(sh2!3,y~p)", "k_STAT5_phos")
-m.rule("pSTAT5_release", "IL2RB(y510~p!1).STAT5(sh2!1,y~p) -> IL2RB(y510~p) + STAT5(sh2,y~p)", "koff_pSTAT5")
-m.rule("pSTAT5_dimerises", "STAT5(sh2,d,y~p,loc~c) + STAT5(sh2,d,y~p,loc~c) <-> "
-                           "STAT5(sh2,d!1,y~p,loc~c).STAT5(sh2,d!1,y~p,loc~c)", "kon_dimer", "koff_dimer")
-m.rule("pSTAT5_import", "STAT5(d!1,loc~c).STAT5(d!1,loc~c) -> STAT5(d!1,loc~n).STAT5(d!1,loc~n)", "k_import")
-m.rule("nuclear_dissoc", "STAT5(d!1,loc~n).STAT5(d!1,loc~n) -> STAT5(d,loc~n) + STAT5(d,loc~n)", "k_nuc_dissoc")
-m.rule("nuclear_dephos", "STAT5(d,y~p,loc~n) -> STAT5(d,y~u,loc~n)", "k_nuc_dephos")
-m.rule("STAT5_export", "STAT5(d,y~u,loc~n) -> STAT5(d,y~u,loc~c)", "k_export")
-m.rule("cyt_dephos", "STAT5(sh2,d,y~p,loc~c) -> STAT5(sh2,d,y~u,loc~c)", "k_cyt_dephos")
-
-# ------------------------------------------------------------------ CISH
-m.rule("CISH_synthesis", "STAT5(d!+,y~p,loc~n) -> STAT5(d!+,y~p,loc~n) + CISH(sh2)@CP", "k_CISH_syn")
-m.rule("CISH_degradation", "CISH(sh2) -> 0", "k_CISH_deg")
-m.rule("CISH_docks", "IL2RB(y510~p) + CISH(sh2) <-> IL2RB(y510~p!1).CISH(sh2!1)", "kon_SH2", "koff_CISH")
-
-# ------------------------------------------------------------------ Shc, Grb2.SOS, PI3K
-m.rule("SHC_docks", "IL2RB(y338~p) + SHC(ptb,y~u) <-> IL2RB(y338~p!1).SHC(ptb!1,y~u)", "kon_SH2", "koff_SHC")
-m.rule("SHC_phos", "IL2RB(l!1,jak~a,y338~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).SHC(ptb!3,y~u) -> "
-                   "IL2RB(l!1,jak~a,y338~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).SHC(ptb!3,y~p)", "k_SHC_phos")
-m.rule("pSHC_release", "IL2RB(y338~p!1).SHC(ptb!1,y~p) -> IL2RB(y338~p) + SHC(ptb,y~p)", "koff_SHC")
-m.rule("SHC_dephos", "SHC(ptb,y~p) -> SHC(ptb,y~u)", "k_SHC_dephos")
-m.rule("GS_binds_pSHC", "SHC(y~p) + GS(sh2) <-> SHC(y~p!1).GS(sh2!1)", "kon_SH2", "koff_GS")
-# PI3K's p85 binds phospho-Gab2, phosphorylated only at the receptor: so PI3K binds Grb2.SOS only
-# there (Gab2 lumped into Grb2.SOS); it leaves anywhere (Gab2 dephosphorylated once released)
-m.rule("PI3K_recruited", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85) + PI3K(b) -> "
-                         "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3)", "kon_SH2")
-m.rule("PI3K_leaves", "GS(p85!1).PI3K(b!1) -> GS(p85) + PI3K(b)", "koff_PI3K")
-
-# ------------------------------------------------------------------ PIP3 and Akt
-m.rule("PIP3_made", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3) + PIP(s~2) -> "
-                    "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3) + PIP(s~3)", "k_PI3K_cat")
-m.rule("PIP3_PTEN", "PTEN() + PIP(s~3) -> PTEN() + PIP(s~2)", "k_PTEN_cat")
-m.rule("AKT_act", "PIP(s~3) + AKT(s~u) -> PIP(s~3) + AKT(s~p)", "k_AKT_act")
-m.rule("AKT_inact", "AKT(s~p) -> AKT(s~u)", "k_AKT_inact")
-
-# ------------------------------------------------------------------ Ras, Raf, MEK, ERK
-m.rule("RAS_act", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2) + RAS(n~gdp) -> "
-                  "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2) + RAS(n~gtp)", "k_SOS_cat")
-m.rule("RAS_GAP", "RAS(n~gtp) -> RAS(n~gdp)", "k_GAP")
-m.rule("RAF_act", "RAS(n~gtp) + RAF(s~u) -> RAS(n~gtp) + RAF(s~p)", "k_RAF_act")
-m.rule("RAF_inact", "RAF(s~p) -> RAF(s~u)", "k_RAF_inact")
-for site in ("s1", "s2"):
-    m.rule(f"MEK_{site}_phos", f"RAF(s~p) + MEK({site}~u) -> RAF(s~p) + MEK({site}~p)", "k_MEK_phos")
-    m.rule(f"MEK_{site}_dephos", f"MEK({site}~p) -> MEK({site}~u)", "k_MEK_dephos")
-for site in ("t", "y"):
-    m.rule(f"ERK_{site}_phos", f"MEK(s1~p,s2~p) + ERK({site}~u) -> MEK(s1~p,s2~p) + ERK({site}~p)", "k_ERK_phos")
-    m.rule(f"ERK_{site}_dephos", f"ERK({site}~p) -> ERK({site}~u)", "k_ERK_dephos")
-
-# ------------------------------------------------------------------ cell types (receptor chains per cell)
-FARHAT = "IL2_PARAMETERS.md s2 (Farhat et al. 2021, final_receptor_levels.csv, mean of 4 sets)"
-CALIBRATED = ("receptor numbers estimated within the priors of three bead-calibrated quantitations "
-              "(data/priors, build/petab/parameters.tsv) from the training data: docs/calibration.md")
-CELL_TYPES = {  # name: ((CD25, CD122, CD132 per cell), lineage of its STAT5 abundance, doc)
-    "Treg": (None, "CD4", "regulatory T cells (CD4+ CD25-high); " + CALIBRATED + "; measured (" + FARHAT
-             + "): 3,589 / 662 / 14,082"),
-    "CD4_helper": (None, "CD4", "conventional CD4 T helper cells (all, CD25-low); " + CALIBRATED + "; measured ("
-                   + FARHAT + "): 348 / 173 / 13,391"),
-    "CD4_naive": ((274, 65, 12860), "CD4", "naive CD4 T helper cells: " + FARHAT),
-    "CD4_memory": ((501, 192, 16045), "CD4", "memory CD4 T helper cells: " + FARHAT),
-    "CD8": (None, "CD8", "CD8 T cells (all); " + CALIBRATED + "; measured (" + FARHAT + "): 24 / 521 / 12,524"),
-    "CD8_naive": ((16, 338, 13098), "CD8", "naive CD8 T cells: " + FARHAT),
-    "CD8_memory": ((40, 634, 13432), "CD8", "memory CD8 T cells: " + FARHAT),
-    "NK": (None, "NK", "NK cells (all; mostly CD56dim); " + CALIBRATED + "; measured (" + FARHAT
-           + "): 23 / 8,774 / 8,281"),
-    "NK_CD56bright": ((1200, 10800, 8281), "NK",
-                      "CD56bright (CD16-) NK cells: ~1,200 high-affinity and ~9,600 intermediate sites (Nagler et "
-                      "al. 1990, IL2_PARAMETERS.md s2 anchors), read as 1,200 CD25 and 10,800 CD122; gamma-c as "
-                      "for all NK cells (" + FARHAT + ")"),
-    "T_activated": ((30000, 1920, 16045), "CD4",
-                    "activated conventional T cells (CD25-high); assumption: CD25 3e4, the middle of the 1e4-1e5 "
-                    "classically reported (IL2_PARAMETERS.md s2 marks it not retrieved); CD122 10x memory CD4 "
-                    "(the TCR-induced increase of Tkach et al. 2014, mouse); gamma-c of memory CD4 (" + FARHAT + ")"),
-}
-for _name, (_chains, _lineage, _doc) in CELL_TYPES.items():
-    if _chains is None:
-        _chains = tuple(fitted(f"{chain}_{_name}")[0] for chain in ("CD25", "CD122", "CD132"))
-    m.parameter_set(_name, {"CD25_per_cell": _chains[0], "CD122_per_cell": _chains[1], "CD132_per_cell": _chains[2],
-                            "STAT5_per_cell": STAT5_LINEAGE[_lineage][0]},
-                    doc=_doc + f"; STAT5 of the {_lineage} lineage (estimated)")
-
-# ------------------------------------------------------------------ observables (molecules per cell)
-m.observable("IL2_bound_surface", ["IL2(a!+)", "IL2(a,b!+)"])
-m.observable("IL2_internal", "IL2EN()")
-m.observable("IL2_free", "IL2(a,b,g)")
-m.observable("IL2_high_affinity", "IL2(a!+,b!+,g!+)")
-m.observable("IL2_intermediate", "IL2(a,b!+,g!+)")
-m.observable("pSTAT5", "STAT5(y~p)")
-m.observable("pSTAT5_nuclear", "STAT5(y~p,loc~n)")
-m.observable("pAkt", "AKT(s~p)")
-m.observable("ppERK", "ERK(t~p,y~p)")
-m.observable("RAS_GTP", "RAS(n~gtp)")
-m.observable("PIP3", "PIP(s~3)")
-m.observable("CISH_total", "CISH()")
-
-model = m
+model = _build()
 
 
 # ------------------------------------------------------------------ engineered IL-2 (model_src/variants.py)
