@@ -8,16 +8,57 @@ Python model file makes (``parameter``, ``compartment``, ``molecule_type``, ``se
 DSL does applies to BNGL too, and every error names the BNGL file and line
 (``model.bngl:12: rule 'R1': ...``).
 
-Supported: ``begin model``/``end model``; ``#`` comments and ``\\`` line continuations;
-parameters (expressions, in any order: they are declared in dependency order, as BioNetGen
-accepts forward references); compartments (cBNGL ``name dim size [parent]``); molecule
-types (inferred as BioNetGen infers them when the block is absent: a molecule's sites are
-those of its first appearance, its states everything it is seen with); seed species (``$``
-fixed, ``@C::A()``, ``A()@C``, ``A@C()``); ``Molecules``/``Species`` observables; global
-functions ``f() = expr``; reaction rules, named (``R1:``) or not (named ``Rule<position>``
-as BioNetGen 2.2 did), with ``include_reactants``/``exclude_reactants`` (several, and
-several patterns each) and ``DeleteMolecules``; the ``generate_network`` action's
-``max_iter``, ``max_agg`` and ``max_stoich`` options.
+**BNGL as BNG2.pl reads it.** The reference for what is legal is BNG2.pl's own parser, the
+Perl modules of the ``bionetgen`` package (``bng-linux/Perl2/``): ``BNGModel.pm``
+(``readFile``, ``read_block_array``, ``get_line``: blocks, comments, continuations),
+``ParamList.pm`` and ``CompartmentList.pm`` (``readString``: parameter and compartment lines),
+``Expression.pm`` (``readString``, ``getNumber``, ``arrayToExpression``, ``%functions``: the
+expression grammar and its built-in functions; see :mod:`il2sbml.formats.bngl_expr`),
+``SpeciesGraph.pm``, ``Molecule.pm`` and ``Component.pm`` (``readString``: the pattern
+grammar; see :func:`il2sbml.lang.graph.parse_graph`), ``RxnRule.pm`` (``newRxnRule``: rule
+lines) and ``RateLaw.pm`` (``newRateLaw``, ``validate``: ``MM`` and ``Sat``; see
+:mod:`il2sbml.lang.rules`). In particular:
+
+* The model is **dimension-free** (``Model(dialect="bngl")``): BNGL declares no units and no
+  unit algebra is applied (``k3/(K4+G)`` adds a parameter and an observable count). SBML
+  output declares everything ``dimensionless`` (amounts in ``item``) and passes the unit check.
+* **Names** are BioNetGen's: only its built-in function names are refused for parameters and
+  functions, so ``NA``, ``e``, ``pi``, ``t`` or ``lambda`` are ordinary parameters (the SBML
+  writer gives a name that SBML reads as something else, such as ``pi``, a safe id and keeps
+  the name). il2sbml itself cannot take ``time``, ``_pi``, ``_e``, ``_if``, ``and``, ``or``
+  or ``not`` as names (they are the time, constants and operators of its expressions):
+  refused by name.
+* **Expressions** with BNG2.pl's precedence and left-to-right grouping (``a^b^c`` is
+  ``(a^b)^c``, ``-a^2`` is ``(-a)^2``), every built-in function BNG knows except ``mratio``
+  and ``TFUN`` (no exact SBML form: refused by name), and whitespace between any two tokens,
+  in parameter, compartment, seed, function and rate expressions (``name dim size parent``:
+  the size expression ends where BNG2.pl's does). BNGL has no ``log``/``pow``/``floor``/
+  ``ceil``: refused, saying what to write. Fortran exponents (``1d3``, which BNG2.pl
+  evaluates as 1) are refused.
+* **Lines**: ``#`` comments; ``\\`` continuations joined as BNG2.pl joins them (a pattern may
+  be split anywhere); ``begin``/``end`` in lower case (``End`` is a name, as in BNG2.pl);
+  parameters ``[index] [label:] name [=] expression``, in any order (declared in dependency
+  order, as BioNetGen accepts forward references), a name defined twice taking its last
+  value (BNG2.pl: "Changing value of previously defined variable"); compartments (cBNGL
+  ``[label:] name dim size [parent]``); molecule types (inferred as BioNetGen infers them when
+  the block is absent: a molecule's sites are those of its first appearance, its states
+  everything it is seen with); seed species (``$`` fixed, ``@C::A()``, ``A()@C``, ``A@C()``,
+  an optional species name ``Name: A()``); ``Molecules``/``Species`` observables; global
+  functions ``f() = expr``; reaction rules, named (``R1:``) or not (named ``Rule<position>``
+  as BioNetGen 2.2 did; a numeric label or leading index is an index), with
+  ``include_reactants``/``exclude_reactants`` (several, and several patterns each) and
+  ``DeleteMolecules``; the ``generate_network`` action's ``max_iter``, ``max_agg`` and
+  ``max_stoich`` options.
+* **Patterns**: every site and bond form of BNG2.pl's grammar (bond labels of letters or
+  digits, ``!+``, ``!?``, ``~?``, labels and compartments in any order, empty sites skipped);
+  those il2sbml does not model are refused by name: a site with two bonds, a site's own
+  compartment, a molecule's own state or bond, ``{...}`` attributes.
+* **Rate laws** ``MM(kcat,Km)`` and ``Sat(kcat,Km,...)`` with parameter names as constants
+  (BNG2.pl's rule; a number is refused as it refuses it), with BioNetGen's statistical
+  factors and semantics (:mod:`il2sbml.lang.rules`).
+* What BNG2.pl accepts with a warning (a line that is neither a block nor an action, a
+  parameter defined twice) is accepted with a warning too (``warnings.warn`` and
+  ``model.bngl_warnings``).
 
 Every other action (``simulate``, ``writeSBML``, ``setParameter``, ``parameter_scan`` ...)
 is read, **not executed**, and listed on ``model.bngl_actions`` as ``(line, name, argtext)``
@@ -28,8 +69,9 @@ ours.
 Refused by name with the line (:class:`~il2sbml.lang.errors.NotSupportedError`): energy patterns,
 population maps and other unknown blocks, local functions ``f(x)`` and ``%x:`` pattern
 labels, ``TotalRate``, ``MoveConnected``, ``priority``, ``include_products``/
-``exclude_products``, the ``Sat``/``MM``/``Hill``/``Arrhenius`` rate laws, observables with
-count constraints (``A()==2``) and unknown ``generate_network`` options.
+``exclude_products``, the ``Hill``/``Arrhenius``/``FunctionProduct`` rate laws, ``mratio``,
+``TFUN``, observables with count constraints (``A()==2``) and unknown ``generate_network``
+options.
 
 Writing
 -------
@@ -53,6 +95,7 @@ import ast
 import copy
 import os
 import re
+import warnings
 from dataclasses import replace
 
 from ..lang.dsl import Model
@@ -64,8 +107,9 @@ from ..lang.errors import (
     PatternSyntaxError,
     caller_origin,
 )
-from ..lang.expr import Expr, ExprError
+from ..lang.expr import Expr, ExprError, rate_law
 from ..lang.graph import Graph, parse_graph, to_bngl
+from .bngl_expr import BNGLExprError, bngl_expression, parse_bngl_expr
 
 __all__ = ["read_bngl", "write_bngl", "BNGL_BLOCKS"]
 
@@ -82,7 +126,8 @@ _UNSUPPORTED_BLOCKS = {
     "reactions": "a 'reactions' block (this is a .net network file, not a rule-based model)",
     "groups": "a 'groups' block (this is a .net network file, not a rule-based model)",
 }
-_UNSUPPORTED_RATE_LAWS = ("Sat", "MM", "mratio", "Hill", "Arrhenius", "FunctionProduct", "TFUN")
+_UNSUPPORTED_RATE_LAWS = ("Hill", "Arrhenius", "FunctionProduct")
+_RATE_LAWS = ("MM", "Sat")
 # generate_network options that only change what BioNetGen prints or where it writes
 _GN_OUTPUT_OPTIONS = {"overwrite", "verbose", "print_iter", "textreaction", "textspecies", "prefix", "suffix"}
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -100,7 +145,7 @@ def read_bngl(source, *, name: str | None = None) -> Model:
         path = os.fspath(source)
         if not os.path.exists(path):
             raise Il2sbmlError(f"{path}: no such BNGL file")
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:
             text = fh.read()
         file = path
         default_name = os.path.splitext(os.path.basename(path))[0]
@@ -143,22 +188,27 @@ def _depth_change(text: str) -> int:
 
 
 def _logical_lines(text: str):
-    """(first line number, text) with comments removed and ``\\`` continuations joined."""
+    """(first line number, text) with comments removed and ``\\`` continuations joined as
+    BNG2.pl joins them (``get_line``: the backslash and what follows it go, the next line is
+    appended as it is, so a pattern may be split anywhere)."""
     buf, start = [], None
     for no, raw in enumerate(text.splitlines(), 1):
-        line = _strip_comment(raw).rstrip()
+        line = _strip_comment(raw)
         if start is None:
+            if not line.strip():
+                continue
             start = no
-        if line.endswith("\\"):
-            buf.append(line[:-1])
+        m = re.search(r"\\\s*$", line)
+        if m:
+            buf.append(line[:m.start()])
             continue
         buf.append(line)
-        joined = " ".join(p.strip() for p in buf if p.strip())
+        joined = "".join(buf).strip()
         if joined:
             yield start, joined
         buf, start = [], None
     if buf:
-        joined = " ".join(p.strip() for p in buf if p.strip())
+        joined = "".join(buf).strip()
         if joined:
             yield start, joined
 
@@ -188,6 +238,7 @@ class _Reader:
         self.blocks: dict[str, list[_Entry]] = {}
         self.block_order: list[str] = []
         self.actions: list[tuple[int, str, str]] = []
+        self.warnings: list[tuple[int, str]] = []
 
     # ---------------------------------------------------------------- errors
     def origin(self, line) -> Origin:
@@ -234,7 +285,7 @@ class _Reader:
                 continue
             words = text.split()
             low = [w.lower() for w in words]
-            if low[0] == "begin":
+            if words[0] == "begin":   # BNG2.pl's keywords are lower case: 'End' is a name
                 what = " ".join(low[1:])
                 if what == "model":
                     continue
@@ -253,7 +304,7 @@ class _Reader:
                     self.blocks[what] = []
                     self.block_order.append(what)
                 continue
-            if low[0] == "end":
+            if words[0] == "end":
                 what = " ".join(low[1:])
                 if what == "species":
                     what = "seed species"
@@ -269,6 +320,10 @@ class _Reader:
             if block is None or block == "actions":
                 if _depth_change(text) > 0:
                     pending = [line, text]
+                elif not re.match(rf"^\s*{_NAME}\s*\(", text):
+                    # BNG2.pl: "Unidentified input! Will not attempt to execute as Perl." and goes on
+                    self.warn(line, f"{text.strip()[:60]!r} is neither a block nor an action; ignored, as BNG2.pl "
+                                    "ignores it ('Unidentified input')")
                 else:
                     self.action(line, text)
                 continue
@@ -281,7 +336,7 @@ class _Reader:
     def action(self, line, text):
         m = re.match(rf"^\s*({_NAME})\s*\((.*)\)\s*;?\s*$", text, re.S)
         if not m:
-            raise self.error(line, f"cannot read {text.strip()!r} outside a block",
+            raise self.error(line, f"cannot read {text.strip()!r} as an action",
                              hint="expected an action such as simulate({...}) or a 'begin ...' line")
         self.actions.append((line, m.group(1), m.group(2).strip()))
 
@@ -289,15 +344,23 @@ class _Reader:
     def build(self) -> Model:
         self.scan()
         try:
-            model = Model(self.name)
+            model = Model(self.name, dialect="bngl")
         except ModelError as exc:
             raise Il2sbmlError(f"{self.file}: {exc.message}") from None
         self.model = model
         self.function_names = set()
         for e in self.blocks.get("functions", []):
-            m = re.match(rf"^\s*({_NAME})", e.text)
+            m = re.match(rf"^\s*(?:\d+\s+)?({_NAME})", e.text)
             if m:
                 self.function_names.add(m.group(1))
+        self.observable_names = set()
+        for e in self.blocks.get("observables", []):
+            parts = e.text.split()
+            if parts and parts[0].isdigit():
+                parts = parts[1:]
+            if len(parts) >= 2:
+                self.observable_names.add(parts[1])
+        self.parameter_names = set()
         self.parameters()
         self.compartments()
         self.molecule_types()
@@ -310,40 +373,60 @@ class _Reader:
         self.rules()
         self.generate_network_action()
         model.bngl_actions = list(self.actions)
+        model.bngl_warnings = [f"{self.origin(line)}: {msg}" for line, msg in self.warnings]
+        for w in model.bngl_warnings:
+            warnings.warn(w, stacklevel=3)
         return model
 
+    def warn(self, line, msg):
+        """What BNG2.pl accepts with a warning: recorded on ``model.bngl_warnings`` and warned."""
+        self.warnings.append((line, msg))
+
     # -- expressions
-    def expr(self, line, text, *, where, allow_time=False) -> str:
-        """BNGL expression text -> DSL expression text (user functions called with '()')."""
+    def expr(self, line, text, *, where, allow_time=False) -> Expr:
+        """A BNGL expression, read as BNG2.pl reads it (:mod:`il2sbml.formats.bngl_expr`)."""
         text = text.strip()
         if not text:
             raise self.error(line, f"{where} has no value")
         for law in _UNSUPPORTED_RATE_LAWS:
-            if re.search(rf"\b{law}\s*\(", text):
+            if re.match(rf"{law}\s*\(", text):
                 raise self.unsupported(line, f"the {law}() rate law in {where}",
                                        hint="write the rate as a global function of observables")
-        text = re.sub(r"\b(_pi|_e)\s*\(\s*\)", r"\1", text)  # BNGL constants are 0-argument functions
-        if re.search(r"\btime\s*\(\s*\)", text):
-            if not allow_time:
-                raise self.unsupported(line, f"time() in {where}", hint="use time() in a global function")
-            text = re.sub(r"\btime\s*\(\s*\)", "time", text)
-
-        def call(m):
-            name, rest = m.group(1), m.group(2)
-            if name in self.function_names and not rest.startswith("("):
-                return f"{name}(){rest}"
-            return m.group(0)
-
-        text = re.sub(rf"\b({_NAME})(\s*\(?)", call, text)
-        for m in re.finditer(rf"\b({_NAME})\s*\(\s*([^)\s])", text):
-            if m.group(1) in self.function_names:
-                raise self.unsupported(line, f"local function call {m.group(1)}(...) in {where}",
-                                       hint="only global functions without arguments are supported")
-        return text
-
-    def names_in(self, line, text, where) -> set:
         try:
-            e = Expr.parse(text)
+            return bngl_expression(text, functions=self.function_names, observables=self.observable_names,
+                                   allow_time=allow_time)
+        except BNGLExprError as exc:
+            cls = NotSupportedError if " not supported" in exc.message else None
+            if cls is not None:
+                raise self.unsupported(line, f"{exc.message.replace(' is not supported', '').replace(' not supported', '')}"
+                                       f" in {where}", hint=exc.hint) from None
+            raise self.error(line, exc.message, component=where, hint=exc.hint) from None
+
+    def rate(self, line, text, *, where) -> Expr:
+        """A rule's rate: an expression, or BioNetGen's ``MM(kcat,Km)`` / ``Sat(kcat,Km...)`` whose
+        constants are parameter names (BNG2.pl's ``RateLaw::newRateLaw``)."""
+        text = text.strip()
+        m = re.match(r"(MM|Sat)\(", text)
+        if not m:
+            return self.expr(line, text, where=where)
+        args = re.fullmatch(r"(MM|Sat)\((\w+(?:\s*,\s*\w+)*)\s*\)", text)
+        if not args:
+            raise self.error(line, f"cannot read the rate law {text!r}", component=where,
+                             hint=f"write {m.group(1)}(name, name{', ...' if m.group(1) == 'Sat' else ''}) with "
+                                  "parameter names, as BioNetGen requires")
+        names = [a.strip() for a in args.group(2).split(",")]
+        for a in names:
+            if a not in self.parameter_names:
+                what = ("a number" if re.fullmatch(r"[\d.]+", a) else "an observable" if a in self.observable_names
+                        else "a function" if a in self.function_names else "not a declared parameter")
+                raise self.error(line, f"{m.group(1)}() takes parameter names; {a!r} is {what}", component=where,
+                                 hint="declare it as a parameter (BNG2.pl refuses it too)")
+        call = ast.Call(ast.Name(m.group(1), ast.Load()), [ast.Name(a, ast.Load()) for a in names], [])
+        return Expr.from_tree(call, f"{m.group(1)}({', '.join(names)})")
+
+    def names_in(self, line, expr, where) -> set:
+        try:
+            e = Expr.parse(expr)
         except ExprError as exc:
             raise self.error(line, str(exc), component=where) from None
         return set(e.names) | set(e.calls)
@@ -369,26 +452,33 @@ class _Reader:
 
     # -- parameters
     def parameters(self):
+        """``[index] [label:] name [=] expression`` per line (BNG2.pl's ``ParamList::readString``).
+        A name defined twice takes its last value, as in BNG2.pl ("Changing value of previously
+        defined variable"), with a warning."""
         items, entries = [], []
+        where_first: dict = {}
         for e in self.blocks.get("parameters", []):
-            m = re.match(rf"^\s*(?:\d+\s+)?({_NAME})\s*(?:=\s*|\s+)(.+?)\s*;?\s*$", e.text)
+            m = re.match(rf"^\s*(?:\d+\s+)?(?:\w+\s*:\s+)?({_NAME})\s*(?:=\s*|\s+)(.+?)\s*;?\s*$", e.text)
             if not m:
-                m2 = re.match(rf"^\s*(?:\d+\s+)?({_NAME})\s*$", e.text)
+                m2 = re.match(rf"^\s*(?:\d+\s+)?(?:\w+\s*:\s+)?({_NAME})\s*=?\s*$", e.text)
                 if m2:
                     raise self.error(e.line, "parameter has no value", component=f"parameter {m2.group(1)!r}")
                 raise self.error(e.line, f"cannot read parameter line {e.text!r}",
-                                 hint="write 'name value' or 'name expression'")
+                                 hint="write 'name value' or 'name expression' (a name starts with a letter or '_')")
             pname = m.group(1)
-            value = self.expr(e.line, m.group(2), where=f"parameter {pname!r}")
-            deps = self.names_in(e.line, value, f"parameter {pname!r}")
-            entries.append((e.line, pname, value))
-            items.append((pname, deps))
-        seen: dict = {}
-        for line, pname, _ in entries:
-            if pname in seen:
-                raise self.error(line, f"duplicate parameter {pname!r} (first at line {seen[pname]})",
-                                 component=f"parameter {pname!r}")
-            seen[pname] = line
+            if pname in where_first:
+                self.warn(e.line, f"parameter {pname!r} is defined again (first at line {where_first[pname]}); "
+                                  "the last definition is used, as in BioNetGen")
+                k = [n for _, n, _ in entries].index(pname)
+                del entries[k], items[k]
+            where_first.setdefault(pname, e.line)
+            entries.append((e.line, pname, m.group(2)))
+            items.append((pname, None))
+        self.parameter_names = {n for _, n, _ in entries}
+        for k, (line, pname, text) in enumerate(entries):
+            value = self.expr(line, text, where=f"parameter {pname!r}")
+            entries[k] = (line, pname, value)
+            items[k] = (pname, self.names_in(line, value, f"parameter {pname!r}"))
         order, cycle = self.dependency_order(items)
         if cycle:
             names = [k for k, _ in cycle]
@@ -402,20 +492,31 @@ class _Reader:
 
     # -- compartments
     def compartments(self):
+        """``[label:] name dimension size-expression [parent]`` per line (BNG2.pl's
+        ``CompartmentList::readString``: the size is an expression, which may hold spaces, and
+        ends where an operator would be expected)."""
         model = self.model
         for e in self.blocks.get("compartments", []):
-            parts = e.text.split()
-            if len(parts) and re.fullmatch(r"\d+", parts[0]) and len(parts) >= 4:
-                parts = parts[1:]  # leading index
-            if len(parts) not in (3, 4):
+            text = re.sub(r"^\s*(?:\d+\s+(?=[A-Za-z_]\w*\s+\d))?(?:\w+\s*:\s+)?", "", e.text)
+            m = re.match(rf"({_NAME})\s+(\d+)\s+", text)
+            if not m:
                 raise self.error(e.line, f"cannot read compartment line {e.text!r}",
                                  hint="write 'name dimension size [parent]'")
-            cname, dim, size = parts[:3]
-            parent = parts[3] if len(parts) == 4 else None
+            cname, dim = m.group(1), m.group(2)
             if dim not in ("2", "3"):
                 raise self.error(e.line, f"compartment dimension must be 2 or 3, not {dim!r}",
                                  component=f"compartment {cname!r}")
-            size = self.expr(e.line, size, where=f"compartment {cname!r}")
+            try:
+                _, stop = parse_bngl_expr(text, m.end(), functions=self.function_names,
+                                          observables=self.observable_names)
+            except BNGLExprError:
+                stop = len(text)  # the whole rest is the size: its error is reported below
+            rest = text[stop:].split()
+            if len(rest) > 1:
+                raise self.error(e.line, f"cannot read compartment line {e.text!r}: {' '.join(rest)!r} after the size",
+                                 component=f"compartment {cname!r}", hint="write 'name dimension size [parent]'")
+            parent = rest[0] if rest else None
+            size = self.expr(e.line, text[m.end():stop], where=f"compartment {cname!r}")
             c, origin = self.declare(e.line, model.compartment, cname, dimension=int(dim), size=size,
                                      parent=parent)
             model.compartments[cname] = replace(c, origin=origin)
@@ -483,7 +584,7 @@ class _Reader:
             if text == "0":
                 continue
             g = self.graph(line, text, where)
-            paren = [bool(re.search(rf"\b{re.escape(m.type)}\s*(@{_NAME}\s*)?(%\w+\s*)?\(", text))
+            paren = [bool(re.search(rf"\b{re.escape(m.type)}\s*([@%]\w+\s*)*\(", text))
                      for m in g.mols]
             for mol, has_paren in zip(g.mols, paren):
                 entry = types.get(mol.type)
@@ -520,6 +621,7 @@ class _Reader:
     # -- seed species
     def seed_fields(self, e):
         text = re.sub(r"^\s*\d+\s+(?=[$@A-Za-z_])", "", e.text)
+        text = re.sub(r"^\s*[A-Za-z_]\w*\s*::?\s*(?=[$@A-Za-z_])", "", text)  # a species name, 'CD14: CD14(...)'
         parts = _split_top(text, " \t")
         if len(parts) < 2:
             raise self.error(e.line, f"seed species line {e.text!r} needs a species and an amount")
@@ -588,6 +690,10 @@ class _Reader:
         m = re.match(r"^\s*([A-Za-z0-9_]+)\s*:(?!:)\s*", text)
         if m:
             name, text = m.group(1), text[m.end():]
+            if name[0].isdigit():
+                name = None  # BNG2.pl takes a numeric label as the rule's index: numbered as unnamed rules
+        elif re.match(r"^\s*\d+\s+(?!\s*(\+|->|<->))", text):
+            text = re.sub(r"^\s*\d+\s+", "", text)  # a leading rule index (BNG2.pl strips it)
         if re.search(r"(^|[\s+])%\w+\s*:", text):
             raise self.unsupported(e.line, "a %x: pattern label (local functions)",
                                    hint="only global functions are supported")
@@ -707,7 +813,7 @@ class _Reader:
                                  f"{want} rate{'s' if want == 2 else ''}, found {r['rate_text']!r}",
                                  component=comp, hint="separate forward and reverse rates with a comma"
                                  if want == 2 else None)
-            rates = [self.expr(e.line, t, where=comp) for t in r["rates"]]
+            rates = [self.rate(e.line, t, where=comp) for t in r["rates"]]
             inc: dict = {}
             exc: dict = {}
             for pos, pats in r["include"]:
@@ -849,8 +955,8 @@ def _unparse(node) -> tuple[str, int]:
     if isinstance(node, ast.Constant):
         return _num(node.value), _PREC["atom"]
     if isinstance(node, ast.Name):
-        if node.id in ("pi", "_pi", "_e", "time"):  # BNGL spells constants and time as calls
-            return {"pi": "_pi"}.get(node.id, node.id) + "()", _PREC["atom"]
+        if node.id in ("_pi", "_e", "time"):  # BNGL spells constants and time as calls
+            return node.id + "()", _PREC["atom"]
         return node.id, _PREC["atom"]
     if isinstance(node, ast.UnaryOp):
         if isinstance(node.op, ast.Not):
@@ -1101,6 +1207,11 @@ def write_bngl(model: Model, *, network=None) -> str:
         rates = []
         for x in (r, rev) if rev else (r,):
             uf, powers = corrections[x.name]
+            law = rate_law(x.rate)
+            if law is not None and (uf != 1.0 or powers):
+                raise NotSupportedError(f"{x.origin}: rule {x.name!r}: its {law[0]}() rate needs a factor "
+                                        f"({_rate_text('rate', uf, powers)}) to match BioNetGen's convention, "
+                                        "which a BNGL rate law cannot carry")
             rates.append(_rate_text(bngl_expr(x.rate, size_param), uf,
                                     {size_param[c]: n for c, n in powers.items()}))
         line = f"    {r.name}: {_side_text(r.reactants)}{arrow}{_side_text(r.products)}  {', '.join(rates)}"

@@ -19,6 +19,18 @@ Conventions of the written file (SBML Level 3 Version 2 by default, Version 1 on
 * **Parameters** keep their declared units (unit definitions built from the unit strings);
   parameters defined by expressions get initial assignments, so changing an input and
   resetting a simulator propagates. Parameters of unitless models are ``dimensionless``.
+* **Ids.** A model name is its SBML id where it can be: a name that SBML's infix syntax reads
+  as something else (``pi``, ``exponentiale``, ``time``, ``inf``, ``nan``, ``true`` ... in any
+  case; a BNGL parameter may be called ``pi``) gets a safe id (``pi_``) and keeps the
+  original as the element's ``name`` (observables, functions, compartments, and parameters
+  without documentation; a documented parameter's ``name`` stays unset, as in the committed
+  IL-2 files, whose ``avogadro`` is written ``avogadro_`` and must not change by a byte).
+* **Dimension-free rates** (BNGL, or DSL models without units): observables in a rate are
+  counts divided by one ``item``, so ``k3/(K4 + G)`` adds dimensionless numbers and the
+  law's unit check passes, with the same values.
+* **Rate laws.** ``MM(kcat, Km)`` and ``Sat(kcat, K1, ...)`` reactions get BioNetGen's laws
+  (:mod:`il2sbml.lang.rules`) written out on their reactant species, with ``Km`` counted in
+  ``item``: ``kcat*E*Sf/(Km + Sf)``, ``Sf = (b + sqrt(b^2 + 4*Km*S))/2``, ``b = S - Km - E``.
 * **Observables** are parameters with assignment rules (``item``), named as in the model;
   global functions likewise. Species that a functional rate reads are declared modifiers.
 * **Annotations.** MIRIAM ``bqbiol:is`` (monomers) and ``bqbiol:hasPart`` (complexes) terms
@@ -277,7 +289,9 @@ class _Writer:
             cid = self.names[comp.name]
             c.setId(cid)
             c.setMetaId(f"meta_{cid}")
-            if comp.doc:
+            if cid != comp.name:
+                c.setName(comp.name)
+            elif comp.doc:
                 c.setName(comp.doc)
             c.setSpatialDimensions(comp.dimension)
             unit = comp.unit if comp.unit is not None else (LITRE_UNIT if comp.dimension == 3 else AREA_UNIT)
@@ -297,6 +311,8 @@ class _Writer:
             par = m.createParameter()
             pid = self.names[p.name]
             par.setId(pid)
+            if pid != p.name and not p.doc:
+                par.setName(p.name)
             par.setMetaId(f"meta_{pid}")
             par.setValue(self.net.parameters[p.name])
             par.setConstant(p.expr.is_number())
@@ -456,31 +472,51 @@ class _Writer:
             # units of rate * volume factor, and the conversion to item/second: the same for every
             # reaction of one rule and volume factor, so computed once per such combination
             order = len(r.reactants)
+            law_kind = r.rate_law
             key = (r.rate.text, r.volume_factor.text, order, r.unit_factor)
-            rate_part = law_parts.get(key)
-            if rate_part is None:
-                rate_unit = expression_unit(r.rate, self.unit_of, self.obs, func_units, formal=True)
+            rate_part = law_parts.get(key) if law_kind is None else None
+            if law_kind is not None:
+                rate_part, law_unit = self._rate_law(r, law_kind)
+            if rate_part is None or law_kind is not None:
+                if law_kind is not None:
+                    rate_unit = law_unit
+                elif r.rate_unit is None:
+                    rate_unit = DIMENSIONLESS   # dimension-free: observables counted per item
+                else:
+                    rate_unit = expression_unit(r.rate, self.unit_of, self.obs, func_units, formal=True)
                 vf_unit = DIMENSIONLESS
                 for name, power in _volume_powers(r.volume_factor):
                     vf_unit = vf_unit * self.comp_units[name] ** power
-                needed = MOLECULE ** (1 - order) / SECOND
+                # a rate constant is multiplied by the reactants' amounts; a rate law holds them
+                needed = MOLECULE / SECOND if law_kind is not None else MOLECULE ** (1 - order) / SECOND
                 v_base = r.volume_factor.evaluate(net.compartment_sizes)
                 v_decl = r.volume_factor.evaluate(declared_sizes) if declared_sizes else v_base
                 value = r.unit_factor * (v_base / v_decl)
-                rate_part = [self.formula(r.rate, self.names)]
+                if law_kind is not None:
+                    rate_part = [rate_part]
+                elif r.rate_unit is None:
+                    rate_part = [self._strip_units_formula(r.rate)]
+                else:
+                    rate_part = [self.formula(r.rate, self.names)]
                 conv = self._law_conv(needed, rate_unit * vf_unit, value)
                 if conv:
                     rate_part.append(conv)
                 if r.volume_factor.text != "1":
                     rate_part.append(self.formula(r.volume_factor, self.names))
-                law_parts[key] = " * ".join(rate_part)
-                rate_part = law_parts[key]
+                rate_part = " * ".join(rate_part)
+                if law_kind is None:
+                    law_parts[key] = rate_part
             slots: dict = {}    # species index -> slot number, in order of first use
             reactants = tuple((slots.setdefault(i, len(slots)), n) for i, n in sorted(_counts(r.reactants).items()))
             products = tuple((slots.setdefault(i, len(slots)), n) for i, n in sorted(_counts(r.products).items()))
             modifiers = tuple(slots.setdefault(i, len(slots)) for i in sorted(self._modifiers(r))
                               if i not in r.reactants and i not in r.products)
-            law = tuple(slots.setdefault(i, len(slots)) for i in r.reactants)
+            if law_kind is not None:
+                # the law names its species by role (position): fill in their slots' placeholders
+                rate_part = rate_part.format(*(f"{self.slot_base}_{slots[i]}_" for i in r.reactants))
+                law = ()
+            else:
+                law = tuple(slots.setdefault(i, len(slots)) for i in r.reactants)
             shape = (r.rules, reactants, products, modifiers, r.stat_factor, rate_part, law)
             number = shapes.get(shape)
             if number is None:
@@ -489,6 +525,24 @@ class _Writer:
             rows.append((number, rid, [sids[i] for i in slots]))
         self.reaction_rows = rows
         self.n_shapes = len(shapes)
+
+    def _rate_law(self, r, law_kind) -> tuple[str, Unit]:
+        """An ``MM()`` or ``Sat()`` law as a formula template (``{k}`` for the k-th reactant's
+        species) and its unit; constants are dimensionless numbers (the model has no units), a
+        saturation constant is a count (``Km * (1 item)``)."""
+        name, args = law_kind
+        k = [self.formula(a, self.names) for a in args]
+        item = "(1 item)"
+        if name == "MM":
+            s, e = "{0}", "{1}"
+            km = f"({k[1]} * {item})"
+            b = f"({s} - {km} - {e})"
+            free = f"((0.5 dimensionless) * ({b} + sqrt(({b} ^ 2) + (4 dimensionless) * {km} * {s})))"
+            return f"{k[0]} * {e} * {free} / ({km} + {free})", MOLECULE
+        n = len(r.reactants)
+        num = " * ".join([k[0], *(f"{{{i}}}" for i in range(n))])
+        den = " * ".join(f"(({k[j]} * {item}) + {{{j - 1}}})" for j in range(1, len(k)))
+        return f"({num}) / ({den})", MOLECULE ** (n - (len(k) - 1))
 
     def _prototype(self, r, shape, n_slots):
         """One reaction of ``shape`` in the document, with placeholder ids (``<base>_R_`` for the
@@ -550,7 +604,7 @@ def _infix(node, names: dict, funcs: set) -> str:
     if isinstance(node, ast.Constant):
         return f"({_num(node.value)} dimensionless)" if not isinstance(node.value, bool) else str(node.value).lower()
     if isinstance(node, ast.Name):
-        if node.id in ("_pi", "pi"):
+        if node.id == "_pi":
             return "pi"
         if node.id == "_e":
             return "exponentiale"
@@ -581,9 +635,19 @@ def _infix(node, names: dict, funcs: set) -> str:
         args = [_infix(a, names, funcs) for a in node.args]
         if name == "_if":
             return f"piecewise({args[1]}, {args[0]}, {args[2]})"
+        if name == "rint":      # BioNetGen's rint rounds half up
+            return f"floor({args[0]} + (0.5 dimensionless))"
+        if name == "sum":
+            return "(" + " + ".join(args) + ")"
+        if name == "avg":
+            return "((" + " + ".join(args) + f") / ({len(args)} dimensionless))"
+        if name == "log2":
+            return f"log(2 dimensionless, {args[0]})"
         fn = {"ln": "ln", "log": "ln", "log10": "log10", "exp": "exp", "sqrt": "sqrt", "abs": "abs",
               "min": "min", "max": "max", "sin": "sin", "cos": "cos", "tan": "tan", "floor": "floor",
-              "ceil": "ceil", "pow": "pow"}.get(name)
+              "ceil": "ceil", "pow": "pow", "asin": "arcsin", "acos": "arccos", "atan": "arctan",
+              "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "asinh": "arcsinh", "acosh": "arccosh",
+              "atanh": "arctanh"}.get(name)
         if fn is None:
             raise SBMLError(f"function {name!r} cannot be written to SBML")
         if fn == "log10":

@@ -317,9 +317,13 @@ class _Reader:
         if otag == "power":
             return f"({sub[0]} ^ {sub[1]})"
         simple = {"exp": "exp", "ln": "ln", "abs": "abs", "floor": "floor", "ceiling": "ceil",
-                  "sin": "sin", "cos": "cos", "tan": "tan"}
+                  "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos",
+                  "arctan": "atan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh",
+                  "arccosh": "acosh", "arctanh": "atanh"}
         if otag in simple:
             return f"{simple[otag]}({sub[0]})"
+        if otag in ("min", "max") and sub:
+            return f"{otag}({', '.join(sub)})"
         if otag == "root":
             degree = self._m(list(quals["degree"])[0], rename, what) if "degree" in quals else "2"
             return f"sqrt({sub[0]})" if degree in ("2", "2.0") else f"({sub[0]} ^ (1/{degree}))"

@@ -24,7 +24,8 @@ Rules are applied to species iteratively, as BioNetGen's ``generate_network`` do
    ones become new species.
 5. A reaction is keyed by its sorted reactant and product indices and its rate law;
    instances with the same key add their statistical weight. Reactions whose products equal
-   their reactants are dropped.
+   their reactants are dropped. Reactions of ``MM()`` and ``Sat()`` rules keep their reactants
+   in the rule's pattern order (the law reads them by position; see :mod:`il2sbml.lang.rules`).
 6. Iteration stops when an iteration adds no species, or at ``max_iter``.
 
 Statistical factors
@@ -431,10 +432,11 @@ class _Generator:
 
     # ---------------- reactions
     def add_reaction(self, cr: CompiledRule, reactant_idx, product_idx, weight):
-        rs = tuple(sorted(reactant_idx))
         ps = tuple(sorted(product_idx))
-        if rs == ps:
+        if tuple(sorted(reactant_idx)) == ps:
             return
+        # the MM() and Sat() laws read their reactants by position (MM: substrate, then enzyme)
+        rs = tuple(reactant_idx) if cr.law else tuple(sorted(reactant_idx))
         vf, uf = self._volume_factor(cr, rs, ps)
         key = (rs, ps, cr.rule.rate.text, vf, uf)
         entry = self.reactions.get(key)

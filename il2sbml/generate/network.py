@@ -14,6 +14,11 @@ deterministic rate constant ``k_i = stat_factor * unit_factor * volume_factor * 
 On amounts ``x`` (molecules), the deterministic flux is ``k_i * prod(x_r)`` and the SSA
 propensity is ``k_i * prod(falling factorials)``, e.g. ``k * x*(x-1)`` for ``A + A`` with
 ``stat_factor`` 0.5 folded into ``k``.
+
+A reaction whose ``rate`` is a rate law, ``MM(kcat, Km)`` or ``Sat(kcat, K1, ...)``
+(:attr:`NetReaction.rate_law`), has no rate constant: its flux is
+``stat_factor * unit_factor * volume_factor * law(amounts of its reactants, in order)`` (the
+laws are defined in :mod:`il2sbml.lang.rules`).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..lang.expr import Expr
+from ..lang.expr import Expr, rate_law
 
 
 @dataclass(frozen=True)
@@ -62,12 +67,23 @@ class NetReaction:
     sbml_id: str | None = None
     mass_action: bool = False    # law == rate * prod(amount ** stoichiometry), recognised by the reader
 
+    @property
+    def rate_law(self):
+        """``("MM" | "Sat", (constant Exprs))`` for a reaction of an ``MM()``/``Sat()`` rule, else None."""
+        return rate_law(self.rate) if self.law is None else None
+
     def rate_string(self) -> str:
-        """The rate constant as BioNetGen writes it, e.g. ``0.5*k`` or ``4*kp1/EC``."""
+        """The rate constant as BioNetGen writes it, e.g. ``0.5*k``, ``4*kp1/EC`` or ``2*MM kcat Km``."""
         factor = self.stat_factor * self.unit_factor
         parts = []
         if factor != 1.0:
             parts.append(_num(factor))
+        law = self.rate_law
+        if law is not None:
+            if self.volume_factor.text != "1":
+                parts.append(f"({self.volume_factor.text})")
+            parts.append(" ".join([law[0], *(a.text for a in law[1])]))
+            return "*".join(parts)
         rate = self.rate.text
         parts.append(rate if _atomic(rate) else f"({rate})")
         if self.volume_factor.text != "1":
@@ -189,6 +205,9 @@ class Network:
             if r.law is not None and not r.mass_action:
                 raise ValueError(f"reaction {r.sbml_id or i} has a general kinetic law ({r.law.text}), not a "
                                  "rate constant; evaluate its law instead")
+            if r.rate_law is not None:
+                raise ValueError(f"reaction {i + 1} ({r.rule}) has the rate law {r.rate.text}, not a rate "
+                                 "constant (its rate depends on its reactants' amounts)")
             out.append(r.stat_factor * r.unit_factor * r.volume_factor.evaluate(env, funcs)
                        * r.rate.evaluate(env, funcs))
         return out

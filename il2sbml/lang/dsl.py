@@ -26,6 +26,17 @@ Units: parameters, compartments and functions take an optional ``units`` string 
 checked against the rule's molecularity and converted to the network's base (molecules,
 seconds); ``Model(require_units=True)`` makes units mandatory. A model with no units at all
 is read as BioNetGen reads it: numbers as given, compartment sizes as plain volumes.
+
+Names: the DSL reserves :data:`RESERVED` (``time``, ``t``, ``NA``, ``pi``, ``e``, ``_pi``, ``_e``);
+``pi`` in a DSL expression is the constant. A model read from BNGL
+(``Model(..., dialect="bngl")``, made by :func:`il2sbml.formats.bngl.read_bngl`) follows
+BioNetGen instead: only BioNetGen's built-in function names (:data:`BNGL_BUILTINS`) are
+refused as parameter and function names, so ``NA``, ``e``, ``pi`` and ``t`` are ordinary
+names; and it is dimension-free: it declares no units and no unit algebra is applied to its
+expressions (``k3/(K4 + G)`` adds a parameter and an observable count, as BioNetGen does).
+
+Rates: a rule's rate is an expression, or one of the rate laws ``MM(kcat, Km)`` and
+``Sat(kcat, Km1, ...)`` as the whole rate (BioNetGen's; see :mod:`il2sbml.lang.rules`).
 """
 
 from __future__ import annotations
@@ -35,13 +46,23 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import ModelError, Origin, PatternSyntaxError, UnitError, caller_origin
-from .expr import Expr, ExprError
+from .expr import RATE_LAWS, Expr, ExprError, rate_law
 from .graph import Graph, parse_graph
 from .units import Unit, parse_unit
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _UNIPROT_RE = re.compile(r"^([OPQ][0-9][A-Z0-9]{3}[0-9]|[A-NR-Z][0-9]([A-Z][A-Z0-9]{2}[0-9]){1,2})$")
 RESERVED = {"time", "t", "NA", "pi", "e", "_pi", "_e"}
+"""Names a DSL model may not declare."""
+BNGL_BUILTINS = ("_pi", "_e", "time", "exp", "ln", "log10", "log2", "abs", "rint", "sqrt", "cos", "sin",
+                 "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "if",
+                 "min", "max", "sum", "avg", "mratio", "TFUN")
+"""BioNetGen's built-in functions (``%functions`` in BNG2.pl's ``Perl2/Expression.pm``): a BNGL
+parameter or function may not be named so (BNG2.pl: "Cannot use built-in function name")."""
+_BNGL_NEVER = {"time", "_pi", "_e", "_if", "and", "or", "not"}
+"""Names no declaration of a BNGL model may take here: ``time``, ``_pi`` and ``_e`` are the time and
+the constants in il2sbml's expressions, ``_if`` its ``if``, ``and``/``or``/``not`` its operators."""
+DIALECTS = ("dsl", "bngl")
 
 
 @dataclass(frozen=True)
@@ -165,10 +186,17 @@ class ParameterSet:
 class Model:
     """A rule-based model. See the module docstring for the language."""
 
+    dialect = "dsl"
+
     def __init__(self, name: str, *, require_units: bool = False, doc: str = "",
-                 created: str = "2026-01-01T00:00:00Z"):
+                 created: str = "2026-01-01T00:00:00Z", dialect: str = "dsl"):
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ModelError(f"model name {name!r} must be an identifier", origin=caller_origin())
+        if dialect not in DIALECTS:
+            raise ModelError(f"dialect must be one of {', '.join(DIALECTS)}, not {dialect!r}", origin=caller_origin())
+        if dialect == "bngl" and require_units:
+            raise ModelError("a BNGL model is dimension-free: it cannot require units", origin=caller_origin())
+        self.dialect = dialect
         self.name = name
         self.doc = doc
         self.require_units = require_units
@@ -190,7 +218,16 @@ class Model:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ModelError(f"{what} name {name!r} is not an identifier", origin=origin,
                              hint="use letters, digits and '_', starting with a letter")
-        if name in RESERVED:
+        if self.dialect == "bngl":
+            if name in _BNGL_NEVER:
+                raise ModelError(f"{what} name {name!r} cannot be used: il2sbml's expressions use it "
+                                 f"({'the time' if name == 'time' else 'a constant' if name in ('_pi', '_e') else 'an operator'})",
+                                 origin=origin, component=f"{what} {name!r}", hint="rename it")
+            if what in ("parameter", "function") and name in BNGL_BUILTINS:
+                raise ModelError(f"{what} name {name!r} is a BioNetGen built-in function", origin=origin,
+                                 component=f"{what} {name!r}",
+                                 hint="rename it (BioNetGen refuses built-in function names too)")
+        elif name in RESERVED:
             raise ModelError(f"{what} name {name!r} is reserved", origin=origin)
         for kind, table in (("parameter", self.parameters), ("compartment", self.compartments),
                             ("observable", self.observables), ("function", self.functions)):
@@ -201,25 +238,36 @@ class Model:
                                  origin=origin, component=f"{what} {name!r}",
                                  hint="give each parameter, compartment, observable and function its own name")
 
-    def _expr(self, value, origin, component, allowed_extra=()) -> Expr:
+    def _expr(self, value, origin, component, allowed_extra=(), *, law_ok=False) -> Expr:
         try:
             e = Expr.parse(value)
         except ExprError as exc:
             raise ModelError(str(exc), origin=origin, component=component) from None
+        if self.dialect == "dsl" and "pi" in e.names:
+            e = Expr.parse(re.sub(r"\bpi\b", "_pi", e.text))  # the DSL reserves pi for the constant
         known = set(self.parameters) | set(self.compartments) | set(allowed_extra)
         for n in e.names:
             if n not in known:
                 raise ModelError(f"expression {e.text!r} uses {n!r}, which is not declared before it",
                                  origin=origin, component=component,
                                  hint="declare parameters before the expressions that use them")
+        law = rate_law(e)
         for f in e.calls:
             from .expr import FUNCTIONS
-            if f not in FUNCTIONS and f not in self.functions:
+            if f in RATE_LAWS and f not in self.functions:
+                if law is None or not law_ok or f"{f}(" in ",".join(a.text for a in law[1]):
+                    raise ModelError(f"{f}() is a rate law, not a function: it can only be a rule's whole rate "
+                                     f"(in {e.text!r})", origin=origin, component=component,
+                                     hint=f"write the rate as {f}(...) alone")
+            elif f not in FUNCTIONS and f not in self.functions:
                 raise ModelError(f"expression {e.text!r} calls unknown function {f!r}",
                                  origin=origin, component=component)
         return e
 
     def _unit(self, units, origin, component) -> Unit | None:
+        if units is not None and self.dialect == "bngl":
+            raise UnitError(f"units {units!r} on a BNGL model, which is dimension-free", origin=origin,
+                            component=component, hint="BNGL declares no units; leave units out")
         if units is None:
             if self.require_units:
                 raise UnitError("units are required in this model", origin=origin, component=component,
@@ -591,7 +639,23 @@ class Model:
         return out
 
     def _rate(self, rate, origin, comp) -> Expr:
-        return self._expr(rate, origin, comp, allowed_extra=set(self.observables))
+        e = self._expr(rate, origin, comp, allowed_extra=set(self.observables), law_ok=True)
+        law = rate_law(e) if not (e.calls & set(self.functions)) else None
+        if law is not None:
+            name, args = law
+            least, most = RATE_LAWS[name]
+            if len(args) < least or (most is not None and len(args) > most):
+                want = f"exactly {least}" if least == most else f"at least {least}"
+                raise ModelError(f"{name}() takes {want} arguments, not {len(args)} (in {e.text!r})",
+                                 origin=origin, component=comp,
+                                 hint="MM(kcat, Km); Sat(kcat, Km1[, Km2 ...])")
+            for a in args:
+                bad = sorted((a.names - set(self.parameters)) | (a.calls & set(self.functions)))
+                if bad:
+                    raise ModelError(f"{name}() takes constants (parameters), but {a.text!r} uses {bad[0]!r} "
+                                     f"(in {e.text!r})", origin=origin, component=comp,
+                                     hint="a rate law's constants are parameters, as in BioNetGen")
+        return e
 
     def generate_network_options(self, *, max_iter=None, max_agg=None, max_stoich=None,
                                  max_species=None, max_reactions=None, timeout=None) -> None:
@@ -679,7 +743,10 @@ class Model:
         return expr.evaluate(env)
 
     def expr_unit(self, expr: Expr):
-        """Unit of an expression from its names' units; None if none has units; 'mixed' if some do."""
+        """Unit of an expression from its names' units; None if none has units; 'mixed' if some do.
+        Always None in a BNGL model (dimension-free)."""
+        if self.dialect == "bngl":
+            return None
         funcs = {name: f.unit for name, f in self.functions.items()}
         return expression_unit(expr, self.unit_of, set(self.observables), funcs)
 

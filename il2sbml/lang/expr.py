@@ -2,12 +2,26 @@
 
 Expressions are written as in BNGL (``kcat/(Km + Sa0)``, ``2*k^2``, ``if(x>1, a, b)``) and
 parsed with Python's :mod:`ast` into a whitelisted tree: numbers, names, ``+ - * / ^ **``,
-comparisons, and a fixed set of functions. Nothing is ever passed to :func:`eval`.
+comparisons, ``&&``/``||``/``not``, and a fixed set of functions (:data:`FUNCTIONS`: every
+function BioNetGen knows except ``mratio`` and ``TFUN``, plus ``log``, ``pow``, ``floor`` and
+``ceil``). Nothing is ever passed to :func:`eval`.
+
+The text is read with Python's precedence (``a^b^c`` is ``a^(b^c)``); BNGL's own grammar,
+which differs, is read by :mod:`il2sbml.formats.bngl` into a tree first. The only constants
+are ``_pi`` and ``_e`` (BioNetGen's ``_pi()`` and ``_e()``): every other name is a name, so a
+BNGL parameter called ``pi``, ``e`` or ``NA`` is an ordinary parameter. Names that are Python
+keywords (``lambda``, ``in``, ``None`` ...) are ordinary names too, except ``and``, ``or`` and
+``not``, which are operators here.
+
+A rule's rate may also be one of the rate laws :data:`RATE_LAWS` as its whole expression,
+``MM(kcat, Km)`` or ``Sat(kcat, Km, ...)`` (see :func:`rate_law`); they are not functions and
+cannot be evaluated as numbers.
 """
 
 from __future__ import annotations
 
 import ast
+import keyword
 import math
 import re
 from dataclasses import dataclass, field
@@ -17,9 +31,22 @@ FUNCTIONS = {
     "log2": math.log2, "sqrt": math.sqrt, "abs": abs, "min": min, "max": max,
     "sin": math.sin, "cos": math.cos, "tan": math.tan, "pow": pow,
     "floor": math.floor, "ceil": math.ceil,
+    "asin": math.asin, "acos": math.acos, "atan": math.atan,
+    "sinh": math.sinh, "cosh": math.cosh, "tanh": math.tanh,
+    "asinh": math.asinh, "acosh": math.acosh, "atanh": math.atanh,
+    "rint": lambda x: float(math.floor(x + 0.5)),       # BioNetGen's rint: round half up
+    "sum": lambda *a: sum(a), "avg": lambda *a: sum(a) / len(a),
     "_if": lambda c, a, b: a if c else b,
 }
-CONSTANTS = {"_pi": math.pi, "_e": math.e, "pi": math.pi}
+ARITY = {"min": (1, None), "max": (1, None), "sum": (1, None), "avg": (1, None), "_if": (3, 3),
+         "pow": (2, 2)}
+"""Number of arguments (least, most; None: any) of the functions that do not take exactly one."""
+CONSTANTS = {"_pi": math.pi, "_e": math.e}
+RATE_LAWS = {"MM": (2, 2), "Sat": (2, None)}
+"""Rate laws a rule's rate may be (the whole expression): name -> (least, most) arguments."""
+_KEYWORDS = sorted(set(keyword.kwlist) - {"and", "or", "not"})
+_KEYWORD_RE = re.compile(r"\b(" + "|".join(_KEYWORDS) + r")\b")
+_KEYWORD_TAG = "__kw_"
 
 _BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
            ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b,
@@ -37,7 +64,14 @@ def _prepare(text: str) -> str:
     text = text.replace("^", "**")
     text = re.sub(r"\bif\s*\(", "_if(", text)
     text = text.replace("&&", " and ").replace("||", " or ")
-    return text
+    return _KEYWORD_RE.sub(lambda m: _KEYWORD_TAG + m.group(1), text)
+
+
+def _restore_keywords(tree) -> None:
+    """Names that are Python keywords were parsed under a tag (see :func:`_prepare`)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id.startswith(_KEYWORD_TAG):
+            node.id = node.id[len(_KEYWORD_TAG):]
 
 
 @dataclass(frozen=True)
@@ -69,6 +103,15 @@ class Expr:
             tree = ast.parse(_prepare(text), mode="eval").body
         except SyntaxError as exc:
             raise ExprError(f"cannot parse expression {text!r}: {exc.msg}") from None
+        _restore_keywords(tree)
+        return cls.from_tree(tree, text)
+
+    @classmethod
+    def from_tree(cls, tree, text: str | None = None) -> "Expr":
+        """An expression from a tree of the allowed nodes (checked); ``text`` defaults to the
+        tree in Python syntax, which :meth:`parse` reads back to the same tree."""
+        if text is None:
+            text = ast.unparse(tree)
         names: set[str] = set()
         calls: set[str] = set()
         _check(tree, text, names, calls)
@@ -156,6 +199,15 @@ def _eval(node, env, functions, text):
             return FUNCTIONS[name](*args)
         raise ExprError(f"in {text!r}: unknown function {name!r}")
     raise ExprError(f"in {text!r}: cannot evaluate {ast.unparse(node)!r}")
+
+
+def rate_law(expr: Expr):
+    """``(name, (Expr, ...))`` when ``expr`` is a rate law (``MM(kcat, Km)``, ``Sat(k, K1, ...)``),
+    else ``None``."""
+    tree = expr.tree
+    if isinstance(tree, ast.Call) and tree.func.id in RATE_LAWS:
+        return tree.func.id, tuple(Expr.from_tree(a) for a in tree.args)
+    return None
 
 
 def substitute_calls(expr: Expr) -> str:

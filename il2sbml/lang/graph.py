@@ -76,13 +76,22 @@ class Graph:
 # --------------------------------------------------------------------------------------
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_MOL_RE = re.compile(rf"^\s*(?P<type>{_NAME})(?P<comp0>@{_NAME})?(?P<label>%\w+)?(?:\((?P<comps>[^()]*)\))?"
-                     rf"(?P<comp>@{_NAME})?(?P<label2>%\w+)?\s*$")
-_COMP_RE = re.compile(rf"^(?P<name>{_NAME})(?P<rest>([~!%][^~!%]*)*)$")
+_MOL_HEAD = re.compile(rf"\s*({_NAME})")
+_MOL_MARK = re.compile(r"([~%!@])(\w+|\+|\?)")
+_COMP_HEAD = re.compile(rf"({_NAME})")
 
 
 def parse_graph(text: str, *, declaration: bool = False) -> Graph:
     """Parse one BNGL complex pattern, e.g. ``R(l!1,r~P).L(r!1)``, ``@EC::A()``, ``$B()``.
+
+    The grammar is BNG2.pl's (``Perl2/SpeciesGraph.pm``, ``Molecule.pm`` and ``Component.pm``,
+    ``readString``): a molecule is a name followed, in any order, by its sites in ``( )``, a
+    ``%label`` and an ``@compartment``; a site is a name followed, in any order, by ``~state``
+    (``~?``: any state), ``!bond`` (a label of letters or digits, ``!+`` bound, ``!?`` bound or
+    not) and ``%label``; empty sites (``A(a,,b)``) are skipped, as BNG2.pl skips them. What
+    BNG2.pl accepts and il2sbml does not model is refused by name: a site with two bonds
+    (``b!1!2``), a site's own compartment (``b@PM``), a molecule's own state or bond
+    (``A~P``, ``A!+``) and ``{...}`` attributes.
 
     With ``declaration=True`` a component may list several states (``b~0~1``); they are
     returned joined by ``~`` in ``Comp.state``.
@@ -100,66 +109,125 @@ def parse_graph(text: str, *, declaration: bool = False) -> Graph:
         compartment, text = m.group(1), text[m.end():]
     # species compartment as a suffix on a single-molecule pattern is a molecule compartment;
     # BNGL also allows "A().B()@C" meaning the species compartment: handled in the molecules.
+    if "{" in text:
+        raise PatternSyntaxError(f"the {{...}} attributes in {src.strip()!r} are not supported",
+                                 hint="il2sbml reads patterns without MatchOnce/Context attributes")
     mols = []
+    bond_ids: dict = {}
     for part in _split_top(text, "."):
-        mm = _MOL_RE.match(part)
-        if not mm:
-            raise PatternSyntaxError(f"cannot read molecule {part.strip()!r} in pattern {src.strip()!r}",
-                                     hint="molecules look like Name(site~state!bond,...)")
-        comps = []
-        body = mm.group("comps")
-        if body is not None and body.strip():
-            for cpart in body.split(","):
-                comps.append(_parse_comp(cpart.strip(), src, declaration))
-        label = (mm.group("label") or mm.group("label2") or "")[1:] or None
-        if mm.group("comp0") and mm.group("comp"):
-            raise PatternSyntaxError(f"molecule {part.strip()!r} has two compartments in {src.strip()!r}")
-        mcomp = (mm.group("comp0") or mm.group("comp") or "@")[1:] or None
-        mols.append(Mol(mm.group("type"), comps, mcomp, label))
+        mols.append(_parse_mol(part, src, declaration, bond_ids))
     g = Graph(mols, compartment, fixed)
     if not declaration:
         for bond, ends in g.bonds().items():
             if len(ends) != 2:
                 where = ", ".join(f"{g.mols[a].type}({g.mols[a].comps[b].name})" for a, b in ends)
+                label = next((k for k, v in bond_ids.items() if v == bond), bond)
                 raise PatternSyntaxError(
-                    f"bond !{bond} in {src.strip()!r} has {len(ends)} end(s) ({where}); a bond needs exactly two",
+                    f"bond !{label} in {src.strip()!r} has {len(ends)} end(s) ({where}); a bond needs exactly two",
                     hint="give the bond label to exactly two sites, or use !+ for 'bound to something'")
     return g
 
 
-def _parse_comp(text: str, src: str, declaration: bool) -> Comp:
-    m = _COMP_RE.match(text)
+def _parse_mol(part: str, src: str, declaration: bool, bond_ids: dict) -> Mol:
+    head = _MOL_HEAD.match(part)
+    if not head:
+        raise PatternSyntaxError(f"cannot read molecule {part.strip()!r} in pattern {src.strip()!r}",
+                                 hint="molecules look like Name(site~state!bond,...)")
+    mol = Mol(head.group(1))
+    i, n = head.end(), len(part.rstrip())
+    seen_sites = False
+    while i < n:
+        ch = part[i]
+        if ch == "(":
+            if seen_sites:
+                raise PatternSyntaxError(f"molecule {part.strip()!r} lists its sites twice in {src.strip()!r}")
+            close = part.find(")", i)
+            if close < 0:
+                raise PatternSyntaxError(f"unclosed '(' in molecule {part.strip()!r} of {src.strip()!r}")
+            seen_sites = True
+            for cpart in part[i + 1:close].split(","):
+                if cpart.strip():   # BNG2.pl skips empty sites, as in A(a,,b)
+                    mol.comps.append(_parse_comp(cpart.strip(), src, declaration, bond_ids))
+            i = close + 1
+            continue
+        mk = _MOL_MARK.match(part, i)
+        if not mk:
+            raise PatternSyntaxError(f"cannot read molecule {part.strip()!r} in pattern {src.strip()!r}",
+                                     hint="molecules look like Name(site~state!bond,...)")
+        kind, val = mk.groups()
+        if kind == "@":
+            if mol.compartment is not None:
+                raise PatternSyntaxError(f"molecule {part.strip()!r} has two compartments in {src.strip()!r}")
+            mol.compartment = val
+        elif kind == "%":
+            if mol.label is not None:
+                raise PatternSyntaxError(f"molecule {part.strip()!r} has two labels in {src.strip()!r}")
+            mol.label = val
+        else:
+            what = "state" if kind == "~" else "bond"
+            raise PatternSyntaxError(f"a molecule's own {what} ({mol.type}{kind}{val} in {src.strip()!r}) is not "
+                                     "supported", hint="put states and bonds on the molecule's sites")
+        i = mk.end()
+    return mol
+
+
+def _parse_comp(text: str, src: str, declaration: bool, bond_ids: dict | None = None) -> Comp:
+    m = _COMP_HEAD.match(text)
     if not m:
         raise PatternSyntaxError(f"cannot read site {text!r} in {src.strip()!r}",
-                                 hint="sites look like name~state!bond")
-    comp = Comp(m.group("name"))
+                                 hint="sites look like name~state!bond (a name starts with a letter or '_')")
+    comp = Comp(m.group(1))
     states = []
-    for tok in re.findall(r"[~!%][^~!%]*", m.group("rest")):
-        kind, val = tok[0], tok[1:]
-        if not val:
-            raise PatternSyntaxError(f"empty '{kind}' in site {text!r} of {src.strip()!r}")
+    bonds = []
+    i = m.end()
+    while i < len(text):
+        mk = _MOL_MARK.match(text, i)
+        if not mk:
+            bad = text[i:]
+            raise PatternSyntaxError(f"cannot read {bad!r} in site {text!r} of {src.strip()!r}",
+                                     hint="sites look like name~state!bond; bonds are !1, !a, !+ or !?")
+        kind, val = mk.groups()
+        i = mk.end()
         if kind == "~":
-            if not re.fullmatch(r"[A-Za-z0-9_]+", val):
-                raise PatternSyntaxError(f"bad state {val!r} in site {text!r} of {src.strip()!r}")
+            if val == "+":
+                raise PatternSyntaxError(f"bad state '+' in site {text!r} of {src.strip()!r}")
+            if val == "?" and declaration:
+                raise PatternSyntaxError(f"a declaration lists states, not '~?' (site {text!r} of {src.strip()!r})")
+            if states and not declaration:
+                raise PatternSyntaxError(f"site {text!r} in {src.strip()!r} has several states")
             states.append(val)
         elif kind == "!":
-            if comp.bond is not None:
-                raise PatternSyntaxError(f"site {text!r} in {src.strip()!r} has two bonds; a site binds once")
-            if val == "+":
-                comp.bond = BOUND
-            elif val == "?":
-                comp.bond = ANY
-            elif val.isdigit():
-                comp.bond = int(val)
-            else:
-                raise PatternSyntaxError(f"bad bond {val!r} in site {text!r} of {src.strip()!r}",
-                                         hint="bonds are !1, !2 ..., !+ or !?")
-        else:
+            bonds.append(val)
+        elif kind == "%":
+            if comp.label is not None:
+                raise PatternSyntaxError(f"site {text!r} in {src.strip()!r} has two labels")
             comp.label = val
+        else:
+            raise PatternSyntaxError(f"the compartment of a site ({text!r} in {src.strip()!r}) is not supported",
+                                     hint="give the molecule its compartment: A(b)@PM")
+    if len(bonds) > 1:
+        if any(b in "+?" for b in bonds):
+            raise PatternSyntaxError(f"site {text!r} in {src.strip()!r} mixes a bond wildcard with other bonds",
+                                     hint="a site is !+, !?, or bonded by labels")
+        raise PatternSyntaxError(f"a site with {len(bonds)} bonds ({text!r} in {src.strip()!r}) is not supported "
+                                 "(BioNetGen accepts it; il2sbml's sites bind once)",
+                                 hint="give the molecule one site per bond")
+    if bonds:
+        val = bonds[0]
+        if val == "+":
+            comp.bond = BOUND
+        elif val == "?":
+            comp.bond = ANY
+        else:
+            ids = bond_ids if bond_ids is not None else {}
+            if val not in ids:
+                ids[val] = len(ids) + 1
+            comp.bond = ids[val]
     if states:
-        if len(states) > 1 and not declaration:
-            raise PatternSyntaxError(f"site {text!r} in {src.strip()!r} has several states")
-        comp.state = "~".join(states)
+        if states == ["?"]:
+            comp.state = None   # ~? : any state, as no state is
+        else:
+            comp.state = "~".join(states)
     return comp
 
 

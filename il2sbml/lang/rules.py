@@ -7,6 +7,24 @@ compiled rules. The conventions (BioNetGen's ``MultScale``) are described there,
 "Statistical factors".
 
 Takes a :class:`~il2sbml.lang.dsl.Model` and one of its rules; gives a :class:`CompiledRule`.
+
+Rate laws (BioNetGen's ``Perl2/RateLaw.pm``; checked against BNG2.pl's networks and
+run_network's ODE trajectories in ``tests/test_bngl_ratelaws.py``). A rule's rate is an
+elementary rate constant (an expression; mass action), or the whole rate is one of
+
+* ``MM(kcat, Km)``: exactly two reactant patterns, substrate first and enzyme second, not the
+  same pattern. A reaction's rate on the amounts ``S`` of its first reactant species and ``E``
+  of its second is BioNetGen's free-substrate quasi-steady-state Michaelis-Menten law::
+
+      b = S - Km - E;   S_free = (b + sqrt(b^2 + 4*Km*S)) / 2;   rate = kcat * E * S_free / (Km + S_free)
+
+* ``Sat(kcat, K1, ..., Km)``, ``m`` at most the number of reactant patterns: on the reactant
+  amounts ``X1 .. Xn`` (in pattern order), ``kcat * X1*...*Xn / ((K1 + X1)*...*(Km + Xm))``.
+
+Both are multiplied by the reaction's statistical factor and, with compartments, its volume
+factor, as an elementary rate is (BNG2.pl writes ``2*MM kcat Km`` and ``0.5*Sat k0 K1`` in
+its ``.net``). Their constants are parameters; they are supported in dimension-free models
+(BNGL, or DSL models without units).
 """
 
 from __future__ import annotations
@@ -18,7 +36,7 @@ from itertools import permutations, product
 from typing import TYPE_CHECKING
 
 from .errors import ModelError, NotSupportedError, UnitError
-from .expr import ExprError
+from .expr import ExprError, rate_law
 from .graph import ANY, BOUND, CompiledPattern, pattern_isomorphisms
 from .units import Unit, rate_unit_options
 
@@ -49,6 +67,7 @@ class CompiledRule:
     unit: Unit | None                  # the rate's unit (None: unitless model)
     order: int = 0
     fixed_products: list = field(default_factory=list)
+    law: str | None = None             # "MM" or "Sat" for those rate laws; None: elementary
 
 
 def compile_rule(model: Model, rule: Rule) -> CompiledRule:
@@ -386,6 +405,10 @@ def _symmetry_factor(cr: CompiledRule, rule: Rule, mapping: dict, compmap: dict)
 def _compile_rate(model: Model, cr: CompiledRule, err) -> None:
     rule = cr.rule
     rate = rule.rate
+    law = rate_law(rate) if not (rate.calls & set(model.functions)) else None
+    if law is not None:
+        _compile_rate_law(model, cr, law, err)
+        return
     cr.functional = bool(rate.calls & set(model.functions)) or bool(rate.names & set(model.observables))
     try:
         unit = model.expr_unit(rate)
@@ -411,3 +434,36 @@ def _compile_rate(model: Model, cr: CompiledRule, err) -> None:
                   "compartments to convert it", cls=UnitError,
                   hint="declare compartments with sizes, or give the rate per molecule")
     cr.unit = unit
+
+
+def _compile_rate_law(model: Model, cr: CompiledRule, law, err) -> None:
+    """``MM(kcat, Km)`` and ``Sat(kcat, K1, ...)``: BioNetGen's checks (``RateLaw::validate``)."""
+    name, args = law
+    rule = cr.rule
+    n = len(rule.reactants)
+    if name == "MM":
+        if n != 2:
+            raise err(f"the MM() rate law needs exactly 2 reactants (substrate + enzyme), this rule has {n}",
+                      hint="write the rule as Substrate + Enzyme -> Product + Enzyme")
+        if cr.patterns and pattern_isomorphisms(cr.patterns[0], cr.patterns[1]):
+            raise err("the MM() rate law needs two different reactant patterns (substrate, then enzyme)")
+    elif len(args) - 1 > n:
+        raise err(f"Sat() has {len(args) - 1} saturation constants but the rule has {n} reactant"
+                  f"{'s' if n != 1 else ''}", hint="give at most one saturation constant per reactant")
+    for a in args:
+        try:
+            unit = model.expr_unit(a)
+        except ExprError as exc:
+            raise err(f"rate {rule.rate.text!r}: {exc}", cls=UnitError) from None
+        if unit is not None:
+            raise err(f"the {name}() rate law takes constants without units ({a.text!r} has units)",
+                      cls=UnitError, hint=f"{name}() is supported in dimension-free models (BNGL, or a DSL "
+                      "model without units); write the rate as a function of observables instead")
+    if model.require_units or any(x.unit is not None for x in (*model.parameters.values(),
+                                                                  *model.compartments.values())):
+        raise err(f"the {name}() rate law in a model with units", cls=UnitError,
+                  hint=f"{name}() is supported in dimension-free models (BNGL, or a DSL model without units); "
+                  "write the rate as a function of observables instead")
+    cr.functional = False
+    cr.unit = None
+    cr.law = name

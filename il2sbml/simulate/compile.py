@@ -60,6 +60,10 @@ def compile_network(net: Network, *, round_initial: bool = False):
         if r.functional:
             raise NotSupportedError(f"reaction {j + 1} ({name}) has a functional rate ({r.rate.text}); the SSA "
                                     "kernels run mass action only so far")
+        if r.rate_law is not None:
+            raise NotSupportedError(f"reaction {j + 1} ({name}) has the {r.rate_law[0]}() rate law ({r.rate.text}); "
+                                    "the SSA kernels run mass action only so far (simulate it with the ODE, or write "
+                                    "the rate as elementary steps)")
         if r.law is not None:
             if not r.mass_action:
                 raise NotSupportedError(f"reaction {name} has a general kinetic law ({r.law.text}); compiling "
