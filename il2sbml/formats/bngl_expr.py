@@ -41,9 +41,9 @@ from __future__ import annotations
 import ast
 import re
 
-from ..lang.expr import Expr
+from ..lang.expr import Expr, ExprError
 
-__all__ = ["BNGLExprError", "BUILTINS", "parse_bngl_expr", "bngl_expression"]
+__all__ = ["BUILTINS", "BNGLExprError", "bngl_expression", "parse_bngl_expr"]
 
 
 class BNGLExprError(ValueError):
@@ -327,6 +327,6 @@ def bngl_expression(text: str, *, functions=(), observables=(), allow_time: bool
     legacy = _legacy_text(text, set(functions), set(observables))
     try:
         same = ast.dump(Expr.parse(legacy).tree) == ast.dump(tree)
-    except Exception:   # the DSL cannot read this spelling: use the tree's own text
+    except ExprError:   # the DSL cannot read this spelling: use the tree's own text
         same = False
     return Expr.from_tree(tree, legacy if same else None)
