@@ -412,3 +412,36 @@ def test_written_bngl_of_a_bngl_model_reads_back_in_bionetgen():
     text = write_bngl(model)
     assert "    pi  3\n" in text and "koff  pi*e*t*4/inf" in text
     assert_same_network(generate_network(model), run_bng(text, "names"), rel=1e-7)
+
+
+def test_bionetgens_functions_reach_sbml_libroadrunner_and_the_ssa():
+    """Every built-in BNG2.pl has is exported to MathML (rint as floor(x+0.5), log2 with base 2,
+    sum and avg as sums) with the value il2sbml computes, in a constant rate (the SSA's
+    rate constant) and in a global function of an observable (libRoadRunner's rate)."""
+    import roadrunner
+
+    from il2sbml.simulate.compile import compile_network
+
+    body = ("rint(2.5) + rint(-0.5) + log2(8) + log10(100) + ln(2) + exp(0.5) + abs(-1) + sqrt(2) + "
+            "sin(0.3) + cos(0.3) + tan(0.3) + asin(0.3) + acos(0.3) + atan(0.3) + sinh(0.3) + cosh(0.3) + "
+            "tanh(0.3) + asinh(0.3) + acosh(1.3) + atanh(0.3) + if(2>1, 1, 0) + min(3, 1, 2) + max(3, 1, 2) + "
+            "sum(1, 2, 3) + avg(1, 2, 6) + _pi() + _e()")
+    text = (f"begin parameters\n  k {body}\nend parameters\nbegin molecule types\n  A()\n  B()\nend molecule types\n"
+            "begin seed species\n  A() 10\n  B() 10\nend seed species\nbegin observables\n  Molecules Atot A()\n"
+            f"end observables\nbegin functions\n  f() = ({body.replace('2.5', 'Atot/4')})/100\nend functions\n"
+            "begin reaction rules\n  A() -> 0  k\n  B() -> 0  f()\nend reaction rules\n")
+    net = generate_network(read_bngl(text, name="fns"))
+    k = net.parameters["k"]
+    assert k == pytest.approx(3 + 0 + 3 + 2 + math.log(2) + math.exp(0.5) + 1 + math.sqrt(2) + math.sin(0.3)
+                              + math.cos(0.3) + math.tan(0.3) + math.asin(0.3) + math.acos(0.3) + math.atan(0.3)
+                              + math.sinh(0.3) + math.cosh(0.3) + math.tanh(0.3) + math.asinh(0.3)
+                              + math.acosh(1.3) + math.atanh(0.3) + 1 + 1 + 3 + 6 + 3 + math.pi + math.e)
+    sbml = build_ok(net)
+    r = roadrunner.RoadRunner(sbml)
+    rates = r.getReactionRates()
+    assert rates[0] == pytest.approx(k * 10, rel=1e-12)
+    assert rates[1] == pytest.approx(net.rate_value(1, {"Atot": 10.0}) * 10, rel=1e-12)   # rint(10/4) = 3
+    back = read_sbml(sbml)                     # the MathML reads back to the same values
+    assert back.parameters["k"] == pytest.approx(k, rel=1e-15)
+    ssa_net = generate_network(read_bngl(text.replace("  B() -> 0  f()\n", ""), name="fns"))
+    assert compile_network(ssa_net).rates[0] == pytest.approx(k, rel=1e-15)

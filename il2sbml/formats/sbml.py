@@ -607,7 +607,8 @@ def _infix(node, names: dict, funcs: set) -> str:
         if node.id == "_pi":
             return "pi"
         if node.id == "_e":
-            return "exponentiale"
+            # e as exp(1): libSBML's unit check cannot check <exponentiale/> (it warns) but can exp(1)
+            return "exp(1 dimensionless)"
         return names.get(node.id, node.id)
     if isinstance(node, ast.BinOp):
         op = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "^"}[type(node.op)]
