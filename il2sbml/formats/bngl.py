@@ -127,7 +127,6 @@ _UNSUPPORTED_BLOCKS = {
     "groups": "a 'groups' block (this is a .net network file, not a rule-based model)",
 }
 _UNSUPPORTED_RATE_LAWS = ("Hill", "Arrhenius", "FunctionProduct")
-_RATE_LAWS = ("MM", "Sat")
 # generate_network options that only change what BioNetGen prints or where it writes
 _GN_OUTPUT_OPTIONS = {"overwrite", "verbose", "print_iter", "textreaction", "textspecies", "prefix", "suffix"}
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -396,10 +395,9 @@ class _Reader:
             return bngl_expression(text, functions=self.function_names, observables=self.observable_names,
                                    allow_time=allow_time)
         except BNGLExprError as exc:
-            cls = NotSupportedError if " not supported" in exc.message else None
-            if cls is not None:
-                raise self.unsupported(line, f"{exc.message.replace(' is not supported', '').replace(' not supported', '')}"
-                                       f" in {where}", hint=exc.hint) from None
+            if exc.refused:
+                raise NotSupportedError(f"{self.origin(line)}: {where}: {exc.message}"
+                                        + (f" ({exc.hint})" if exc.hint else "")) from None
             raise self.error(line, exc.message, component=where, hint=exc.hint) from None
 
     def rate(self, line, text, *, where) -> Expr:

@@ -49,9 +49,10 @@ __all__ = ["BUILTINS", "BNGLExprError", "bngl_expression", "parse_bngl_expr"]
 class BNGLExprError(ValueError):
     """An expression BNG2.pl would not read (or would read wrongly); the message says which part."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, *, refused: bool = False):
         self.message = message
         self.hint = hint
+        self.refused = refused      # BNG2.pl reads it, il2sbml does not support it
         super().__init__(message)
 
 
@@ -69,8 +70,8 @@ BUILTINS = {
     "mratio": (None, 3, 3), "TFUN": (None, 2, 2),
 }
 _REFUSED = {
-    "mratio": "mratio() (Kummer's function ratio, a continued fraction) has no exact SBML form",
-    "TFUN": "TFUN() (a table read from a file by NFsim) has no SBML form",
+    "mratio": "Kummer's function ratio, a continued fraction, has no exact SBML form",
+    "TFUN": "a table NFsim reads from a file has no SBML form",
 }
 _NOT_BNG = {  # functions il2sbml's DSL has but BioNetGen does not
     "log": "BioNetGen has no log(); write ln(x) or log10(x)",
@@ -122,9 +123,10 @@ class _Parser:
         self.observables = observables
         self.allow_time = allow_time
 
-    def fail(self, i, msg, hint=None):
+    def fail(self, i, msg, hint=None, *, refused=False):
         raise BNGLExprError(f"{msg} (at {self.text[i:].strip()[:30]!r} in {self.text.strip()!r})"
-                            if self.text[i:].strip() else f"{msg} (in {self.text.strip()!r})", hint)
+                            if self.text[i:].strip() else f"{msg} (in {self.text.strip()!r})", hint,
+                            refused=refused)
 
     def expression(self, i, end, depth):
         if depth > 200:
@@ -234,14 +236,14 @@ class _Parser:
         if name in BUILTINS:
             target, least, most = BUILTINS[name]
             if target is None:
-                self.fail(where, f"{name}() is not supported: {_REFUSED[name]}")
+                self.fail(where, f"{name}() is not supported: {_REFUSED[name]}", refused=True)
             if len(args) < least or (most is not None and len(args) > most):
                 want = (f"{least}" if least == most else f"at least {least}")
                 self.fail(where, f"{name}() takes {want} argument{'s' if least != 1 or most != 1 else ''}, "
                           f"not {len(args)}")
             if target == "time" and not self.allow_time:
                 self.fail(where, "time() outside a global function is not supported",
-                          hint="use time() in a global function and call that function")
+                          hint="use time() in a global function and call that function", refused=True)
             if least == most == 0:
                 node = ast.Name(target, ast.Load())
             else:
@@ -249,12 +251,13 @@ class _Parser:
         elif name in self.observables:
             if args:
                 self.fail(where, f"observable {name}({', '.join(ast.unparse(a) for a in args)}) with an argument "
-                          "(a local function) is not supported", hint="only global functions are supported")
+                          "(a local function) is not supported", hint="only global functions are supported",
+                          refused=True)
             node = ast.Name(name, ast.Load())
         elif name in self.functions:
             if args:
                 self.fail(where, f"the local function call {name}(...) is not supported",
-                          hint="only global functions without arguments are supported")
+                          hint="only global functions without arguments are supported", refused=True)
             node = ast.Call(ast.Name(name, ast.Load()), [], [])
         elif name in _NOT_BNG:
             self.fail(where, f"{name}() is not a BioNetGen function", hint=_NOT_BNG[name])
