@@ -360,7 +360,7 @@ def test_only_bionetgens_built_in_names_are_reserved(tmp_path):
     ("1d3", ModelError, ["'1d3'", "Fortran", "1e3"]),
     ("_pi", ModelError, ["'_pi'", "_pi()"]),
     ("mratio(1,2,0.5)", NotSupportedError, ["mratio()", "SBML"]),
-    ("TFUN(Atot, 'f.dat')", ModelError, ["TFUN"]),
+    ("TFUN(Atot, 'f.dat')", NotSupportedError, ["TFUN()", "NFsim"]),
     ("exp(1,2)", ModelError, ["exp()", "1 argument"]),
     ("2 3", ModelError, ["unexpected '3'"]),
     ("(2", ModelError, ["missing ')'"]),

@@ -213,6 +213,8 @@ class _Parser:
     def call(self, m, end, depth):
         text = self.text
         name = m.group(2)
+        if name in _REFUSED:
+            self.fail(m.start(), f"{name}() is not supported: {_REFUSED[name]}", refused=True)
         i = m.end()
         args = []
         while True:
