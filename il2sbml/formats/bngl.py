@@ -86,7 +86,8 @@ one of them, on a surface if any, is the anchor and the rate is divided by the s
 other reactants' compartments). Unitless models follow BioNetGen, so the ratio is 1; rates
 with units (per molecule, per molar, per area) generally need it. It is read off the
 generated network; a rule whose reactions need different ratios cannot be written as one
-BNGL rule and is refused by name.
+BNGL rule and is refused by name. ``MM()``/``Sat()`` rates are written as they are (a rate law
+cannot carry a factor: one that would need one is refused by name).
 """
 
 from __future__ import annotations
