@@ -67,9 +67,11 @@ def fitted(name: str) -> tuple[float, str]:
     return p["value"], f"estimated from the training data: docs/calibration.md ({FIT['label']}); {interval}"
 
 
-def _build(valency: int = 1) -> Model:
-    """The model for a ligand of ``valency`` IL-2 moieties (1: IL-2 itself, the wild type's
-    constants; :func:`build_model` applies a variant's). Only valency 1 is built so far."""
+def _build(valency: int = 1, signalling: bool = True) -> Model:
+    """The model for a ligand of ``valency`` IL-2 moieties (1: IL-2 itself; 2: a bivalent Fc
+    fusion), with the wild type's constants (:func:`build_model` applies a variant's);
+    ``signalling=False`` keeps receptor binding and trafficking only (the JAK, STAT5, CISH, Shc,
+    PI3K and Ras rules left out: for checking the ligand's rules against BNG2.pl)."""
     m = Model("il2", require_units=True, doc=__doc__)
 
     def estimated(name: str, units: str, what: str) -> None:
@@ -215,7 +217,12 @@ def _build(valency: int = 1) -> Model:
     m.parameter("k_ERK_dephos", 0.05, "1/s", doc="ERK dephosphorylation (MKPs), each site; assumption")
 
     # ------------------------------------------------------------------ molecules
-    m.molecule_type("IL2(a,b,g)", uniprot="P60568", doc="interleukin-2: sites for IL-2Ralpha, IL-2Rbeta and gamma-c")
+    if valency == 1:
+        m.molecule_type("IL2(a,b,g)", uniprot="P60568", doc="interleukin-2: sites for IL-2Ralpha, IL-2Rbeta and gamma-c")
+    else:
+        m.molecule_type("IL2(a,b,g,fc)", uniprot="P60568",
+                        doc="an IL-2 moiety of a bivalent Fc fusion: sites for IL-2Ralpha, IL-2Rbeta, gamma-c, and fc, "
+                            "its link (through the Fc) to the other moiety")
     m.molecule_type("IL2EN()", uniprot="P60568", doc="interleukin-2 internalised in endosomes")
     m.molecule_type("IL2RA(l)", uniprot="P01589", doc="IL-2Ralpha (CD25)")
     UNIPROT = "http://identifiers.org/uniprot/"
@@ -240,7 +247,10 @@ def _build(valency: int = 1) -> Model:
     m.molecule_type("MEK(s1~u~p,s2~u~p)", uniprot="Q02750", doc="MEK1: S218, S222")
     m.molecule_type("ERK(t~u~p,y~u~p)", uniprot="P28482", doc="ERK2: T185, Y187")
 
-    m.seed("IL2(a,b,g)@EC", "IL2_pM*avogadro*V_medium")  # pM * molecule/mol * mL: converted to molecules
+    if valency == 1:
+        m.seed("IL2(a,b,g)@EC", "IL2_pM*avogadro*V_medium")  # pM * molecule/mol * mL: converted to molecules
+    else:  # IL2_pM is then the concentration of fusion molecules, two IL-2 moieties each
+        m.seed("@EC::IL2(a,b,g,fc!9).IL2(a,b,g,fc!9)", "IL2_pM*avogadro*V_medium")
     m.seed("IL2RA(l)@PM", "CD25_per_cell")
     m.seed("IL2RB(l,jak~i,y338~u,y510~u)@PM", "CD122_per_cell")
     m.seed("IL2RG(l,jak~i)@PM", "CD132_per_cell")
@@ -258,9 +268,26 @@ def _build(valency: int = 1) -> Model:
 
     # ------------------------------------------------------------------ receptor assembly
     BETA0 = "IL2RB(l!2,jak~i,y338~u,y510~u)"   # a beta chain that carries no signalling state
-    m.rule("IL2_binds_a", "IL2(a,b,g) + IL2RA(l) <-> IL2(a!1,b,g).IL2RA(l!1)", "kon_L", "koff_a")
-    m.rule("IL2_binds_b", "IL2(a,b,g) + IL2RB(l,jak~i,y338~u,y510~u) <-> IL2(a,b!1,g).IL2RB(l!1,jak~i,y338~u,y510~u)",
-           "kon_L", "koff_b")
+    if valency == 1:
+        m.rule("IL2_binds_a", "IL2(a,b,g) + IL2RA(l) <-> IL2(a!1,b,g).IL2RA(l!1)", "kon_L", "koff_a")
+        m.rule("IL2_binds_b", "IL2(a,b,g) + IL2RB(l,jak~i,y338~u,y510~u) <-> IL2(a,b!1,g).IL2RB(l!1,jak~i,y338~u,y510~u)",
+               "kon_L", "koff_b")
+    else:
+        # a fusion in the medium binds with 3-D rates (either moiety); once one moiety holds a
+        # chain, the other binds chains of the same cell with the 2-D on-rate of chain
+        # recruitment (kon_2D) and leaves with the 3-D off-rate (crosslinking assumption:
+        # the bond is the same, only the search is in the membrane; Bell 1978, Perelson 1980).
+        # With one 2-D on-rate for both chains, every binding cycle satisfies detailed balance.
+        FREE2 = "IL2(a,b,g,fc!9).IL2(a,b,g,fc!9)"
+        BFREE = "IL2RB(l,jak~i,y338~u,y510~u)"
+        m.rule("IL2_binds_a", f"{FREE2} + IL2RA(l) <-> IL2(a!1,b,g,fc!9).IL2(a,b,g,fc!9).IL2RA(l!1)", "kon_L", "koff_a")
+        m.rule("IL2_binds_b", f"{FREE2} + {BFREE} <-> IL2(a,b!1,g,fc!9).IL2(a,b,g,fc!9).IL2RB(l!1,jak~i,y338~u,y510~u)",
+               "kon_L", "koff_b")
+        for tag, partner in (("pa", "IL2(a!+,fc!9)"), ("pb", "IL2(a,b!+,fc!9)")):   # partner bound: by alpha / not
+            m.rule(f"tethered_binds_a_{tag}", f"IL2(a,b,g,fc!9).{partner} + IL2RA(l) <-> "
+                   f"IL2(a!1,b,g,fc!9).{partner}.IL2RA(l!1)", "kon_2D", "koff_a")
+            m.rule(f"tethered_binds_b_{tag}", f"IL2(a,b,g,fc!9).{partner} + {BFREE} <-> "
+                   f"IL2(a,b!1,g,fc!9).{partner}.IL2RB(l!1,jak~i,y338~u,y510~u)", "kon_2D", "koff_b")
     m.rule("b_joins_IL2a", "IL2(a!+,b,g) + IL2RB(l,jak~i,y338~u,y510~u) <-> IL2(a!+,b!1,g).IL2RB(l!1,jak~i,y338~u,y510~u)",
            "kon_2D", "koff_b_La")
     m.rule("g_joins_IL2b", f"IL2(a,b!2,g).{BETA0} + IL2RG(l,jak~i) <-> IL2(a,b!2,g!1).{BETA0}.IL2RG(l!1,jak~i)",
@@ -275,75 +302,84 @@ def _build(valency: int = 1) -> Model:
     m.rule("int_CD25", "IL2RA(l) -> 0", "k_int_free")
     m.rule("int_CD122", "IL2RB(l) -> 0", "k_int_free")
     m.rule("int_CD132", "IL2RG(l) -> 0", "k_int_free")
-    m.rule("int_IL2a", "IL2(a!1,b).IL2RA(l!1) -> IL2EN()@CP", "k_int_free")
-    for name, pattern in (("int_IL2b", "IL2(a,b!2,g).IL2RB(l!2)"),
-                          ("int_IL2ab", "IL2(a!1,b!2,g).IL2RA(l!1).IL2RB(l!2)"),
-                          ("int_IL2bg", "IL2(a,b!2,g!3).IL2RB(l!2).IL2RG(l!3)"),
-                          ("int_IL2abg", "IL2(a!1,b!2,g!3).IL2RA(l!1).IL2RB(l!2).IL2RG(l!3)")):
-        # the chains are degraded; Shc, STAT5 or CISH docked on IL-2Rbeta are released, not lost
-        m.rule(name, f"{pattern} -> IL2EN()@CP", "k_int_bound", delete_molecules=True)
+    if valency == 1:
+        m.rule("int_IL2a", "IL2(a!1,b).IL2RA(l!1) -> IL2EN()@CP", "k_int_free")
+        for name, pattern in (("int_IL2b", "IL2(a,b!2,g).IL2RB(l!2)"),
+                              ("int_IL2ab", "IL2(a!1,b!2,g).IL2RA(l!1).IL2RB(l!2)"),
+                              ("int_IL2bg", "IL2(a,b!2,g!3).IL2RB(l!2).IL2RG(l!3)"),
+                              ("int_IL2abg", "IL2(a!1,b!2,g!3).IL2RA(l!1).IL2RB(l!2).IL2RG(l!3)")):
+            # the chains are degraded; Shc, STAT5 or CISH docked on IL-2Rbeta are released, not lost
+            m.rule(name, f"{pattern} -> IL2EN()@CP", "k_int_bound", delete_molecules=True)
+    else:
+        # a fusion on the cell is internalised whole (both moieties, every chain it holds):
+        # at the bound rate if any moiety holds IL-2Rbeta, else at the constitutive rate; its
+        # two IL-2 moieties are counted in IL2_internal (docked signalling proteins are lost
+        # with it: an assumption of the bivalent model only)
+        m.rule("int_L2_beta", "IL2(b!+,fc!9).IL2(fc!9) -> IL2EN()@CP + IL2EN()@CP", "k_int_bound")
+        m.rule("int_L2_alpha", "IL2(a!+,b,fc!9).IL2(b,fc!9) -> IL2EN()@CP + IL2EN()@CP", "k_int_free")
     m.rule("deg_IL2EN", "IL2EN() -> 0", "k_deg_endo")
 
-    # ------------------------------------------------------------------ JAKs and IL-2Rbeta tyrosines
-    CORE = "IL2RB(l!1,jak~{b}).IL2(b!1,g!2).IL2RG(l!2,jak~{g})"
-    m.rule("jak_activation", CORE.format(b="i", g="i") + " -> " + CORE.format(b="a", g="a"), "k_jak_act")
-    m.rule("jak_inactivation", CORE.format(b="a", g="a") + " -> " + CORE.format(b="i", g="i"), "k_jak_inact")
-    for y in ("y338", "y510"):
-        m.rule(f"{y}_phos", f"IL2RB(l!1,jak~a,{y}~u).IL2(b!1,g!2).IL2RG(l!2,jak~a) -> "
-                            f"IL2RB(l!1,jak~a,{y}~p).IL2(b!1,g!2).IL2RG(l!2,jak~a)", "k_Y_phos")
-        m.rule(f"{y}_dephos", f"IL2RB({y}~p) -> IL2RB({y}~u)", "k_Y_dephos")
+    if signalling:   # without: receptor binding and trafficking alone (tests of the ligand's rules)
+        # ------------------------------------------------------------------ JAKs and IL-2Rbeta tyrosines
+        CORE = "IL2RB(l!1,jak~{b}).IL2(b!1,g!2).IL2RG(l!2,jak~{g})"
+        m.rule("jak_activation", CORE.format(b="i", g="i") + " -> " + CORE.format(b="a", g="a"), "k_jak_act")
+        m.rule("jak_inactivation", CORE.format(b="a", g="a") + " -> " + CORE.format(b="i", g="i"), "k_jak_inact")
+        for y in ("y338", "y510"):
+            m.rule(f"{y}_phos", f"IL2RB(l!1,jak~a,{y}~u).IL2(b!1,g!2).IL2RG(l!2,jak~a) -> "
+                                f"IL2RB(l!1,jak~a,{y}~p).IL2(b!1,g!2).IL2RG(l!2,jak~a)", "k_Y_phos")
+            m.rule(f"{y}_dephos", f"IL2RB({y}~p) -> IL2RB({y}~u)", "k_Y_dephos")
 
-    # ------------------------------------------------------------------ STAT5
-    m.rule("STAT5_docks", "IL2RB(y510~p) + STAT5(sh2,d,y~u,loc~c) <-> IL2RB(y510~p!1).STAT5(sh2!1,d,y~u,loc~c)",
-           "kon_SH2", "koff_STAT5")
-    m.rule("STAT5_phos", "IL2RB(l!1,jak~a,y510~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).STAT5(sh2!3,y~u) -> "
-                         "IL2RB(l!1,jak~a,y510~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).STAT5(sh2!3,y~p)", "k_STAT5_phos")
-    m.rule("pSTAT5_release", "IL2RB(y510~p!1).STAT5(sh2!1,y~p) -> IL2RB(y510~p) + STAT5(sh2,y~p)", "koff_pSTAT5")
-    m.rule("pSTAT5_dimerises", "STAT5(sh2,d,y~p,loc~c) + STAT5(sh2,d,y~p,loc~c) <-> "
-                               "STAT5(sh2,d!1,y~p,loc~c).STAT5(sh2,d!1,y~p,loc~c)", "kon_dimer", "koff_dimer")
-    m.rule("pSTAT5_import", "STAT5(d!1,loc~c).STAT5(d!1,loc~c) -> STAT5(d!1,loc~n).STAT5(d!1,loc~n)", "k_import")
-    m.rule("nuclear_dissoc", "STAT5(d!1,loc~n).STAT5(d!1,loc~n) -> STAT5(d,loc~n) + STAT5(d,loc~n)", "k_nuc_dissoc")
-    m.rule("nuclear_dephos", "STAT5(d,y~p,loc~n) -> STAT5(d,y~u,loc~n)", "k_nuc_dephos")
-    m.rule("STAT5_export", "STAT5(d,y~u,loc~n) -> STAT5(d,y~u,loc~c)", "k_export")
-    m.rule("cyt_dephos", "STAT5(sh2,d,y~p,loc~c) -> STAT5(sh2,d,y~u,loc~c)", "k_cyt_dephos")
+        # ------------------------------------------------------------------ STAT5
+        m.rule("STAT5_docks", "IL2RB(y510~p) + STAT5(sh2,d,y~u,loc~c) <-> IL2RB(y510~p!1).STAT5(sh2!1,d,y~u,loc~c)",
+               "kon_SH2", "koff_STAT5")
+        m.rule("STAT5_phos", "IL2RB(l!1,jak~a,y510~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).STAT5(sh2!3,y~u) -> "
+                             "IL2RB(l!1,jak~a,y510~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).STAT5(sh2!3,y~p)", "k_STAT5_phos")
+        m.rule("pSTAT5_release", "IL2RB(y510~p!1).STAT5(sh2!1,y~p) -> IL2RB(y510~p) + STAT5(sh2,y~p)", "koff_pSTAT5")
+        m.rule("pSTAT5_dimerises", "STAT5(sh2,d,y~p,loc~c) + STAT5(sh2,d,y~p,loc~c) <-> "
+                                   "STAT5(sh2,d!1,y~p,loc~c).STAT5(sh2,d!1,y~p,loc~c)", "kon_dimer", "koff_dimer")
+        m.rule("pSTAT5_import", "STAT5(d!1,loc~c).STAT5(d!1,loc~c) -> STAT5(d!1,loc~n).STAT5(d!1,loc~n)", "k_import")
+        m.rule("nuclear_dissoc", "STAT5(d!1,loc~n).STAT5(d!1,loc~n) -> STAT5(d,loc~n) + STAT5(d,loc~n)", "k_nuc_dissoc")
+        m.rule("nuclear_dephos", "STAT5(d,y~p,loc~n) -> STAT5(d,y~u,loc~n)", "k_nuc_dephos")
+        m.rule("STAT5_export", "STAT5(d,y~u,loc~n) -> STAT5(d,y~u,loc~c)", "k_export")
+        m.rule("cyt_dephos", "STAT5(sh2,d,y~p,loc~c) -> STAT5(sh2,d,y~u,loc~c)", "k_cyt_dephos")
 
-    # ------------------------------------------------------------------ CISH
-    m.rule("CISH_synthesis", "STAT5(d!+,y~p,loc~n) -> STAT5(d!+,y~p,loc~n) + CISH(sh2)@CP", "k_CISH_syn")
-    m.rule("CISH_degradation", "CISH(sh2) -> 0", "k_CISH_deg")
-    m.rule("CISH_docks", "IL2RB(y510~p) + CISH(sh2) <-> IL2RB(y510~p!1).CISH(sh2!1)", "kon_SH2", "koff_CISH")
+        # ------------------------------------------------------------------ CISH
+        m.rule("CISH_synthesis", "STAT5(d!+,y~p,loc~n) -> STAT5(d!+,y~p,loc~n) + CISH(sh2)@CP", "k_CISH_syn")
+        m.rule("CISH_degradation", "CISH(sh2) -> 0", "k_CISH_deg")
+        m.rule("CISH_docks", "IL2RB(y510~p) + CISH(sh2) <-> IL2RB(y510~p!1).CISH(sh2!1)", "kon_SH2", "koff_CISH")
 
-    # ------------------------------------------------------------------ Shc, Grb2.SOS, PI3K
-    m.rule("SHC_docks", "IL2RB(y338~p) + SHC(ptb,y~u) <-> IL2RB(y338~p!1).SHC(ptb!1,y~u)", "kon_SH2", "koff_SHC")
-    m.rule("SHC_phos", "IL2RB(l!1,jak~a,y338~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).SHC(ptb!3,y~u) -> "
-                       "IL2RB(l!1,jak~a,y338~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).SHC(ptb!3,y~p)", "k_SHC_phos")
-    m.rule("pSHC_release", "IL2RB(y338~p!1).SHC(ptb!1,y~p) -> IL2RB(y338~p) + SHC(ptb,y~p)", "koff_SHC")
-    m.rule("SHC_dephos", "SHC(ptb,y~p) -> SHC(ptb,y~u)", "k_SHC_dephos")
-    m.rule("GS_binds_pSHC", "SHC(y~p) + GS(sh2) <-> SHC(y~p!1).GS(sh2!1)", "kon_SH2", "koff_GS")
-    # PI3K's p85 binds phospho-Gab2, phosphorylated only at the receptor: so PI3K binds Grb2.SOS only
-    # there (Gab2 lumped into Grb2.SOS); it leaves anywhere (Gab2 dephosphorylated once released)
-    m.rule("PI3K_recruited", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85) + PI3K(b) -> "
-                             "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3)", "kon_SH2")
-    m.rule("PI3K_leaves", "GS(p85!1).PI3K(b!1) -> GS(p85) + PI3K(b)", "koff_PI3K")
+        # ------------------------------------------------------------------ Shc, Grb2.SOS, PI3K
+        m.rule("SHC_docks", "IL2RB(y338~p) + SHC(ptb,y~u) <-> IL2RB(y338~p!1).SHC(ptb!1,y~u)", "kon_SH2", "koff_SHC")
+        m.rule("SHC_phos", "IL2RB(l!1,jak~a,y338~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).SHC(ptb!3,y~u) -> "
+                           "IL2RB(l!1,jak~a,y338~p!3).IL2(b!1,g!2).IL2RG(l!2,jak~a).SHC(ptb!3,y~p)", "k_SHC_phos")
+        m.rule("pSHC_release", "IL2RB(y338~p!1).SHC(ptb!1,y~p) -> IL2RB(y338~p) + SHC(ptb,y~p)", "koff_SHC")
+        m.rule("SHC_dephos", "SHC(ptb,y~p) -> SHC(ptb,y~u)", "k_SHC_dephos")
+        m.rule("GS_binds_pSHC", "SHC(y~p) + GS(sh2) <-> SHC(y~p!1).GS(sh2!1)", "kon_SH2", "koff_GS")
+        # PI3K's p85 binds phospho-Gab2, phosphorylated only at the receptor: so PI3K binds Grb2.SOS only
+        # there (Gab2 lumped into Grb2.SOS); it leaves anywhere (Gab2 dephosphorylated once released)
+        m.rule("PI3K_recruited", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85) + PI3K(b) -> "
+                                 "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3)", "kon_SH2")
+        m.rule("PI3K_leaves", "GS(p85!1).PI3K(b!1) -> GS(p85) + PI3K(b)", "koff_PI3K")
 
-    # ------------------------------------------------------------------ PIP3 and Akt
-    m.rule("PIP3_made", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3) + PIP(s~2) -> "
-                        "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3) + PIP(s~3)", "k_PI3K_cat")
-    m.rule("PIP3_PTEN", "PTEN() + PIP(s~3) -> PTEN() + PIP(s~2)", "k_PTEN_cat")
-    m.rule("AKT_act", "PIP(s~3) + AKT(s~u) -> PIP(s~3) + AKT(s~p)", "k_AKT_act")
-    m.rule("AKT_inact", "AKT(s~p) -> AKT(s~u)", "k_AKT_inact")
+        # ------------------------------------------------------------------ PIP3 and Akt
+        m.rule("PIP3_made", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3) + PIP(s~2) -> "
+                            "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85!3).PI3K(b!3) + PIP(s~3)", "k_PI3K_cat")
+        m.rule("PIP3_PTEN", "PTEN() + PIP(s~3) -> PTEN() + PIP(s~2)", "k_PTEN_cat")
+        m.rule("AKT_act", "PIP(s~3) + AKT(s~u) -> PIP(s~3) + AKT(s~p)", "k_AKT_act")
+        m.rule("AKT_inact", "AKT(s~p) -> AKT(s~u)", "k_AKT_inact")
 
-    # ------------------------------------------------------------------ Ras, Raf, MEK, ERK
-    m.rule("RAS_act", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2) + RAS(n~gdp) -> "
-                      "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2) + RAS(n~gtp)", "k_SOS_cat")
-    m.rule("RAS_GAP", "RAS(n~gtp) -> RAS(n~gdp)", "k_GAP")
-    m.rule("RAF_act", "RAS(n~gtp) + RAF(s~u) -> RAS(n~gtp) + RAF(s~p)", "k_RAF_act")
-    m.rule("RAF_inact", "RAF(s~p) -> RAF(s~u)", "k_RAF_inact")
-    for site in ("s1", "s2"):
-        m.rule(f"MEK_{site}_phos", f"RAF(s~p) + MEK({site}~u) -> RAF(s~p) + MEK({site}~p)", "k_MEK_phos")
-        m.rule(f"MEK_{site}_dephos", f"MEK({site}~p) -> MEK({site}~u)", "k_MEK_dephos")
-    for site in ("t", "y"):
-        m.rule(f"ERK_{site}_phos", f"MEK(s1~p,s2~p) + ERK({site}~u) -> MEK(s1~p,s2~p) + ERK({site}~p)", "k_ERK_phos")
-        m.rule(f"ERK_{site}_dephos", f"ERK({site}~p) -> ERK({site}~u)", "k_ERK_dephos")
+        # ------------------------------------------------------------------ Ras, Raf, MEK, ERK
+        m.rule("RAS_act", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2) + RAS(n~gdp) -> "
+                          "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2) + RAS(n~gtp)", "k_SOS_cat")
+        m.rule("RAS_GAP", "RAS(n~gtp) -> RAS(n~gdp)", "k_GAP")
+        m.rule("RAF_act", "RAS(n~gtp) + RAF(s~u) -> RAS(n~gtp) + RAF(s~p)", "k_RAF_act")
+        m.rule("RAF_inact", "RAF(s~p) -> RAF(s~u)", "k_RAF_inact")
+        for site in ("s1", "s2"):
+            m.rule(f"MEK_{site}_phos", f"RAF(s~p) + MEK({site}~u) -> RAF(s~p) + MEK({site}~p)", "k_MEK_phos")
+            m.rule(f"MEK_{site}_dephos", f"MEK({site}~p) -> MEK({site}~u)", "k_MEK_dephos")
+        for site in ("t", "y"):
+            m.rule(f"ERK_{site}_phos", f"MEK(s1~p,s2~p) + ERK({site}~u) -> MEK(s1~p,s2~p) + ERK({site}~p)", "k_ERK_phos")
+            m.rule(f"ERK_{site}_dephos", f"ERK({site}~p) -> ERK({site}~u)", "k_ERK_dephos")
 
     # ------------------------------------------------------------------ cell types (receptor chains per cell)
     FARHAT = "IL2_PARAMETERS.md s2 (Farhat et al. 2021, final_receptor_levels.csv, mean of 4 sets)"
@@ -380,7 +416,7 @@ def _build(valency: int = 1) -> Model:
     # ------------------------------------------------------------------ observables (molecules per cell)
     m.observable("IL2_bound_surface", ["IL2(a!+)", "IL2(a,b!+)"])
     m.observable("IL2_internal", "IL2EN()")
-    m.observable("IL2_free", "IL2(a,b,g)")
+    m.observable("IL2_free", "IL2(a,b,g)" if valency == 1 else "IL2(a,b,g,fc!9).IL2(a,b,g,fc!9)")
     m.observable("IL2_high_affinity", "IL2(a!+,b!+,g!+)")
     m.observable("IL2_intermediate", "IL2(a,b!+,g!+)")
     m.observable("pSTAT5", "STAT5(y~p)")
@@ -415,12 +451,13 @@ def build_model(ligand: str = "WT", valency: int = 1):
     """The IL-2 model stimulated by ``ligand`` (a variant of ``model_src/variants.py``; ``WT``:
     wild-type IL-2, this file's ``model`` itself) carrying ``valency`` IL-2 moieties per molecule.
 
-    A monovalent variant is the wild-type model with ``Kd_a``, ``Kd_b`` and ``K2_b_La``
-    multiplied by the variant's measured ratios (variants.py states the mapping and why); cell
-    types are kept, and the model is named ``il2_<ligand>`` (files ``il2_<ligand>_<cell>.xml``).
-    Bivalent ligands are refused by name until they are built.
+    A variant has the wild-type constants with ``Kd_a``, ``Kd_b`` and ``K2_b_La`` multiplied by
+    its measured ratios (variants.py states the mapping and why); valency 2 is the bivalent Fc
+    fusion of :func:`_build` (``IL2_pM`` then counts fusion molecules). Cell types are kept; the
+    model is named ``il2_<ligand>`` (``il2_<ligand>_bivalent``), its files
+    ``il2_<ligand>_<cell>.xml``.
     """
-    from il2sbml import ModelError, NotSupportedError
+    from il2sbml import ModelError
 
     if valency not in (1, 2):
         raise ModelError(f"valency {valency!r}: a ligand carries 1 or 2 IL-2 moieties",
@@ -430,24 +467,25 @@ def build_model(ligand: str = "WT", valency: int = 1):
         variant = V.variant(ligand)
     except V.VariantError as exc:
         raise ModelError(str(exc), hint="name a variant of model_src/variants.py") from None
-    if valency == 2:
-        raise NotSupportedError(f"ligand {ligand!r} with valency 2: bivalent ligands are not built yet; "
-                                "use --valency 1")
+    if valency == 2 and variant.fusion is None:
+        raise ModelError(f"ligand {ligand!r} is unfused IL-2, one moiety: it has no bivalent form",
+                         hint="a bivalent wild-type fusion is WT_N_term or WT_C_term with --valency 2")
     if ligand == "WT":
         return model
+    base_model = model if valency == 1 else _build(2)
     factors = variant.factors(V.read_table())
-    base = model.parameter_values()
+    base = base_model.parameter_values()
     values = {name: base[name] * f for name, f in factors.items()}
     what = (f"ligand {ligand} ({variant.label}; {variant.measured}; IL-2Ralpha Kd {variant.kd_alpha_nM:g} nM, "
             f"IL-2Rbeta/gamma-c Kd {variant.kd_betagamma_nM:g} nM against {variant.reference}; {variant.citation}): "
             + ", ".join(f"{name} x {f:.4g}" for name, f in factors.items()))
     import copy
 
-    draft = copy.copy(model)
-    draft.parameter_sets = dict(model.parameter_sets)
+    draft = copy.copy(base_model)
+    draft.parameter_sets = dict(base_model.parameter_sets)
     draft.parameter_set("ligand", values, doc=what)
     out = draft.with_parameter_set("ligand")          # the variant's constants; cell types dropped here ...
-    for name, ps in model.parameter_sets.items():     # ... and declared again on the variant
+    for name, ps in base_model.parameter_sets.items():    # ... and declared again on the variant
         out.parameter_set(name, dict(ps.values), doc=ps.doc)
-    out.name = f"il2_{ligand}"
+    out.name = f"il2_{ligand}" + ("_bivalent" if valency == 2 else "")
     return out

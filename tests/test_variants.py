@@ -138,7 +138,7 @@ def test_build_writes_a_valid_variant_with_the_same_contract(tmp_path):
     (["--ligand", "R38X"], r"unknown variant 'R38X'; known: F42Q_N_Term"),
     (["--ligand", "IL15"], r"variant 'IL15' is refused"),
     (["--ligand", "WT", "--valency", "3"], r"valency 3: a ligand carries 1 or 2 IL-2 moieties"),
-    (["--ligand", "WT_N_term", "--valency", "2"], r"bivalent ligands are not built yet"),
+    (["--ligand", "WT", "--valency", "2"], r"'WT' is unfused IL-2, one moiety: it has no bivalent form"),
 ])
 def test_bad_variant_options_exit_non_zero_with_the_reason(tmp_path, capsys, args, message):
     import re
@@ -229,11 +229,13 @@ def test_selectivity_command_tables_and_a_small_map(tmp_path, capsys):
     assert "N88D_C_term" in capsys.readouterr().out
 
 
-def test_selectivity_refuses_a_bad_time(capsys):
+def test_selectivity_refuses_a_bad_time_and_bivalent_ligands(capsys):
     from il2sbml.cli import main
 
     assert main(["selectivity", IL2, "--time", "soon"]) != 0
     assert "--time: not a duration: 'soon'" in capsys.readouterr().err
+    assert main(["selectivity", IL2, "--ligand", "WT_N_term", "--valency", "2"]) != 0
+    assert "selectivity runs monovalent ligands only so far" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- held-out variant data
@@ -277,3 +279,69 @@ def test_a_bad_held_out_row_names_file_and_row(tmp_path):
     bad.write_text("Ligand,Dose,Time,Cell,Mean,Date,Bivalent\nWT N-term,84,0.5,Treg,many,11/8/2019,0\n")
     with pytest.raises(Il2sbmlError, match=r"m.csv:2: cannot read the row"):
         load_curves(str(bad))
+
+
+# ---------------------------------------------------------------- the bivalent Fc fusion
+
+def _il2_module():
+    import runpy
+
+    return runpy.run_path(IL2)
+
+
+def test_bivalent_binding_rules_expand_as_in_bionetgen():
+    """The two-moiety ligand's rules (3-D capture, 2-D crosslinking, whole-complex
+    internalisation), receptors and trafficking without signalling, written as BNGL and expanded
+    by BNG2.pl: the same species and reactions, rate factors included."""
+    from bngnet import assert_same_network
+    from test_bngl_bionetgen import run_bng
+
+    from il2sbml import generate_network
+    from il2sbml.formats.bngl import write_bngl
+
+    model = _il2_module()["_build"](2, signalling=False).with_parameter_set("Treg")
+    ours = generate_network(model)
+    assert len(ours.species) > 30 and any("fc!" in s.label for s in ours.species)
+    assert_same_network(ours, run_bng(write_bngl(model), "bivalent"), rel=1e-7)
+
+
+def test_bivalent_binding_cycles_obey_detailed_balance():
+    """Wegscheider's condition on every reversible pair of the bivalent binding network: ln K
+    is a difference of free energies per species (least-squares residual 0), including the
+    cycles that bind the two moieties in either order."""
+    import numpy as np
+
+    from il2sbml import generate_network
+
+    net = generate_network(_il2_module()["_build"](2, signalling=False).with_parameter_set("NK_CD56bright"))
+    by_sides = {(tuple(sorted(r.reactants)), tuple(sorted(r.products))): i for i, r in enumerate(net.reactions)}
+    rows, rhs = [], []
+    for (rs, ps), i in by_sides.items():
+        j = by_sides.get((ps, rs))
+        if j is None or i > j:
+            continue
+        row = np.zeros(len(net.species))
+        for s in ps:
+            row[s] += 1
+        for s in rs:
+            row[s] -= 1
+        rows.append(row)
+        rhs.append(np.log(net.rate_value(i) / net.rate_value(j)))
+    a, b = np.array(rows), np.array(rhs)
+    assert len(rows) > len(net.species) - 10          # more pairs than free energies: cycles exist
+    assert np.linalg.matrix_rank(a) < len(rows)
+    mu = np.linalg.lstsq(a, b, rcond=None)[0]
+    assert np.max(np.abs(a @ mu - b)) < 1e-8
+    # and the check can fail: rate constants that break the cycles leave a residual
+    b2 = b + np.random.default_rng(0).normal(0.0, 0.1, size=b.size)
+    assert np.max(np.abs(a @ np.linalg.lstsq(a, b2, rcond=None)[0] - b2)) > 1e-3
+
+
+def test_bivalent_variants_and_their_refusals():
+    from il2sbml import ModelError, load_model
+
+    biv = load_model(IL2, ligand="R38Q_N_term", valency=2)
+    assert biv.name == "il2_R38Q_N_term_bivalent" and "Treg" in biv.parameter_sets
+    assert "fc" in str(biv.molecule_types["IL2"])
+    with pytest.raises(ModelError, match=r"'WT' is unfused IL-2, one moiety: it has no bivalent form"):
+        load_model(IL2, ligand="WT", valency=2)

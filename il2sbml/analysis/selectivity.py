@@ -77,6 +77,10 @@ def _ec50(doses, values) -> tuple[float, str]:
 def _models(model_path: str, ligand: str, valency: int):
     from ..formats.load import load_model
 
+    if valency != 1:
+        raise SelectivityError(f"--valency {valency}: selectivity runs monovalent ligands only so far (a bivalent "
+                               "fusion has its own network, 7,785 species for the IL-2 model, not the wild type's "
+                               "with other values); use --valency 1")
     wt = load_model(model_path)
     var = load_model(model_path, ligand=ligand, valency=valency)
     missing = [c for c in CELLS if c not in wt.parameter_sets]
