@@ -99,27 +99,27 @@ def test_quick_calibration_runs_writes_its_files_and_resumes(loaded, tmp_path, c
     args = ["calibrate", "--quick", "--samples", "30", "--petab", PETAB, "--out", str(out), "--work-dir", str(work),
             "--threads", "2"]
     assert main(args) == 0
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["settings"]["starts"] == 2 and len(summary["starts"]) == 2
     assert (out / "waterfall.png").stat().st_size > 1000
-    assert (out / "best_parameters.tsv").read_text().startswith("parameterId\tvalue\n")
+    assert (out / "best_parameters.tsv").read_text(encoding="utf-8").startswith("parameterId\tvalue\n")
     for start in summary["starts"]:
         assert np.isfinite(start["fval"]) and start["n_grad"] >= 1
     assert summary["timing"]["objective_and_gradient_s"] > 0
     # the start points are pyPESTO's, fixed by the seed alone
-    stored = [json.loads((out / "starts" / f"start_{i:03d}.json").read_text()) for i in range(2)]
+    stored = [json.loads((out / "starts" / f"start_{i:03d}.json").read_text(encoding="utf-8")) for i in range(2)]
     assert np.array_equal(cal.start_points(pp, 2, 1), [s["x0"] for s in stored])
     # sampling: two chains of 30 from the best start, an interval per parameter
     post = summary["posterior"]
     assert [c["samples"] for c in post["chains"]] == [31, 31]
-    rows = (out / "posterior.tsv").read_text().splitlines()
+    rows = (out / "posterior.tsv").read_text(encoding="utf-8").splitlines()
     assert len(rows) == 1 + len(pp.x_free_indices)
     assert not any(r["determined"] for r in post["parameters"].values())   # 30 samples never pass Geweke
     capsys.readouterr()
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "2 of 2 starts already in" in err and "sampling" not in err
-    assert json.loads((out / "summary.json").read_text())["best"] == summary["best"]
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["best"] == summary["best"]
     stored[1]["problem"] = "another"
     (out / "starts" / "start_001.json").write_text(json.dumps(stored[1]))
     assert main(args) == 0

@@ -120,7 +120,7 @@ def test_build_writes_a_valid_variant_with_the_same_contract(tmp_path):
     assert main(["build", IL2, "--ligand", "R38Q_N_term", "--valency", "1", "--cell-type", "Treg",
                  "-o", str(tmp_path)]) == 0
     path = tmp_path / "il2_R38Q_N_term_Treg.xml"
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     assert validate_sbml(text) == []
     var = libsbml.readSBMLFromString(text).getModel()
     wt = libsbml.readSBMLFromFile(str(ROOT / "build" / "il2_Treg.xml")).getModel()
@@ -214,14 +214,14 @@ def test_selectivity_command_tables_and_a_small_map(tmp_path, capsys):
     out = tmp_path / "sel"
     assert main(["selectivity", IL2, "--ligand", "WT", "--ligand", "N88D_C_term", "--map", "3",
                  "--processes", "1", "--out", str(out)]) == 0
-    lines = (out / "selectivity.csv").read_text().splitlines()
+    lines = (out / "selectivity.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("# pSTAT5 at 1800 s") and lines[1] == "ligand,cell,EC50_pM,max_pSTAT5_molecules,EC50_over_Treg"
     rows = {(r.split(",")[0], r.split(",")[1]): [float(x) for x in r.split(",")[2:]] for r in lines[2:]}
     assert len(rows) == 10
     assert 10 < rows["WT", "Treg"][0] < 80 and rows["WT", "NK"][2] >= 20
     for eff in ("CD4_helper", "CD8", "NK"):
         assert rows["N88D_C_term", eff][2] > rows["WT", eff][2]
-    grid = (out / "design_map.csv").read_text().splitlines()
+    grid = (out / "design_map.csv").read_text(encoding="utf-8").splitlines()
     assert len(grid) == 2 + 9
     assert (out / "design_map.png").stat().st_size > 5000
     corner = [float(x) for x in grid[2].split(",")]          # 0.01-fold alpha and beta Kds: strong binder
@@ -252,7 +252,7 @@ def test_variant_predictions_against_held_out_plates(tmp_path, capsys):
 
     out = tmp_path / "var"
     assert main(["validate-variants", IL2, "--out", str(out)]) == 0
-    lines = (out / "variant_ratios.csv").read_text().splitlines()
+    lines = (out / "variant_ratios.csv").read_text(encoding="utf-8").splitlines()
     rows = [line.split(",") for line in lines[2:]]
     assert len(rows) == 6 * 4 * 2                # (H16N, H16L; V91K; F42Q, N88D, H16L) x 4 cells x 2 times
     refs = {(r[0], r[2]) for r in rows}
