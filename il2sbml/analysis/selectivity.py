@@ -19,6 +19,7 @@ Units: doses and EC50s in pM, pSTAT5 in molecules per cell, time in s, Kd folds 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -121,6 +122,19 @@ def _responses(args) -> list[tuple[float, float, str]]:
 
 
 def _wild_type_sbml(wt) -> str:
+    """The wild type's SBML (any cell type: cells differ in values only), generated once per
+    model file and version: every ligand, time and map point runs on it."""
+    return _sbml_of(wt.source, os.path.getmtime(wt.source)) if wt.source else _write(wt)
+
+
+@functools.lru_cache(maxsize=4)
+def _sbml_of(path: str, mtime: float) -> str:
+    from ..formats.load import load_model
+
+    return _write(load_model(path))
+
+
+def _write(wt) -> str:
     from ..formats.sbml import write_sbml
     from ..generate.netgen import generate_network
 

@@ -150,18 +150,16 @@ def figure(rows: list[Row], path: str, model_path: str = "model_src/il2.py", dat
     """Measured points over predicted curves, each normalised to its own range (scale-free), per
     plate and cell type at 30 min."""
     from ..formats.load import load_model
-    from ..formats.sbml import write_sbml
-    from ..generate.netgen import generate_network
     from ..simulate.ode import Simulator
     from .plots import figure_grid, save_figure
-    from .selectivity import _models
+    from .selectivity import _models, _wild_type_sbml
 
     curves = [c for c in load_curves(data) if c.time_s == 1800.0]
     plates = sorted({c.plate for c in curves})
     cells = list(CELL_NAMES.values())
     fig, axes = figure_grid(len(plates), len(cells), size=(4.0 * len(cells), 3.3 * len(plates)))
     wt = load_model(model_path)
-    sim = Simulator(write_sbml(generate_network(wt.with_parameter_set("Treg"))))
+    sim = Simulator(_wild_type_sbml(wt))
     doses = np.logspace(-1, 6, 40)
     for pi, plate in enumerate(plates):
         for ci, cell in enumerate(cells):
