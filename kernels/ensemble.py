@@ -36,7 +36,9 @@ from .ssa import (
     ERR_MAX_EVENTS,
     ERR_NEGATIVE_EVENT,
     ERR_NEGATIVE_REACTION,
+    ERR_EVENT_VALUE,
     ERR_PROPENSITY,
+    ERR_RULE_VALUE,
     exact_trajectory,
     tau_leap_approx_trajectory,
 )
@@ -129,7 +131,7 @@ def choose_method(n_reactions: int) -> str:
 
 
 @njit(parallel=True, cache=True)
-def _ensemble_exact(use_tree, net, law, ev, t_out, obs, seed, run0, out, n_events, status,
+def _ensemble_exact(use_tree, net, law, ev, aux, t_out, obs, seed, run0, out, n_events, status,
                     fstatus, max_events):
     """Runs ``out.shape[0]`` exact trajectories (global indices run0 + i) in parallel.
 
@@ -140,19 +142,19 @@ def _ensemble_exact(use_tree, net, law, ev, t_out, obs, seed, run0, out, n_event
     for i in prange(out.shape[0]):
         rng = np.empty(4, np.uint64)
         seed_stream(seed, run0 + i, rng)
-        n_events[i] = exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out[i],
+        n_events[i] = exact_trajectory(use_tree, net, law, ev, aux, t_out, obs, rng, out[i],
                                        max_events, status[i], fstatus[i])
 
 
 @njit(parallel=True, cache=True)
-def _ensemble_tau_approx(net, law, ev, gdata, t_out, obs, seed, run0, out, n_events, status,
+def _ensemble_tau_approx(net, law, ev, aux, gdata, t_out, obs, seed, run0, out, n_events, status,
                          fstatus, max_events, tau_f, tau_i):
     """Runs ``out.shape[0]`` APPROXIMATE tau-leaping trajectories in parallel."""
     for i in prange(out.shape[0]):
         rng = np.empty(4, np.uint64)
         seed_stream(seed, run0 + i, rng)
         n_events[i] = tau_leap_approx_trajectory(
-            net, law, ev, gdata, t_out, obs, rng, out[i], max_events, tau_f[0], tau_i[0],
+            net, law, ev, aux, gdata, t_out, obs, rng, out[i], max_events, tau_f[0], tau_i[0],
             tau_f[1], tau_i[1], tau_f[2], status[i], fstatus[i])
 
 
@@ -388,6 +390,13 @@ def _raise_status(status, fstatus, run0):
         msg = f"event {p}: assignment made species {q} negative or overflowed int64 ({where})"
     elif code == ERR_EVENT_LOOP:
         msg = f"events keep re-triggering each other at one instant ({where})"
+    elif code == ERR_RULE_VALUE:
+        msg = (f"species {p} (defined by an assignment rule) has the value {v!r}, not a whole "
+               f"number of molecules >= 0 ({where}); the SSA counts molecules")
+    elif code == ERR_EVENT_VALUE:
+        target = f"species {q}" if q >= 0 else f"parameter {-1 - q}"
+        msg = (f"event {p} assigns {v!r} to {target}, not "
+               + ("a finite number" if q < 0 else "a whole number of molecules >= 0") + f" ({where})")
     elif code == ERR_MAX_EVENTS:
         msg = f"max_events = {p} reaction events reached ({where})"
     else:
@@ -460,6 +469,7 @@ def run_ensemble(arrays: NetworkArrays, t_out, n_runs, seed, method="auto", n_th
 
     net = kernel_arrays(arrays)
     ev = _ev_tuple(arrays)
+    aux = (arrays.time_reactions, arrays.rule_species, arrays.rule_law)
     law = arrays.law if arrays.law is not None else default_law
     gdata = _tau_gdata(arrays) if name == "tau_approx" else None
     tau_f = np.array([tau_epsilon, ssa_factor, tau_max], np.float64)
@@ -484,10 +494,10 @@ def run_ensemble(arrays: NetworkArrays, t_out, n_runs, seed, method="auto", n_th
             run0 = np.int64(first_run + start)
             with numba.parallel_chunksize(1):
                 if name == "tau_approx":
-                    _ensemble_tau_approx(net, law, ev, gdata, t, obs, seed_u, run0, out,
+                    _ensemble_tau_approx(net, law, ev, aux, gdata, t, obs, seed_u, run0, out,
                                          n_ev[:c], status[:c], fstatus[:c], max_ev, tau_f, tau_i)
                 else:
-                    _ensemble_exact(name == "tree", net, law, ev, t, obs, seed_u, run0, out,
+                    _ensemble_exact(name == "tree", net, law, ev, aux, t, obs, seed_u, run0, out,
                                     n_ev[:c], status[:c], fstatus[:c], max_ev)
             _raise_status(status[:c], fstatus[:c], first_run + start)
             total_events += int(n_ev[:c].sum())

@@ -5,14 +5,18 @@ The hook
 A network may flag reactions whose propensity is not mass action (``law_reactions``). For
 those, the kernels call ::
 
-    law(j, x, params) -> float64          # LAW_SIGNATURE
-        j       int64        reaction index
+    law(j, t, x, params) -> float64       # LAW_SIGNATURE
+        j       int64        reaction index (0..M-1), or a rule / event-value / trigger index
+                             (M and above, see kernels.network.NetworkArrays)
+        t       float64      the time
         x       int64[::1]   current counts, C-contiguous, read only: x[0..N-1] are the
                              species, x[N] is a constant 1 (the kernels' padding slot)
-        params  float64[::1] the network's parameter vector
+        params  float64[::1] the trajectory's parameter vector (events may change it)
 
 which must return the propensity a_j (finite, >= 0; anything else stops the run with an error
-naming reaction j). ``law`` must be a ``numba.cfunc`` compiled with exactly
+naming reaction j). The same function also gives, at indices j >= M, the values of species
+defined by assignment rules (``rule_law``), of event assignments and of event triggers
+(``kernels.events``): one compiled function per model. ``law`` must be a ``numba.cfunc`` compiled with exactly
 :data:`LAW_SIGNATURE`. Inside the kernels it is a first-class function *value*
 (``numba.types.FunctionType``), not a specialising dispatcher argument: the ensemble kernels
 are compiled, and cached on disk, once for every model; a model only adds its own small law.
@@ -24,8 +28,9 @@ the dependency-graph and sum-tree methods recompute only the propensities that a
 changed, so the hook has to evaluate one reaction at a time; a single vector function would
 make every event O(number of law reactions).
 
-The law may read counts only: no ``time`` (time-dependent propensities need a different
-exact algorithm; ``il2sbml.simulate.compile`` must refuse such laws by name). It should treat counts
+A law that reads ``t`` must be listed in ``time_reactions`` (:class:`kernels.network.NetworkArrays`):
+the exact kernels then draw the next reaction time by the integral method (see
+:mod:`kernels.ssa`); a law not listed there is taken to be constant between events. It should treat counts
 as numbers (``float(x[i])`` where integer overflow could matter). It must be a pure function
 of (j, x, params): ensembles run it from several threads.
 
@@ -34,7 +39,7 @@ Generated laws (how ``il2sbml.simulate.compile`` uses this)
 ``il2sbml.simulate.compile`` translates each SBML kinetic law (evaluated on amounts, parameters folded
 into ``params``) into one branch of a plain Python function ::
 
-    def law(j, x, p):
+    def law(j, t, x, p):
         if j == 3:
             return 0.5 * p[0] * (100.0 - 2.0 * x[1]) * (99.0 - 2.0 * x[1])
         ...
@@ -64,11 +69,11 @@ from numba.core.ccallback import CFunc
 
 __all__ = ["LAW_SIGNATURE", "check_law", "compile_law", "default_law"]
 
-LAW_SIGNATURE = types.float64(types.int64, types.int64[::1], types.float64[::1])
+LAW_SIGNATURE = types.float64(types.int64, types.float64, types.int64[::1], types.float64[::1])
 
 
 @cfunc(LAW_SIGNATURE, cache=True)
-def default_law(j, x, params):  # pragma: no cover - compiled; never called for mass action
+def default_law(j, t, x, params):  # pragma: no cover - compiled; never called for mass action
     """Placeholder law handed to the kernels when no reaction uses a general law."""
     return 0.0
 
@@ -93,7 +98,7 @@ import math
 import numpy as np
 from numba import cfunc, types
 
-LAW_SIGNATURE = types.float64(types.int64, types.int64[::1], types.float64[::1])
+LAW_SIGNATURE = types.float64(types.int64, types.float64, types.int64[::1], types.float64[::1])
 
 '''
 
@@ -104,7 +109,7 @@ law = cfunc(LAW_SIGNATURE, cache=True)(law)
 
 
 def compile_law(source: str, cache_dir) -> CFunc:
-    """Compile the source of ``def law(j, x, p): ...`` into a cached cfunc; return it.
+    """Compile the source of ``def law(j, t, x, p): ...`` into a cached cfunc; return it.
 
     ``source`` is plain Python (``math`` and ``np`` are in scope) defining a function named
     ``law``. The module is written once to ``cache_dir/il2sbml_law_<hash>.py`` and imported

@@ -45,6 +45,12 @@ class NetworkArrays(NamedTuple):
     dep_ptr: np.ndarray  # int64[M+1]   CSR dependency graph: after j fires, update
     dep_index: np.ndarray  # int64[nd]    the propensities dep_index[dep_ptr[j]:dep_ptr[j+1]]
     events: EventArrays
+    # int64[Td] the law reactions whose propensity reads the time (integral method)
+    time_reactions: np.ndarray = np.zeros(0, np.int64)
+    # int64[R] species defined by assignment rules, and int64[R] the law index giving each one's
+    # value (a whole number of molecules) when it is recorded
+    rule_species: np.ndarray = np.zeros(0, np.int64)
+    rule_law: np.ndarray = np.zeros(0, np.int64)
 
     @property
     def n_species(self) -> int:
@@ -180,7 +186,8 @@ def _ragged(name, rows, m):
 
 def make_network_arrays(x0, reactant_index, reactant_stoich, change_ptr, change_index,
                         change_delta, rates, *, law=None, law_reactions=None, law_species=None,
-                        params=None, events=None) -> NetworkArrays:
+                        params=None, events=None, time_reactions=None, rule_species=None,
+                        rule_law=None) -> NetworkArrays:
     """Validate the network arrays, compute the dependency graph, return :class:`NetworkArrays`.
 
     Parameters (N species, M reactions; see the package docstring for the full specification):
@@ -197,8 +204,9 @@ def make_network_arrays(x0, reactant_index, reactant_stoich, change_ptr, change_
         Rate constants c_j (finite, >= 0). Mass-action propensity
         ``a_j = c_j * prod_i x_i (x_i - 1) ... (x_i - n_i + 1)``.
     law : numba cfunc with ``kernels.laws.LAW_SIGNATURE``, optional
-        General kinetic law ``law(j, x, params) -> a_j`` for reactions flagged in
-        ``law_reactions`` (their ``rates`` entry is ignored but must still be valid).
+        General kinetic law ``law(j, t, x, params) -> a_j`` for reactions flagged in
+        ``law_reactions`` (their ``rates`` entry is ignored but must still be valid); at
+        indices >= M, the values of rules, event assignments and triggers.
     law_reactions : bool[M], optional
     law_species : length-M sequence of species-index sequences, optional
         Species read by the law of each flagged reaction (drives the dependency graph).
@@ -206,6 +214,14 @@ def make_network_arrays(x0, reactant_index, reactant_stoich, change_ptr, change_
     params : float[P], optional
         Parameter vector passed to ``law``.
     events : EventArrays or a list of event specs (see :mod:`kernels.events`), optional
+    time_reactions : int[Td], optional
+        Law reactions whose law reads the time ``t``: the exact methods integrate their
+        propensity between events (the integral method, :mod:`kernels.ssa`); tau-leaping
+        refuses them.
+    rule_species, rule_law : int[R], optional
+        Species defined by an assignment rule and the law index (>= M) of each one's value,
+        evaluated whenever an output is recorded (it must be a whole number). Reactions must
+        not change these species.
     """
     x0 = _int_array("x0", x0, 1)
     n = x0.shape[0]
@@ -340,9 +356,39 @@ def make_network_arrays(x0, reactant_index, reactant_stoich, change_ptr, change_
     else:
         ev = make_event_arrays(n, events)
 
+    td = np.unique(_int_array("time_reactions", [] if time_reactions is None else time_reactions, 1))
+    for j in td:
+        if not (0 <= j < m and lflag[j]):
+            raise ValueError(f"time_reactions: reaction {int(j)} is not a law reaction "
+                             "(only a general law can read the time)")
+    rsp = _int_array("rule_species", [] if rule_species is None else rule_species, 1)
+    rlaw = _int_array("rule_law", [] if rule_law is None else rule_law, 1)
+    if rsp.shape != rlaw.shape:
+        raise ValueError(f"rule_law: {rlaw.shape[0]} entries for {rsp.shape[0]} rule species")
+    changed = set(cidx.tolist())
+    for s_, j in zip(rsp.tolist(), rlaw.tolist()):
+        if not 0 <= s_ < n:
+            raise ValueError(f"rule_species: species {s_} out of range (n_species={n})")
+        if s_ in changed:
+            raise ValueError(f"rule species {s_} is changed by a reaction; a species defined by "
+                             "a rule cannot also be a reactant or product")
+        if j < 0:
+            raise ValueError(f"rule_law: law index {j} of species {s_} is negative")
+    needs_law = rsp.shape[0] > 0 or bool((ev.kind == 2).any()) or bool((ev.assign_mode >= 2).any())
+    if needs_law and law is None:
+        raise ValueError("rules or events use law values but no law was given")
+    if needs_law:
+        check_law(law)
+    for q in np.flatnonzero(ev.assign_mode == 3):
+        if ev.assign_species[q] >= params.shape[0]:
+            e = int(np.searchsorted(ev.assign_ptr, q, "right") - 1)
+            raise ValueError(f"event {e}: assigns parameter {int(ev.assign_species[q])}, out of "
+                             f"range (params has {params.shape[0]})")
+
     dep_ptr, dep_index = dependency_graph(n, ridx, cptr, cidx, cdel, lflag, lptr, lidx)
     return NetworkArrays(x0, np.ascontiguousarray(ridx), np.ascontiguousarray(rsto), cptr, cidx,
-                         cdel, rates, lflag, lptr, lidx, params, law, dep_ptr, dep_index, ev)
+                         cdel, rates, lflag, lptr, lidx, params, law, dep_ptr, dep_index, ev,
+                         np.ascontiguousarray(td, np.int64), rsp, rlaw)
 
 
 def _multiset(name, j, spec, n):
@@ -369,7 +415,8 @@ def _multiset(name, j, spec, n):
 
 def network_from_reactions(x0, reactants, products, rates, *, fixed_species=(), law=None,
                            law_reactions=None, law_species=None, params=None,
-                           events=None) -> NetworkArrays:
+                           events=None, time_reactions=None, rule_species=None,
+                           rule_law=None) -> NetworkArrays:
     """Build :class:`NetworkArrays` from per-reaction reactant and product lists.
 
     ``reactants[j]`` / ``products[j]``: a list of species indices with repeats for
@@ -414,4 +461,5 @@ def network_from_reactions(x0, reactants, products, rates, *, fixed_species=(), 
     return make_network_arrays(x0a, ridx, rsto, cptr, np.array(cidx, np.int64),
                                np.array(cdel, np.int64), rates, law=law,
                                law_reactions=law_reactions, law_species=law_species,
-                               params=params, events=events)
+                               params=params, events=events, time_reactions=time_reactions,
+                               rule_species=rule_species, rule_law=rule_law)

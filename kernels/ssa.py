@@ -65,6 +65,8 @@ ERR_NEGATIVE_REACTION = 2  # status[1] = reaction, status[2] = species
 ERR_NEGATIVE_EVENT = 3  # status[1] = event, status[2] = species
 ERR_EVENT_LOOP = 4  # fstatus[0] = t
 ERR_MAX_EVENTS = 5  # status[1] = max_events
+ERR_RULE_VALUE = 6  # status[1] = rule species; fstatus = (t, value): not a whole count >= 0
+ERR_EVENT_VALUE = 7  # status[1] = event, status[2] = species (or -1 - parameter); fstatus = (t, value)
 
 A0_REFRESH = 100_000
 TREE_SHIFT = 5
@@ -122,7 +124,7 @@ def general_mass_action(j, x, ridx, rsto, rates):
 #     pk = pkind[r]
 #     if pk == 0:   v = fast_mass_action(r, x, pa, ps, rates)             # inlined, branch-free
 #     elif pk == 1: v = general_mass_action(r, x, ridx, rsto, rates)      # ordinary call
-#     else:        v = law(r, x, params)                                 # the general law
+#     else:        v = law(r, t, x, pv)                                  # the general law
 # (the exact kernels' updates after an event: the same three branches on the dependency
 # record's code, with dep_mass_action for the first).
 # Measured on a 50-reaction network (events/s, one thread): a loop over padded slots 1.7 M;
@@ -132,9 +134,11 @@ def general_mass_action(j, x, ridx, rsto, rates):
 
 
 @njit(cache=True)
-def _trigger(e, t, x, kind, esp, eop, ethr):
+def _trigger(e, t, x, pv, law, kind, esp, eop, ethr):
     if kind[e] == 0:
         return t >= ethr[e]
+    if kind[e] == 2:
+        return law(np.int64(ethr[e]), t, x, pv) != 0.0
     v = float(x[esp[e]])
     th = ethr[e]
     o = eop[e]
@@ -152,10 +156,23 @@ def _trigger(e, t, x, kind, esp, eop, ethr):
 
 
 @njit(cache=True)
-def settle_events(t, x, prev, fire, ev, status, fstatus):
+def _whole(v):
+    """v as a count if it is a finite whole number >= 0 (to 1e-9 relative), else -1."""
+    if not (v >= -0.5 and v < 9.2e18):
+        return -1
+    w = np.floor(v + 0.5)
+    if abs(v - w) > 1e-9 * max(1.0, abs(v)):
+        return -1
+    return np.int64(w)
+
+
+@njit(cache=True)
+def settle_events(t, x, pv, prev, fire, ev, law, abuf, status, fstatus):
     """Fire every event whose trigger went false -> true at time t, cascading.
 
-    Returns 0 if nothing fired, 1 if something fired, -1 on error (status filled).
+    An event's law values (``SET_LAW``, ``SET_PARAM_LAW``) are all computed, into ``abuf``,
+    before any of its assignments is made. Returns 0 if nothing fired, 1 if something fired,
+    -1 on error (status filled).
     """
     kind, esp, eop, ethr, einit, aptr, asp, amode, aval, time_order, n_sev = ev
     n_e = kind.shape[0]
@@ -163,7 +180,7 @@ def settle_events(t, x, prev, fire, ev, status, fstatus):
     for _ in range(MAX_EVENT_ROUNDS):
         nf = 0
         for e in range(n_e):
-            cur = _trigger(e, t, x, kind, esp, eop, ethr)
+            cur = _trigger(e, t, x, pv, law, kind, esp, eop, ethr)
             f = cur and not prev[e]
             fire[e] = f
             if f:
@@ -175,11 +192,36 @@ def settle_events(t, x, prev, fire, ev, status, fstatus):
         for e in range(n_e):
             if fire[e]:
                 for q in range(aptr[e], aptr[e + 1]):
+                    if amode[q] >= 2:
+                        abuf[q] = law(aval[q], t, x, pv)
+                for q in range(aptr[e], aptr[e + 1]):
                     s = asp[q]
-                    if amode[q] == 0:
+                    md = amode[q]
+                    if md == 0:
                         x[s] = aval[q]
-                    else:
+                    elif md == 1:
                         x[s] += aval[q]
+                    elif md == 2:
+                        w = _whole(abuf[q])
+                        if w < 0:
+                            status[0] = ERR_EVENT_VALUE
+                            status[1] = e
+                            status[2] = s
+                            fstatus[0] = t
+                            fstatus[1] = abuf[q]
+                            return -1
+                        x[s] = w
+                    else:
+                        v = abuf[q]
+                        if not (v - v == 0.0):
+                            status[0] = ERR_EVENT_VALUE
+                            status[1] = e
+                            status[2] = -1 - s
+                            fstatus[0] = t
+                            fstatus[1] = v
+                            return -1
+                        pv[s] = v
+                        continue
                     if x[s] < 0:
                         status[0] = ERR_NEGATIVE_EVENT
                         status[1] = e
@@ -192,9 +234,22 @@ def settle_events(t, x, prev, fire, ev, status, fstatus):
 
 
 @njit(cache=True)
-def _record(out, k, x, obs):
+def _record(out, k, tk, x, obs, pv, law, rsp, rlaw, status, fstatus):
+    """out[k] = the observed counts at output time tk, after the rule species' values at tk
+    (whole numbers >= 0, else an error: returns False with status filled)."""
+    for r in range(rsp.shape[0]):
+        v = law(rlaw[r], tk, x, pv)
+        w = _whole(v)
+        if w < 0:
+            status[0] = ERR_RULE_VALUE
+            status[1] = rsp[r]
+            fstatus[0] = tk
+            fstatus[1] = v
+            return False
+        x[rsp[r]] = w
     for q in range(obs.shape[0]):
         out[k, q] = x[obs[q]]
+    return True
 
 
 @njit(cache=True)
@@ -243,7 +298,7 @@ def _resum(a, tree, n_lev, lsize, loff, lshift):
 
 
 @njit(cache=True)
-def _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, status, fstatus):
+def _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, pv, status, fstatus):
     """Recompute every propensity (and the tree); return a0, or -1.0 on error."""
     (x0, ridx, rsto, pa, ps, pkind, guard, cptr, cidx, cdel, rates, params, dep_ptr, dep_idx,
      drec, drate) = net
@@ -255,7 +310,7 @@ def _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, status, fs
         elif pk == 1:
             v = general_mass_action(j, x, ridx, rsto, rates)
         else:
-            v = law(j, x, params)
+            v = law(j, t, x, pv)
         if not (v >= 0.0 and v < _INF):
             status[0] = ERR_PROPENSITY
             status[1] = j
@@ -265,16 +320,157 @@ def _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, status, fs
         a[j] = v
     return _resum(a, tree, n_lev, lsize, loff, lshift)
 
+# Gauss-Kronrod 7-15 nodes and weights on [-1, 1] (the standard ones, as in QUADPACK's QK15):
+# the Kronrod nodes XGK (the odd ones are the 7-point Gauss nodes), their weights WGK, and the
+# Gauss weights WG of the nodes XGK[1], XGK[3], XGK[5], XGK[7] = 0.
+XGK = np.array([0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
+                0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
+                0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
+                0.207784955007898467600689403773245, 0.0])
+WGK = np.array([0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
+                0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
+                0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
+                0.204432940075298892414161999234649, 0.209482141084727828012999174891714])
+WG = np.array([0.129484966168869693270611432679082, 0.279705391489276667901467771423780,
+               0.381830050505118944950369775488975, 0.417959183673469387755102040816327])
+TD_ABS_TOL = 1e-12  # integral of the time-dependent propensities: absolute error per panel
+TD_REL_TOL = 1e-10  # and relative
+
 
 @njit(cache=True)
-def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, status, fstatus):
+def _td_sum(s, x, pv, law, td):
+    """Sum of the time-dependent propensities at time s (NaN if one is not finite and >= 0)."""
+    tot = 0.0
+    for i in range(td.shape[0]):
+        v = law(td[i], s, x, pv)
+        if not (v >= 0.0 and v < _INF):
+            return np.nan
+        tot += v
+    return tot
+
+
+@njit(cache=True)
+def _gk15(lo, hi, x, pv, law, td):
+    """(integral, error estimate) of the time-dependent propensities over [lo, hi]."""
+    c = 0.5 * (lo + hi)
+    h = 0.5 * (hi - lo)
+    fc = _td_sum(c, x, pv, law, td)
+    resk = fc * WGK[7]
+    resg = fc * WG[3]
+    for q in range(7):
+        d = h * XGK[q]
+        f = _td_sum(c - d, x, pv, law, td) + _td_sum(c + d, x, pv, law, td)
+        resk += WGK[q] * f
+        if q % 2 == 1:
+            resg += WG[q // 2] * f
+    return resk * h, abs((resk - resg) * h)
+
+
+@njit(cache=True)
+def _td_root(lo, hi, rem, a0s, x, pv, law, td):
+    """tau in (lo, hi] with a0s (tau - lo) + integral_lo^tau (time-dependent) = rem (Newton in a
+    bracket, bisection where Newton leaves it)."""
+    s = lo
+    left, right = lo, hi
+    whole = _gk15(lo, hi, x, pv, law, td)[0] + a0s * (hi - lo)
+    tau = lo + (hi - lo) * min(1.0, rem / whole) if whole > 0.0 else hi
+    for _ in range(200):
+        f = _gk15(s, tau, x, pv, law, td)[0] + a0s * (tau - s) - rem
+        if f != f:
+            return np.nan
+        if f > 0.0:
+            right = tau
+        else:
+            left = tau
+        if abs(f) <= 1e-14 * rem or right - left <= 4e-16 * max(abs(right), 1e-300):
+            break
+        rate = a0s + _td_sum(tau, x, pv, law, td)
+        nxt = tau - f / rate if rate > 0.0 else -1.0
+        if not (left < nxt < right):
+            nxt = 0.5 * (left + right)
+        tau = nxt
+    return tau
+
+
+@njit(cache=True)
+def td_next_time(t, a0s, target, horizon, x, pv, law, td):
+    """The next reaction time with time-dependent propensities: the integral method.
+
+    With the counts fixed until the next event, the total propensity is
+    a0(s) = a0s + sum of the time-dependent laws at s, and the next event time T solves
+    integral_t^T a0(s) ds = target, target an Exp(1) draw (the inverse of the survival
+    function of an inhomogeneous Poisson process). The integral is accumulated over adaptive
+    Gauss-Kronrod 7-15 panels (each halved until its error estimate is below
+    TD_ABS_TOL + TD_REL_TOL * |integral|, doubled after an accepted one), and T is found in the
+    panel that reaches ``target`` by a bracketed Newton iteration. Returns +inf if the
+    integral up to ``horizon`` stays below ``target`` (nothing happens before the horizon:
+    the caller stops there, and a fresh draw after it is exact by the independent increments
+    of the process), NaN if a propensity is not finite and >= 0.
+    """
+    if not (horizon > t):
+        return _INF
+    f0 = a0s + _td_sum(t, x, pv, law, td)
+    if f0 != f0:
+        return np.nan
+    h = target / f0 if f0 > 0.0 else horizon - t
+    if not (h > 0.0) or h > horizon - t:
+        h = horizon - t
+    s = t
+    acc = 0.0
+    while True:
+        b = s + h
+        if b > horizon:
+            b = horizon
+        part, err = _gk15(s, b, x, pv, law, td)
+        if part != part:
+            return np.nan
+        part += a0s * (b - s)
+        if err > TD_ABS_TOL + TD_REL_TOL * abs(part) and b - s > 1e-12 * (1.0 + abs(s)):
+            h = 0.5 * (b - s)
+            continue
+        if acc + part >= target:
+            return _td_root(s, b, target - acc, a0s, x, pv, law, td)
+        acc += part
+        h = 2.0 * (b - s)
+        s = b
+        if s >= horizon:
+            return _INF
+
+
+@njit(cache=True)
+def _td_error(t, x, pv, law, td, status, fstatus):
+    """Fill status for the first time-dependent law that is not finite and >= 0 at t."""
+    for i in range(td.shape[0]):
+        v = law(td[i], t, x, pv)
+        if not (v >= 0.0 and v < _INF):
+            status[0] = ERR_PROPENSITY
+            status[1] = td[i]
+            fstatus[0] = t
+            fstatus[1] = v
+            return
+    status[0] = ERR_PROPENSITY
+    status[1] = td[0]
+    fstatus[0] = t
+    fstatus[1] = np.nan
+
+
+@njit(cache=True)
+def exact_trajectory(use_tree, net, law, ev, aux, t_out, obs, rng, out, max_events, status,
+                     fstatus):
     """One exact SSA trajectory from t = 0; fills out[k, q] = x[obs[q]] at t_out[k].
 
     Returns the number of reaction events. ``use_tree`` picks the logarithmic direct method.
+    ``aux = (time_reactions, rule_species, rule_law)``: with time-dependent laws the waiting
+    time comes from :func:`td_next_time` (the same one exponential draw, so a network without
+    them follows exactly the paths of the homogeneous method).
     """
     (x0, ridx, rsto, pa, ps, pkind, guard, cptr, cidx, cdel, rates, params, dep_ptr, dep_idx,
      drec, drate) = net
     kind, esp, eop, ethr, einit, aptr, asp, amode, aval, time_order, n_sev = ev
+    td, rsp, rlaw = aux
+    n_td = td.shape[0]
+    pv = params.copy()
+    abuf = np.zeros(max(asp.shape[0], 1))
     m = rates.shape[0]
     n_e = kind.shape[0]
     n_time = time_order.shape[0]
@@ -293,9 +489,9 @@ def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, s
 
     t = 0.0
     if n_e > 0:
-        if settle_events(t, x, prev, fire, ev, status, fstatus) < 0:
+        if settle_events(t, x, pv, prev, fire, ev, law, abuf, status, fstatus) < 0:
             return 0
-    a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, status, fstatus)
+    a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, pv, status, fstatus)
     if a0 < 0.0:
         return 0
     a0_ref = a0
@@ -307,32 +503,62 @@ def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, s
         while p_time < n_time and prev[time_order[p_time]]:
             p_time += 1
         t_ev = ethr[time_order[p_time]] if p_time < n_time else _INF
-        if a0 > 0.0:
-            t_next = t + exponential(rng) / a0
+        if n_td == 0:
+            if a0 > 0.0:
+                t_next = t + exponential(rng) / a0
+            else:
+                t_next = _INF
         else:
-            t_next = _INF
+            a0s = a0
+            for i in range(n_td):
+                a0s -= a[td[i]]
+            t_next = td_next_time(t, max(a0s, 0.0), exponential(rng), min(t_ev, t_out[n_out - 1]),
+                                  x, pv, law, td)
+            if t_next != t_next:
+                _td_error(t, x, pv, law, td, status, fstatus)
+                return n_ev
         if t_ev <= t_next:
             # the time event comes first (or nothing happens any more)
             while k < n_out and t_out[k] < t_ev:
-                _record(out, k, x, obs)
+                if not _record(out, k, t_out[k], x, obs, pv, law, rsp, rlaw, status, fstatus):
+                    return n_ev
                 k += 1
             if k == n_out:
                 break
             t = t_ev
-            if settle_events(t, x, prev, fire, ev, status, fstatus) < 0:
+            if settle_events(t, x, pv, prev, fire, ev, law, abuf, status, fstatus) < 0:
                 return n_ev
-            a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, status, fstatus)
+            a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, pv, status,
+                              fstatus)
             if a0 < 0.0:
                 return n_ev
             a0_ref = a0
             since = 0
             continue
         while k < n_out and t_out[k] < t_next:
-            _record(out, k, x, obs)
+            if not _record(out, k, t_out[k], x, obs, pv, law, rsp, rlaw, status, fstatus):
+                return n_ev
             k += 1
         if k == n_out:
             break
         t = t_next
+        # time-dependent propensities take their values at the reaction time
+        for i in range(n_td):
+            r = td[i]
+            v = law(r, t, x, pv)
+            if not (v >= 0.0 and v < _INF):
+                status[0] = ERR_PROPENSITY
+                status[1] = r
+                fstatus[0] = t
+                fstatus[1] = v
+                return n_ev
+            d = v - a[r]
+            a[r] = v
+            a0 += d
+            c = r
+            for lv in range(1, n_lev + 1):
+                c >>= lshift[lv]
+                tree[loff[lv] + c] += d
 
         # select the reaction: scan each tree level from the top, then the propensities
         # (with no tree level this is the direct method's linear search)
@@ -374,7 +600,8 @@ def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, s
                 j = -1
         if j < 0:
             # rounding (probability ~1e-16): re-sum and draw again
-            a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, status, fstatus)
+            a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, pv, status,
+                              fstatus)
             if a0 < 0.0:
                 return n_ev
             a0_ref = a0
@@ -410,7 +637,7 @@ def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, s
                 v = general_mass_action(r, x, ridx, rsto, rates)
             else:
                 # mass action is finite and >= 0 by construction; a law is checked
-                v = law(r, x, params)
+                v = law(r, t, x, pv)
                 if not (v >= 0.0 and v < _INF):
                     status[0] = ERR_PROPENSITY
                     status[1] = r
@@ -433,11 +660,12 @@ def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, s
             since = 0
 
         if n_sev > 0:
-            rc = settle_events(t, x, prev, fire, ev, status, fstatus)
+            rc = settle_events(t, x, pv, prev, fire, ev, law, abuf, status, fstatus)
             if rc < 0:
                 return n_ev
             if rc > 0:
-                a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, status, fstatus)
+                a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, pv, status,
+                                  fstatus)
                 if a0 < 0.0:
                     return n_ev
                 a0_ref = a0
@@ -446,7 +674,7 @@ def exact_trajectory(use_tree, net, law, ev, t_out, obs, rng, out, max_events, s
 
 
 @njit(cache=True)
-def tau_leap_approx_trajectory(net, law, ev, gdata, t_out, obs, rng, out, max_events, eps,
+def tau_leap_approx_trajectory(net, law, ev, aux, gdata, t_out, obs, rng, out, max_events, eps,
                                n_critical, ssa_factor, ssa_steps, tau_max, status, fstatus):
     """One APPROXIMATE tau-leaping trajectory (Cao-Gillespie-Petzold 2006 step selection).
 
@@ -466,6 +694,9 @@ def tau_leap_approx_trajectory(net, law, ev, gdata, t_out, obs, rng, out, max_ev
      drec, drate) = net
     kind, esp, eop, ethr, einit, aptr, asp, amode, aval, time_order, n_sev = ev
     g_ptr, g_order, g_mult, rs_species = gdata
+    td, rsp, rlaw = aux  # no time-dependent laws here (refused by the Python layer)
+    pv = params.copy()
+    abuf = np.zeros(max(asp.shape[0], 1))
     m = rates.shape[0]
     n_s = x0.shape[0]
     n_e = kind.shape[0]
@@ -485,14 +716,15 @@ def tau_leap_approx_trajectory(net, law, ev, gdata, t_out, obs, rng, out, max_ev
 
     t = 0.0
     if n_e > 0:
-        if settle_events(t, x, prev, fire, ev, status, fstatus) < 0:
+        if settle_events(t, x, pv, prev, fire, ev, law, abuf, status, fstatus) < 0:
             return 0
     k = 0
     n_ev = 0
     p_time = 0
     while True:
         while k < n_out and t_out[k] <= t:
-            _record(out, k, x, obs)
+            if not _record(out, k, t_out[k], x, obs, pv, law, rsp, rlaw, status, fstatus):
+                return n_ev
             k += 1
         if k == n_out:
             break
@@ -502,7 +734,7 @@ def tau_leap_approx_trajectory(net, law, ev, gdata, t_out, obs, rng, out, max_ev
         if p_time < n_time and ethr[time_order[p_time]] < t_stop:
             t_stop = ethr[time_order[p_time]]
 
-        a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, status, fstatus)
+        a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t, pv, status, fstatus)
         if a0 < 0.0:
             return n_ev
         if a0 == 0.0:
@@ -607,16 +839,16 @@ def tau_leap_approx_trajectory(net, law, ev, gdata, t_out, obs, rng, out, max_ev
                         elif pk == 1:
                             v = general_mass_action(r, x, ridx, rsto, rates)
                         else:
-                            v = law(r, x, params)
+                            v = law(r, t, x, pv)
                         a0 += v - a[r]
                         a[r] = v
                     if n_sev > 0:
-                        rc = settle_events(t, x, prev, fire, ev, status, fstatus)
+                        rc = settle_events(t, x, pv, prev, fire, ev, law, abuf, status, fstatus)
                         if rc < 0:
                             return n_ev
                         if rc > 0:
                             a0 = _refresh_all(x, a, tree, n_lev, lsize, loff, lshift, net, law, t,
-                                              status, fstatus)
+                                              pv, status, fstatus)
                             if a0 < 0.0:
                                 return n_ev
             else:
@@ -680,6 +912,6 @@ def tau_leap_approx_trajectory(net, law, ev, gdata, t_out, obs, rng, out, max_ev
                     fstatus[0] = t
                     return n_ev
         if n_e > 0:
-            if settle_events(t, x, prev, fire, ev, status, fstatus) < 0:
+            if settle_events(t, x, pv, prev, fire, ev, law, abuf, status, fstatus) < 0:
                 return n_ev
     return n_ev

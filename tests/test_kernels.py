@@ -102,7 +102,7 @@ def assert_dsmts(case, res, names):
 # --------------------------------------------------------------------------------------------
 
 LAW_00034 = """
-def law(j, x, p):
+def law(j, t, x, p):
     # DSMTS 00034: 0 -> P2 with propensity 0.5*k1*(100 - 2*P2)*(99 - 2*P2)
     if j == 0:
         return 0.5 * p[0] * (100.0 - 2.0 * x[0]) * (99.0 - 2.0 * x[0])
@@ -318,7 +318,7 @@ def test_falling_factorial_propensities():
     n_lev, lsize, loff, lshift, size = tree_shape(5, False)
     a = np.zeros(5)
     a0 = _refresh_all(kn[0].copy(), a, np.zeros(size), n_lev, lsize, loff, lshift, kn,
-                      default_law, 0.0, np.zeros(4, np.int64), np.zeros(2))
+                      default_law, 0.0, kn[11], np.zeros(4, np.int64), np.zeros(2))
     assert a.tolist() == [7 * 6, 2 * 7 * 3, 3 * 7 * 6 * 5, 4 * 7 * 6 * 3 * 2, 0.5 * 5 * 4 * 3 * 2]
     assert a0 == sum(a)
     assert kn[5].tolist() == [0, 0, 1, 0, 1]  # pkind: 0 = <= 2 slots of stoichiometry <= 2
@@ -466,12 +466,12 @@ def test_bad_events_and_outputs():
 
 
 NEGATIVE_LAW = """
-def law(j, x, p):
+def law(j, t, x, p):
     return -1.0 if x[0] > 3 else 1.0
 """
 
 CONSUMING_LAW = """
-def law(j, x, p):
+def law(j, t, x, p):
     return 1.0
 """
 
@@ -507,7 +507,7 @@ def test_law_must_be_a_cfunc(tmp_path):
     from numba import njit
 
     @njit
-    def law(j, x, p):
+    def law(j, t, x, p):
         return 1.0
 
     with pytest.raises(TypeError, match="numba.cfunc"):
