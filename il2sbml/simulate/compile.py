@@ -241,7 +241,7 @@ def compile_sbml_network(net: Network, *, round_initial: bool = False, cache_dir
     events = _events(net, writer) if net.sbml.events else None
     law = None
     if branches:
-        source = "def law(j, x, p):\n" + "\n".join(branches) + "\n    return 0.0\n"
+        source = "def law(j, t, x, p):\n" + "\n".join(branches) + "\n    return 0.0\n"
         cache = cache_dir or os.environ.get("IL2SBML_CACHE") or os.path.join(
             os.path.expanduser("~"), ".cache", "il2sbml", "laws")
         law = kernels.compile_law(source, cache)
