@@ -23,7 +23,7 @@ n_runs, method, exact, n_events, trajectories, first_run, sum_x, sum_x2)
 ``words_to_ints``, ``ints_to_words``, ``exact_moments(s1, s2, n)``
     the 128-bit (lo, hi) sums as exact Python integers and back, and the correctly rounded
     mean and sd from them (for callers that merge chunk sums themselves).
-``time_event``, ``species_event``, ``make_event_arrays`` (:mod:`kernels.events`);
+``time_event``, ``species_event``, ``law_event``, ``make_event_arrays`` (:mod:`kernels.events`);
 ``LAW_SIGNATURE``, ``compile_law`` (:mod:`kernels.laws`); ``dependency_graph``.
 
 Methods: ``"direct"`` (exact; Gillespie's direct method with a dependency graph, linear
@@ -64,17 +64,22 @@ arrays float64, all C-contiguous.
     ``il2sbml.simulate.compile``'s job, not the kernels'.
 ``law``, ``law_reactions``, ``law_species``, ``params`` (optional)
     General kinetic laws: reactions flagged in ``law_reactions`` (bool[M]) take their
-    propensity from ``law(j, x, params)``, a ``numba.cfunc`` with ``LAW_SIGNATURE``
+    propensity from ``law(j, t, x, params)``, a ``numba.cfunc`` with ``LAW_SIGNATURE``
     (see :mod:`kernels.laws`; ``x`` has N + 1 entries there, the last one a constant 1);
     ``law_species[j]`` lists the species that law reads (for the dependency graph; omitted
-    means all species); ``params`` is float64[P].
+    means all species); ``params`` is float64[P], copied per trajectory (events may set it).
+``time_reactions`` (optional): law reactions whose law reads ``t``; the exact methods draw
+    the next reaction time by the integral method (:func:`kernels.ssa.td_next_time`).
+``rule_species``, ``rule_law`` (optional): species defined by an assignment rule and the law
+    index giving each one's value whenever an output is recorded (a whole number).
 ``dep_ptr``, ``dep_index`` : CSR, computed by :func:`dependency_graph`
     After reaction j fires, the propensities ``dep_index[dep_ptr[j]:dep_ptr[j+1]]`` (sorted)
     are recomputed: every reaction that reads a species whose count j changes.
 ``events`` : :class:`kernels.events.EventArrays` (compact encoding; see that module)
-    Time triggers ``t >= T`` and species triggers ``x[s] <op> threshold``; persistent,
-    firing on every false -> true transition, applied before the output at the same time;
-    assignments ``x[s] = v`` or ``x[s] += v``.
+    Time triggers ``t >= T``, species triggers ``x[s] <op> threshold`` and law triggers (any
+    condition of counts and parameters); firing on every false -> true transition, applied
+    before the output at the same time; assignments ``x[s] = v``, ``x[s] += v``, or a species
+    or parameter set to a law value.
 
 Output grid: the value at ``t_out[k]`` is the state after every reaction and event with
 time <= t_out[k] (a right-continuous path; DSMTS semantics, shared/suite/README.md §1.2).
@@ -145,7 +150,7 @@ from .ensemble import (  # noqa: E402
     simulate,
     words_to_ints,
 )
-from .events import EventArrays, make_event_arrays, species_event, time_event  # noqa: E402
+from .events import EventArrays, law_event, make_event_arrays, species_event, time_event  # noqa: E402
 from .laws import LAW_SIGNATURE, compile_law  # noqa: E402
 from .network import (  # noqa: E402
     NetworkArrays,
@@ -175,5 +180,6 @@ __all__ = [
     "simulate",
     "species_event",
     "time_event",
+    "law_event",
     "words_to_ints",
 ]

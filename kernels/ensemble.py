@@ -33,10 +33,10 @@ from .network import NetworkArrays
 from .rng import seed_stream
 from .ssa import (
     ERR_EVENT_LOOP,
+    ERR_EVENT_VALUE,
     ERR_MAX_EVENTS,
     ERR_NEGATIVE_EVENT,
     ERR_NEGATIVE_REACTION,
-    ERR_EVENT_VALUE,
     ERR_PROPENSITY,
     ERR_RULE_VALUE,
     exact_trajectory,

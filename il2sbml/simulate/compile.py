@@ -13,9 +13,13 @@ Networks read from SBML use the SBML stochastic semantics (the kinetic law evalu
 amounts is the propensity): first-order-per-species mass action becomes a rate constant;
 every other law becomes a branch of one generated Numba ``law(j, x, p)`` compiled through
 ``kernels.compile_law`` and cached on disk (``$IL2SBML_CACHE`` or ``~/.cache/il2sbml/laws``);
-events (``time >= T`` or ``species <op> threshold``, constant assignments) become kernel
-events. Assignment rules to species, time-dependent laws and non-persistent events are
-refused by name.
+laws that read ``time`` are flagged for the kernels' exact integral method; species defined
+by assignment rules are recorded from their rule; events become kernel events (``time >= T``,
+``species <op> threshold``, or any condition of counts and parameters; assignments of
+constants or of any expression, to species or parameters). What stays refused is refused by
+name: triggers that mix time into a condition, assignments to compartments, reactions that
+change a rule-defined species (and, in the reader, algebraic and rate rules, delays,
+priorities and fast reactions).
 """
 
 from __future__ import annotations
@@ -87,7 +91,15 @@ _MATH = {"exp": "math.exp", "ln": "math.log", "log": "math.log", "log10": "math.
 
 
 class _LawWriter:
-    """Kinetic laws of a network read from SBML as one Numba law(j, x, p) source."""
+    """Expressions of a network (kinetic laws, rules, event values and triggers) as branches of
+    one Numba ``law(j, t, x, p)`` source.
+
+    Symbols: a species is its amount ``x[i]`` (divided by its compartment's size where the SBML
+    symbol means a concentration); a species or parameter defined by an assignment rule is its
+    rule, inlined; ``time`` is ``t``; other parameters and compartment sizes are ``p[k]``.
+    While translating one expression, :attr:`read` collects the species it reads (for the
+    dependency graph), :attr:`names` the parameters, and :attr:`reads_time` whether it reads
+    the time."""
 
     def __init__(self, net: Network):
         self.net = net
@@ -96,15 +108,28 @@ class _LawWriter:
         self.values.update(net.compartment_sizes)
         extras = net.sbml
         self.rules = dict(extras.assignment_rules) if extras is not None else {}
-        for var in self.rules:
-            if var in self.species:
-                raise NotSupportedError(f"assignment rule to species {var!r}: the SSA kernels cannot hold a "
-                                        "species defined by a rule yet")
         self.index = {name: k for k, name in enumerate(self.values)}
         self.read: set = set()
+        self.names: set = set()
+        self.reads_time = False
+        self.branches: list[str] = []
+        self.next_index = len(net.reactions)
 
     def params(self) -> np.ndarray:
         return np.array([float(v) for v in self.values.values()], dtype=np.float64)
+
+    def start(self) -> None:
+        self.read, self.names, self.reads_time = set(), set(), False
+
+    def branch(self, j: int, body: str) -> None:
+        self.branches.append(f"    if j == {j}:\n        return {body}")
+
+    def extra(self, body: str) -> int:
+        """A law value at a new index (>= the number of reactions): rules, events, triggers."""
+        j = self.next_index
+        self.next_index += 1
+        self.branch(j, body)
+        return j
 
     def py(self, node) -> str:
         import ast
@@ -113,21 +138,25 @@ class _LawWriter:
             return repr(float(node.value)) if not isinstance(node.value, bool) else repr(node.value)
         if isinstance(node, ast.Name):
             name = node.id
+            if name in self.rules:
+                return f"({self.py(self.rules[name].tree)})"
             if name in self.species:
                 s = self.species[name]
                 self.read.add(s.index)
                 amount = f"float(x[{s.index}])"
                 return amount if s.amount_in_law else f"({amount} / p[{self.index[s.compartment]}])"
-            if name in self.rules:
-                return f"({self.py(self.rules[name].tree)})"
             if name in self.index:
+                self.names.add(name)
                 return f"p[{self.index[name]}]"
+            if name == "time":
+                self.reads_time = True
+                return "t"
             if name in ("_pi", "pi"):
                 return repr(math.pi)
             if name == "_e":
                 return repr(math.e)
-            raise NotSupportedError(f"a kinetic law reads {name!r} (time or an unknown symbol); the SSA kernels "
-                                    "need laws of counts and constants")
+            raise NotSupportedError(f"an expression reads {name!r}, an unknown symbol; the SSA kernels "
+                                    "need expressions of counts, constants and time")
         if isinstance(node, ast.BinOp):
             op = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}[type(node.op)]
             return f"({self.py(node.left)} {op} {self.py(node.right)})"
@@ -151,6 +180,22 @@ class _LawWriter:
             return f"{_MATH[node.func.id]}({', '.join(self.py(arg) for arg in node.args)})"
         raise NotSupportedError(f"cannot compile {ast.unparse(node)!r} for the SSA kernels")
 
+    def number(self, node) -> str:
+        """An expression whose value is a number (a boolean condition becomes 1.0 or 0.0)."""
+        return f"(1.0 * ({self.py(node)}))"
+
+    def compile(self, cache_dir=None):
+        import os
+
+        import kernels
+
+        if not self.branches:
+            return None
+        source = "def law(j, t, x, p):\n" + "\n".join(self.branches) + "\n    return 0.0\n"
+        cache = cache_dir or os.environ.get("IL2SBML_CACHE") or os.path.join(
+            os.path.expanduser("~"), ".cache", "il2sbml", "laws")
+        return kernels.compile_law(source, cache)
+
 
 def _initial_counts(net: Network) -> list[float]:
     """Initial amounts of an SBML network: concentrations times volumes, then initial assignments."""
@@ -173,82 +218,130 @@ def _initial_counts(net: Network) -> list[float]:
     return amounts
 
 
+def _event_assigned_parameters(net: Network) -> set:
+    return {var for ev in net.sbml.events for var, _ in ev.assignments
+            if var in net.parameters}
+
+
 def _events(net: Network, writer: _LawWriter):
+    """Kernel event specs: ``time >= T`` triggers and ``species <op> constant`` ones as such, any
+    other condition of counts and parameters as a law trigger; assignments of whole constants
+    to species as constants, every other value (and every parameter) through the law."""
     import ast
 
     import kernels
 
     specs = []
-    values = dict(writer.values)
     ids = {s.sbml_id: s.index for s in net.species}
+    assigned = _event_assigned_parameters(net)
     for ev in net.sbml.events:
-        if not ev.persistent:
-            raise NotSupportedError(f"event {ev.id}: non-persistent triggers are not supported by the SSA kernels")
+        # SBML persistence and useValuesFromTriggerTime only matter with a delay, which the
+        # reader refuses: without one an event executes when its trigger becomes true
         t = ev.trigger.tree
-        if not (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.left, ast.Name)):
-            raise NotSupportedError(f"event {ev.id}: trigger {ev.trigger.text!r} is not 'time >= T' or "
-                                    "'species <op> threshold'")
-        op = _OPS[type(t.ops[0]).__name__]
-        threshold = Expr.parse(ast.unparse(t.comparators[0])).evaluate(values)
         assigns = []
         for var, expr in ev.assignments:
-            if var not in ids:
-                raise NotSupportedError(f"event {ev.id} assigns {var!r}, not a species")
-            v = expr.evaluate(values)
-            if not float(v).is_integer():
-                raise NotSupportedError(f"event {ev.id} sets {var} to {v!r}, not a whole number of molecules")
-            assigns.append((ids[var], "=", int(v)))
-        name = t.left.id
-        if name == "time":
+            if var in writer.rules:
+                raise NotSupportedError(f"event {ev.id} assigns {var!r}, which an assignment rule defines")
+            if var in ids:
+                writer.start()
+                body = writer.py(expr.tree)
+                constant = not writer.read and not writer.names and not writer.reads_time
+                if constant:
+                    v = expr.evaluate(dict(writer.values))
+                    if float(v).is_integer() and v >= 0:
+                        assigns.append((ids[var], "=", int(v)))
+                        continue
+                    raise NotSupportedError(f"event {ev.id} sets {var} to {v!r}, not a whole number of molecules")
+                assigns.append((ids[var], "=law", writer.extra(body)))
+            elif var in writer.index and var not in net.compartment_sizes:
+                writer.start()
+                assigns.append((writer.index[var], "param=law", writer.extra(writer.number(expr.tree))))
+            else:
+                raise NotSupportedError(f"event {ev.id} assigns {var!r}, not a species or a parameter "
+                                        "(compartment sizes stay constant in the SSA)")
+        simple = (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.left, ast.Name))
+        writer.start()
+        if simple:
+            writer.py(t.comparators[0])
+        constant_rhs = simple and not writer.read and not writer.reads_time and not (writer.names & assigned)
+        name = t.left.id if simple else None
+        if constant_rhs and name == "time":
+            op = _OPS[type(t.ops[0]).__name__]
             if op not in (">=", ">"):
-                raise NotSupportedError(f"event {ev.id}: time trigger must be 'time >= T'")
+                raise NotSupportedError(f"event {ev.id}: a trigger on time must be 'time >= T' "
+                                        f"(found {ev.trigger.text!r})")
+            threshold = Expr.parse(ast.unparse(t.comparators[0])).evaluate(dict(writer.values))
             specs.append(kernels.time_event(threshold, assigns, ev.initial_value))
-        elif name in ids:
-            specs.append(kernels.species_event(ids[name], op, threshold, assigns, ev.initial_value))
-        else:
-            raise NotSupportedError(f"event {ev.id}: trigger on {name!r}, not time or a species")
+            continue
+        if constant_rhs and name in ids and name not in writer.rules:
+            threshold = Expr.parse(ast.unparse(t.comparators[0])).evaluate(dict(writer.values))
+            specs.append(kernels.species_event(ids[name], _OPS[type(t.ops[0]).__name__], threshold,
+                                               assigns, ev.initial_value))
+            continue
+        writer.start()
+        body = writer.number(t)
+        if writer.reads_time:
+            raise NotSupportedError(f"event {ev.id}: trigger {ev.trigger.text!r} reads time in a condition "
+                                    "other than 'time >= T'; the exact SSA would need the crossing time of "
+                                    "a condition of time and counts")
+        specs.append(kernels.law_event(writer.extra(body), assigns, ev.initial_value))
     return specs
 
 
 def compile_sbml_network(net: Network, *, round_initial: bool = False, cache_dir=None):
     """Kernel arrays for a network read from SBML: the kinetic law evaluated on amounts is the
     propensity (SBML's stochastic semantics); laws other than first-order-per-species mass
-    action become one generated Numba law, compiled once and cached on disk."""
-    import os
+    action become one generated Numba law, compiled once and cached on disk.
 
+    Also compiled: kinetic laws that read ``time`` (integrated exactly by the kernels),
+    species defined by assignment rules (their rule gives their value at every output; a law
+    that reads one reads its rule), and events with any assignment values and any trigger of
+    counts and parameters (parameters set by events make every law that reads them general).
+    """
     import kernels
 
     writer = _LawWriter(net)
     amounts = _initial_counts(net)
+    rule_ids = [s for s in net.species if s.sbml_id in writer.rules]
+    for s in rule_ids:
+        amounts[s.index] = 0.0   # never read: the rule gives the value whenever it is recorded
     x0 = _whole_counts([s.sbml_id for s in net.species], amounts, round_initial)
+    assigned = _event_assigned_parameters(net) if net.sbml.events else set()
+    rule_species = {s.index for s in rule_ids}
     rates = np.zeros(len(net.reactions))
-    law_flags = []
-    law_species = []
-    branches = []
+    law_flags, law_species, time_reactions = [], [], []
     for j, r in enumerate(net.reactions):
-        plain = r.mass_action and all(r.reactants.count(i) == 1 for i in set(r.reactants))
+        writer.start()
+        body = writer.py(r.law.tree)
+        plain = (r.mass_action and all(r.reactants.count(i) == 1 for i in set(r.reactants))
+                 and not writer.reads_time and not (writer.names & assigned)
+                 and not (set(r.reactants) & rule_species))
         if plain:
             law_flags.append(False)
             law_species.append([])
             continue
-        writer.read = set()
-        body = writer.py(r.law.tree)
-        branches.append(f"    if j == {j}:\n        return {body}")
+        if set(r.products) & rule_species or set(r.reactants) & rule_species and not all(
+                net.species[i].fixed for i in set(r.reactants) & rule_species):
+            raise NotSupportedError(f"reaction {r.sbml_id} changes a species that an assignment rule defines")
+        writer.branch(j, body)
         law_flags.append(True)
         law_species.append(sorted(writer.read))
+        if writer.reads_time:
+            time_reactions.append(j)
     plain = [j for j, is_law in enumerate(law_flags) if not is_law]
     rates[plain] = net.rate_values(plain)
+    rule_law = []
+    for s in rule_ids:
+        writer.start()
+        rule_law.append(writer.extra(writer.number(writer.rules[s.sbml_id].tree)))
     events = _events(net, writer) if net.sbml.events else None
-    law = None
-    if branches:
-        source = "def law(j, t, x, p):\n" + "\n".join(branches) + "\n    return 0.0\n"
-        cache = cache_dir or os.environ.get("IL2SBML_CACHE") or os.path.join(
-            os.path.expanduser("~"), ".cache", "il2sbml", "laws")
-        law = kernels.compile_law(source, cache)
+    law = writer.compile(cache_dir)
     fixed = [s.index for s in net.species if s.fixed]
     return kernels.network_from_reactions(
         np.array(x0, dtype=np.int64), [list(r.reactants) for r in net.reactions],
         [list(r.products) for r in net.reactions], rates, fixed_species=fixed,
-        law=law, law_reactions=law_flags if branches else None,
-        law_species=law_species if branches else None, params=writer.params() if branches else None,
-        events=kernels.make_event_arrays(len(net.species), events) if events else None)
+        law=law, law_reactions=law_flags if any(law_flags) else None,
+        law_species=law_species if any(law_flags) else None,
+        params=writer.params() if law is not None else None,
+        events=kernels.make_event_arrays(len(net.species), events) if events else None,
+        time_reactions=time_reactions, rule_species=[s.index for s in rule_ids], rule_law=rule_law)
