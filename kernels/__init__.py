@@ -24,7 +24,7 @@ n_runs, method, exact, n_events, trajectories, first_run, sum_x, sum_x2)
     the 128-bit (lo, hi) sums as exact Python integers and back, and the correctly rounded
     mean and sd from them (for callers that merge chunk sums themselves).
 ``time_event``, ``species_event``, ``law_event``, ``make_event_arrays`` (:mod:`kernels.events`);
-``LAW_SIGNATURE``, ``compile_law`` (:mod:`kernels.laws`); ``dependency_graph``.
+``LAW_SIGNATURE``, ``compile_law``, ``law_source`` (:mod:`kernels.laws`); ``dependency_graph``.
 
 Methods: ``"direct"`` (exact; Gillespie's direct method with a dependency graph, linear
 search in an adaptive order: the sorting direct method), ``"tree"`` (exact; a sum tree over
@@ -151,7 +151,7 @@ from .ensemble import (  # noqa: E402
     words_to_ints,
 )
 from .events import EventArrays, law_event, make_event_arrays, species_event, time_event  # noqa: E402
-from .laws import LAW_SIGNATURE, compile_law  # noqa: E402
+from .laws import LAW_SIGNATURE, compile_law, law_source  # noqa: E402
 from .network import (  # noqa: E402
     NetworkArrays,
     dependency_graph,
@@ -181,5 +181,6 @@ __all__ = [
     "species_event",
     "time_event",
     "law_event",
+    "law_source",
     "words_to_ints",
 ]

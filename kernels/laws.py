@@ -67,7 +67,7 @@ import numba
 from numba import cfunc, types
 from numba.core.ccallback import CFunc
 
-__all__ = ["LAW_SIGNATURE", "check_law", "compile_law", "default_law"]
+__all__ = ["LAW_SIGNATURE", "check_law", "compile_law", "default_law", "law_source"]
 
 LAW_SIGNATURE = types.float64(types.int64, types.float64, types.int64[::1], types.float64[::1])
 
@@ -140,4 +140,11 @@ def compile_law(source: str, cache_dir) -> CFunc:
     except BaseException:
         sys.modules.pop(name, None)
         raise
+    module.law.law_source = source
     return module.law
+
+
+def law_source(law) -> str | None:
+    """The source a law was compiled from by :func:`compile_law` (None for any other cfunc):
+    what to send to another process, which compiles it again (from its own disk cache)."""
+    return getattr(law, "law_source", None)

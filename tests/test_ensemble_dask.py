@@ -317,18 +317,26 @@ def test_remote_scheduler_two_workers_is_bitwise_embedded(cluster, simple):
     out = E.run(simple, T, 800, 33, scheduler=cluster["address"], chunk_size=100, progress=False)
     same(out.result, ref)
     assert out.where == f"scheduler {cluster['address']}" and out.chunks_computed == 8
-    # a network with a general kinetic law travels as SBML text and is compiled on the workers
+    # a network with a general kinetic law travels with its law's source, compiled on the workers:
+    # an SBML law (DSMTS 00030) and a BNGL functional rate (michment)
     sbml_path = suite_dir() / "stochastic" / "00030" / "00030-sbml-l3v1.xml"
-    text = sbml_path.read_text()
-    arrays = compile_network(read_sbml(text))
-    assert arrays.law is not None
+    bngl_path = suite_dir() / "bngl" / "michment" / "michment.bngl"
+    t = np.linspace(0, 20, 5)
+    for arrays in (compile_network(read_sbml(sbml_path.read_text(encoding="utf-8"))),
+                   compile_network(generate_network(load_model(str(bngl_path))))):
+        assert arrays.law is not None and kernels.law_source(arrays.law)
+        shipped = E.payload(arrays).for_workers()
+        assert shipped.arrays.law is None and shipped.law_source == kernels.law_source(arrays.law)
+        ref = kernels.run_ensemble(arrays, t, 300, 2)
+        out = E.run(E.payload(arrays), t, 300, 2, scheduler=cluster["address"], chunk_size=60, progress=False)
+        same(out.result, ref)
+    # a hand-compiled law has no source to ship
+    from numba import cfunc
+
+    hand = cfunc(kernels.LAW_SIGNATURE)(lambda j, tt, x, p: 1.0)
+    arrays = kernels.network_from_reactions([0], [[]], [[0]], [0.0], law=hand, law_reactions=[True])
     with pytest.raises(E.EnsembleError, match="cannot be sent to worker processes"):
         E.payload(arrays).for_workers()
-    t = np.linspace(0, 20, 5)
-    ref = kernels.run_ensemble(arrays, t, 300, 2)
-    out = E.run(E.payload(arrays, sbml=text), t, 300, 2, scheduler=cluster["address"], chunk_size=60,
-                progress=False)
-    same(out.result, ref)
 
 
 def test_killing_a_worker_mid_run_changes_nothing(cluster, simple, tmp_path):

@@ -47,39 +47,88 @@ def _whole_counts(names, amounts, round_initial: bool) -> list[int]:
     return x0
 
 
-def compile_network(net: Network, *, round_initial: bool = False):
+def compile_network(net: Network, *, round_initial: bool = False, cache_dir=None):
     """Kernel arrays (``kernels.NetworkArrays``) for ``net``; refuses what it cannot run exactly.
 
     Initial amounts must be whole numbers of molecules; ``round_initial=True`` rounds amounts
     derived from concentrations (e.g. 10 pM in 1 nL is 6022.14 molecules) to the nearest one.
+
+    Networks generated from rules: mass-action reactions become rate constants; reactions
+    with a functional rate (a function of observables, parameters and ``time()``) or an
+    ``MM()``/``Sat()`` rate law become branches of the same generated law as SBML's general
+    kinetic laws (:class:`_LawWriter`), with BioNetGen's stochastic semantics (its
+    ``run_network``, ``rxn_rate`` with ``discrete`` set): the propensity of a functional rate
+    is ``stat_factor * f * prod(falling factorials of the reactant counts)``; ``MM(kcat, Km)``
+    is ``kcat * Et * S / (Km + S)`` with S the free-substrate root on counts; ``Sat(kcat, K1,
+    ...)`` is ``kcat * prod_i (x_i - n_i) / (K_i + x_i) * prod_rest (x_i - n_i)``, ``n_i`` the
+    copies of the same species before position i (all times the unit and volume factors,
+    which are 1 in a dimension-free BNGL model).
     """
     import kernels
 
     if net.sbml is not None:
-        return compile_sbml_network(net, round_initial=round_initial)
+        return compile_sbml_network(net, round_initial=round_initial, cache_dir=cache_dir)
     x0 = _whole_counts([s.label for s in net.species], net.initial_amounts(), round_initial)
-    rates = np.zeros(len(net.reactions))
+    writer = _LawWriter(net)
+    env = dict(net.parameters)
+    env.update(net.compartment_sizes)
+    law_flags, law_species, time_reactions = [], [], []
     for j, r in enumerate(net.reactions):
-        name = r.sbml_id or r.rule
-        if r.functional:
-            raise NotSupportedError(f"reaction {j + 1} ({name}) has a functional rate ({r.rate.text}); the SSA "
-                                    "kernels run mass action only so far")
-        if r.rate_law is not None:
-            raise NotSupportedError(f"reaction {j + 1} ({name}) has the {r.rate_law[0]}() rate law ({r.rate.text}); "
-                                    "the SSA kernels run mass action only so far (simulate it with the ODE, or write "
-                                    "the rate as elementary steps)")
-        if r.law is not None:
-            if not r.mass_action:
-                raise NotSupportedError(f"reaction {name} has a general kinetic law ({r.law.text}); compiling "
-                                        "general laws for the SSA is not supported yet")
-            if any(r.reactants.count(i) > 1 for i in set(r.reactants)):
-                raise NotSupportedError(f"reaction {name}: SBML's stochastic semantics take the law "
-                                        f"{r.law.text} as the propensity (a power, not a falling factorial); "
-                                        "not supported yet")
-    rates[:] = net.rate_values()
+        law = r.rate_law
+        if not r.functional and law is None:
+            law_flags.append(False)
+            law_species.append([])
+            continue
+        writer.start()
+        factor = r.stat_factor * r.unit_factor * r.volume_factor.evaluate(env)
+        if law is None:
+            body = f"{factor!r} * ({writer.py(r.rate.tree)})" + "".join(
+                f" * {term}" for term in _falling_factorials(r.reactants, writer))
+            writer.branch(j, body)
+        elif law[0] == "MM":
+            kcat, km = (writer.py(a.tree) for a in law[1])
+            s_i, e_i = r.reactants[0], r.reactants[1:]
+            writer.read.update(r.reactants)
+            et = " + ".join(f"float(x[{i}])" for i in e_i)
+            writer.statements(j, [f"St = float(x[{s_i}])", f"Et = {et}", f"Km = {km}",
+                                  "b = St - Km - Et", "S = 0.5 * (b + math.sqrt(b * b + 4.0 * St * Km))"],
+                              f"{factor!r} * ({kcat}) * Et * S / (Km + S)")
+        else:
+            k = [writer.py(a.tree) for a in law[1]]
+            terms, prev, n = [], None, 0
+            for pos, i in enumerate(r.reactants):
+                n = n + 1 if i == prev else 0
+                prev = i
+                xi = f"float(x[{i}])"
+                num = f"({xi} - {float(n)!r})" if n else xi
+                terms.append(f"{num} / (({k[pos + 1]}) + {xi})" if pos + 1 < len(k) else num)
+            writer.read.update(r.reactants)
+            writer.branch(j, f"{factor!r} * ({k[0]})" + "".join(f" * {t}" for t in terms))
+        law_flags.append(True)
+        law_species.append(sorted(writer.read))
+        if writer.reads_time:
+            time_reactions.append(j)
+    plain = [j for j, is_law in enumerate(law_flags) if not is_law]
+    rates = np.zeros(len(net.reactions))
+    rates[plain] = net.rate_values(plain)
+    compiled = writer.compile(cache_dir)
     fixed = [s.index for s in net.species if s.fixed]
-    return kernels.network_from_reactions(np.array(x0, dtype=np.int64), [list(r.reactants) for r in net.reactions],
-                                          [list(r.products) for r in net.reactions], rates, fixed_species=fixed)
+    return kernels.network_from_reactions(
+        np.array(x0, dtype=np.int64), [list(r.reactants) for r in net.reactions],
+        [list(r.products) for r in net.reactions], rates, fixed_species=fixed,
+        law=compiled, law_reactions=law_flags if compiled is not None else None,
+        law_species=law_species if compiled is not None else None,
+        params=writer.params() if compiled is not None else None, time_reactions=time_reactions)
+
+
+def _falling_factorials(reactants, writer) -> list[str]:
+    """``x``, ``x * (x - 1)``, ... per distinct reactant species (the SSA's mass-action counts)."""
+    out = []
+    for i in sorted(set(reactants)):
+        writer.read.add(i)
+        xi = f"float(x[{i}])"
+        out.extend(xi if m == 0 else f"({xi} - {float(m)!r})" for m in range(reactants.count(i)))
+    return out
 
 
 # ----------------------------------------------------------------------------- SBML networks
@@ -87,7 +136,10 @@ def compile_network(net: Network, *, round_initial: bool = False):
 _OPS = {"Gt": ">", "GtE": ">=", "Lt": "<", "LtE": "<=", "Eq": "==", "NotEq": "!="}
 _MATH = {"exp": "math.exp", "ln": "math.log", "log": "math.log", "log10": "math.log10", "sqrt": "math.sqrt",
          "abs": "abs", "floor": "math.floor", "ceil": "math.ceil", "sin": "math.sin", "cos": "math.cos",
-         "tan": "math.tan", "min": "min", "max": "max", "pow": "math.pow"}
+         "tan": "math.tan", "min": "min", "max": "max", "pow": "math.pow", "log2": "math.log2",
+         "asin": "math.asin", "acos": "math.acos", "atan": "math.atan", "sinh": "math.sinh",
+         "cosh": "math.cosh", "tanh": "math.tanh", "asinh": "math.asinh", "acosh": "math.acosh",
+         "atanh": "math.atanh"}
 
 
 class _LawWriter:
@@ -108,6 +160,11 @@ class _LawWriter:
         self.values.update(net.compartment_sizes)
         extras = net.sbml
         self.rules = dict(extras.assignment_rules) if extras is not None else {}
+        # networks generated from rules: observables (weighted sums of counts) and global functions
+        self.observables = {o.name: o.weights for o in net.observables} if extras is None else {}
+        self.functions = {f.name: f.expr for f in net.functions} if extras is None else {}
+        if extras is None:
+            self.species = {}
         self.index = {name: k for k, name in enumerate(self.values)}
         self.read: set = set()
         self.names: set = set()
@@ -123,6 +180,10 @@ class _LawWriter:
 
     def branch(self, j: int, body: str) -> None:
         self.branches.append(f"    if j == {j}:\n        return {body}")
+
+    def statements(self, j: int, lines: list, body: str) -> None:
+        self.branches.append(f"    if j == {j}:\n" + "".join(f"        {line}\n" for line in lines)
+                             + f"        return {body}")
 
     def extra(self, body: str) -> int:
         """A law value at a new index (>= the number of reactions): rules, events, triggers."""
@@ -140,6 +201,12 @@ class _LawWriter:
             name = node.id
             if name in self.rules:
                 return f"({self.py(self.rules[name].tree)})"
+            if name in self.observables:
+                terms = []
+                for i, w in self.observables[name]:
+                    self.read.add(i)
+                    terms.append(f"float(x[{i}])" if w == 1 else f"{float(w)!r} * float(x[{i}])")
+                return "(" + (" + ".join(terms) if terms else "0.0") + ")"
             if name in self.species:
                 s = self.species[name]
                 self.read.add(s.index)
@@ -176,6 +243,13 @@ class _LawWriter:
         if isinstance(node, ast.Call) and node.func.id == "_if":
             c, a, b = (self.py(arg) for arg in node.args)
             return f"({a} if {c} else {b})"
+        if isinstance(node, ast.Call) and node.func.id in self.functions and not node.args:
+            return f"({self.py(self.functions[node.func.id].tree)})"
+        if isinstance(node, ast.Call) and node.func.id == "rint":      # BioNetGen's: half up
+            return f"math.floor({self.py(node.args[0])} + 0.5)"
+        if isinstance(node, ast.Call) and node.func.id in ("sum", "avg"):
+            total = "(" + " + ".join(self.py(a) for a in node.args) + ")"
+            return total if node.func.id == "sum" else f"({total} / {float(len(node.args))!r})"
         if isinstance(node, ast.Call) and node.func.id in _MATH:
             return f"{_MATH[node.func.id]}({', '.join(self.py(arg) for arg in node.args)})"
         raise NotSupportedError(f"cannot compile {ast.unparse(node)!r} for the SSA kernels")
@@ -185,16 +259,20 @@ class _LawWriter:
         return f"(1.0 * ({self.py(node)}))"
 
     def compile(self, cache_dir=None):
-        import os
-
         import kernels
 
         if not self.branches:
             return None
         source = "def law(j, t, x, p):\n" + "\n".join(self.branches) + "\n    return 0.0\n"
-        cache = cache_dir or os.environ.get("IL2SBML_CACHE") or os.path.join(
-            os.path.expanduser("~"), ".cache", "il2sbml", "laws")
-        return kernels.compile_law(source, cache)
+        return kernels.compile_law(source, cache_dir or law_cache_dir())
+
+
+def law_cache_dir() -> str:
+    """Where generated laws and their machine code are cached: ``$IL2SBML_CACHE`` or
+    ``~/.cache/il2sbml/laws``."""
+    import os
+
+    return os.environ.get("IL2SBML_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "il2sbml", "laws")
 
 
 def _initial_counts(net: Network) -> list[float]:

@@ -20,9 +20,10 @@ Where chunks run
 * ``scheduler="tcp://HOST:PORT"`` or ``scheduler_file=FILE``: the workers of a running Dask
   scheduler (``dask scheduler`` / ``dask worker`` or dask-jobqueue; docs/cluster.md).
 
-Workers receive the compiled model as plain NumPy arrays (``kernels.NetworkArrays`` without a
-compiled law: picklable), or, for an SBML network with general kinetic laws (a compiled Numba
-function, which cannot be pickled), the SBML text, which each worker process compiles once.
+Workers receive the compiled model as plain NumPy arrays (``kernels.NetworkArrays``: picklable);
+a network with general kinetic laws (SBML laws, functional rates, ``MM``/``Sat``: a compiled
+Numba function, which cannot be pickled) travels without its compiled law but with the law's
+generated source, which each worker process compiles once (from its own disk cache).
 The payload is scattered to every worker once (``broadcast``), not sent with each task. At
 most ``2 x (worker threads)`` chunks are in flight, so the client holds a bounded number of
 chunk results whatever ``n_runs`` is; a worker that dies mid-run has its chunks recomputed
@@ -132,53 +133,56 @@ class SweepError(EnsembleError):
 # model payloads
 # ---------------------------------------------------------------------------------------------
 
-_WORKER_MODELS: dict[str, Any] = {}  # per process: fingerprint -> NetworkArrays compiled from SBML
+_WORKER_MODELS: dict[str, Any] = {}  # per process: fingerprint -> NetworkArrays with their law compiled
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ModelPayload:
-    """What a worker needs to simulate a model: kernel arrays, or SBML text to compile.
+    """What a worker needs to simulate a model: kernel arrays, and the source of their law.
 
-    ``arrays`` (``kernels.NetworkArrays``) may hold a compiled law on the client; such arrays
-    are never pickled: :meth:`for_workers` swaps them for the SBML text.
+    ``arrays`` (``kernels.NetworkArrays``) may hold a compiled law on the client; a compiled law
+    is never pickled: :meth:`for_workers` drops it and keeps its generated source
+    (``law_source``), which :meth:`materialize` compiles again in the worker process.
     """
 
     fingerprint: str
     arrays: Any = None
-    sbml: str | None = None
+    law_source: str | None = None
     round_initial: bool = False
     name: str = ""
 
     @property
     def shippable(self) -> bool:
-        return self.sbml is not None or (self.arrays is not None and self.arrays.law is None)
+        return self.arrays is not None and (self.arrays.law is None or self.law_source is not None)
 
     def for_workers(self) -> "ModelPayload":
-        if self.arrays is not None and self.arrays.law is None:
+        if self.arrays is None or self.arrays.law is None:
             return self
-        if self.sbml is None:
+        if self.law_source is None:
             raise EnsembleError(
-                f"model {self.name or '(unnamed)'}: its network has general kinetic laws (a compiled Numba "
-                "function), which cannot be sent to worker processes; give the SBML text "
-                "(il2sbml.simulate.ensemble.payload(arrays, sbml=text)) or run embedded (no --workers/--scheduler)")
-        return ModelPayload(self.fingerprint, None, self.sbml, self.round_initial, self.name)
+                f"model {self.name or '(unnamed)'}: its network has general kinetic laws compiled by hand (a "
+                "Numba function without a source from kernels.compile_law), which cannot be sent to worker "
+                "processes; compile the law with kernels.compile_law, or run embedded (no --workers/--scheduler)")
+        return ModelPayload(self.fingerprint, self.arrays._replace(law=None), self.law_source,
+                            self.round_initial, self.name)
 
     def materialize(self):
-        """The ``NetworkArrays`` (compiled once per process from SBML when needed)."""
-        if self.arrays is not None:
+        """The ``NetworkArrays``, with their law compiled once per process when it was shipped as source."""
+        if self.law_source is None or self.arrays.law is not None:
             return self.arrays
         arrays = _WORKER_MODELS.get(self.fingerprint)
         if arrays is None:
-            from ..formats.sbmlread import read_sbml
-            from .compile import compile_network
+            import kernels
 
-            arrays = compile_network(read_sbml(self.sbml), round_initial=self.round_initial)
+            from .compile import law_cache_dir
+
+            arrays = self.arrays._replace(law=kernels.compile_law(self.law_source, law_cache_dir()))
             _WORKER_MODELS[self.fingerprint] = arrays
         return arrays
 
     def __reduce__(self):  # never pickle a compiled law
         p = self.for_workers()
-        return (ModelPayload, (p.fingerprint, p.arrays, p.sbml, p.round_initial, p.name))
+        return (ModelPayload, (p.fingerprint, p.arrays, p.law_source, p.round_initial, p.name))
 
 
 def _hash_array(h, name, a) -> None:
@@ -187,10 +191,10 @@ def _hash_array(h, name, a) -> None:
     h.update(a.tobytes())
 
 
-def fingerprint_arrays(arrays, sbml: str | None = None) -> str:
-    """SHA-256 of the kernel arrays (every field but the compiled law), plus the SBML text when the
-    network has a general law (whose behaviour the arrays alone do not fix)."""
-    h = hashlib.sha256(b"il2sbml-network-arrays-v1;")
+def fingerprint_arrays(arrays, law_source: str | None = None) -> str:
+    """SHA-256 of the kernel arrays (every field but the compiled law), plus the law's source when
+    the network has a general law (whose behaviour the arrays alone do not fix)."""
+    h = hashlib.sha256(b"il2sbml-network-arrays-v2;")
     for name, value in arrays._asdict().items():
         if name == "law":
             continue
@@ -203,15 +207,16 @@ def fingerprint_arrays(arrays, sbml: str | None = None) -> str:
             continue
         _hash_array(h, name, value)
     if arrays.law is not None:
-        if sbml is None:
-            raise EnsembleError("a network with general kinetic laws needs its SBML text to be fingerprinted")
-        h.update(b"sbml;" + sbml.encode("utf-8"))
+        if law_source is None:
+            raise EnsembleError("a network with general kinetic laws needs its law's source to be fingerprinted")
+        h.update(b"law;" + law_source.encode("utf-8"))
     return h.hexdigest()
 
 
-def payload(model, *, sbml: str | None = None, round_initial: bool = False, name: str = "") -> ModelPayload:
-    """A :class:`ModelPayload` from ``kernels.NetworkArrays`` (``sbml``: the SBML text they were
-    compiled from, needed to ship networks with general laws to workers), or the payload itself."""
+def payload(model, *, round_initial: bool = False, name: str = "") -> ModelPayload:
+    """A :class:`ModelPayload` from ``kernels.NetworkArrays`` (a law compiled by
+    ``kernels.compile_law``, as ``il2sbml.simulate.compile`` does, carries its source, which is
+    what ships to workers and fingerprints the model), or the payload itself."""
     if isinstance(model, ModelPayload):
         return model
     import kernels
@@ -219,11 +224,12 @@ def payload(model, *, sbml: str | None = None, round_initial: bool = False, name
     if not isinstance(model, kernels.NetworkArrays):
         raise TypeError("model must be kernels.NetworkArrays or an il2sbml.simulate.ensemble.ModelPayload, "
                         f"not {type(model).__name__}")
-    if model.law is None or sbml is not None:
-        fp = fingerprint_arrays(model, sbml)
-    else:  # a compiled law without its source: usable embedded, not in a store
+    source = kernels.law_source(model.law) if model.law is not None else None
+    if model.law is None or source is not None:
+        fp = fingerprint_arrays(model, source)
+    else:  # a hand-compiled law without its source: usable embedded, not in a store
         fp = "unverifiable:" + uuid.uuid4().hex
-    return ModelPayload(fp, model, sbml, round_initial, name)
+    return ModelPayload(fp, model, source, round_initial, name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1012,8 +1018,8 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
     if store is not None:
         for pl in payloads:
             if pl.fingerprint.startswith("unverifiable:"):
-                raise EnsembleError("a store needs a verifiable model: give the SBML text of a network with "
-                                    "general kinetic laws (payload(arrays, sbml=text))")
+                raise EnsembleError("a store needs a verifiable model: compile its general kinetic laws with "
+                                    "kernels.compile_law (their source fingerprints the model)")
         if resume and os.path.exists(store):
             stored = _Store.read_meta(store)
             if chunk_size is None:
@@ -1167,11 +1173,7 @@ def ensemble_command(args) -> int:
 
     def compiled(net, values=None):
         arrays = compile_network(net, round_initial=round_initial)
-        text = None
-        if arrays.law is not None:
-            with open(path, "rb") as fh:
-                text = fh.read().decode("utf-8", errors="replace")
-        return payload(arrays, sbml=text, round_initial=round_initial, name=os.path.basename(path))
+        return payload(arrays, round_initial=round_initial, name=os.path.basename(path))
 
     if sweep is None:
         net = select.load_network(path, args)

@@ -1,0 +1,195 @@
+"""Functional rates in the SSA against BioNetGen's own stochastic simulator, as distributions.
+
+BNG2.pl (PyPI ``bionetgen``, a test oracle only) generates each shared validation model's
+network once; its ``run_network -p ssa`` then runs ``N_BNG`` trajectories (one process per
+seed). Our side reads the same BNGL, generates the network natively, compiles it (functional
+rates through the generated-law path) and runs ``N_OURS`` trajectories. Every observable is
+compared at every output time, as two samples: the mean by
+``Z = (m1 - m2) / sqrt(v1/n1 + v2/n2)`` and the variance by
+``Y = (v1 - v2) / sqrt(Var(s1^2) + Var(s2^2))`` with ``Var(s^2) = (m4 - v^2 (n - 3)/(n - 1)) / n``
+(m4 the sample fourth central moment: the large-sample variance of a sample variance for any
+distribution; DSMTS's ``2 sigma^4 / n`` assumes normal data, which observables of a few
+molecules, mostly 0 or 1, are far from), with the suite's ranges (-3, 3) and (-5, 5) and its
+rule: a variable fails at two or more failures. As in tests/test_dsmts.py, a failing
+comparison is repeated once on independent seeds and must pass then.
+
+Also: the same model through its exported SBML gives bitwise the same statistics (one
+mechanism for functional rates and SBML laws), and ``il2sbml ensemble X.bngl`` runs them.
+"""
+
+import math
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bngnet import suite_dir
+from test_bngl_bionetgen import bng2_path
+
+import kernels
+from il2sbml import generate_network, load_model
+from il2sbml.formats.sbml import write_sbml
+from il2sbml.formats.sbmlread import read_sbml
+from il2sbml.simulate.compile import compile_network
+
+N_BNG = 2000
+N_OURS = 10_000
+# (model, t_end, n_steps): long enough for the functional rates to matter
+MODELS = [("michment", 10.0, 10), ("test_fixed", 30.0, 15)]
+
+
+def run_network_path(bng: str) -> Path:
+    return Path(bng).parent / "bin" / "run_network"
+
+
+def bng_ssa(name: str, t_end: float, n_steps: int, seed0: int):
+    """(observable names, float[N_BNG, T, O]) from BNG's run_network SSA, seeds seed0.. ."""
+    bng = bng2_path()
+    text = (suite_dir() / "bngl" / name / f"{name}.bngl").read_text(encoding="utf-8")
+    model = text[:text.index("end model") + len("end model")] + "\ngenerate_network({overwrite=>1})\n"
+    with tempfile.TemporaryDirectory(prefix="il2sbml-bngssa-") as tmp:
+        folder = Path(tmp)
+        (folder / "m.bngl").write_text(model, encoding="utf-8")
+        proc = subprocess.run(["perl", bng, "-outdir", str(folder), str(folder / "m.bngl")],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout[-2000:]
+        net = folder / "m.net"
+        runs = []
+        for i in range(N_BNG):
+            out = folder / "r"
+            subprocess.run([str(run_network_path(bng)), "-o", str(out), "-p", "ssa", "-h", str(seed0 + i),
+                            "-g", str(net), str(net), str(t_end / n_steps), str(n_steps)],
+                           capture_output=True, check=True, timeout=60)
+            lines = (folder / "r.gdat").read_text(encoding="utf-8").splitlines()
+            names = lines[0].lstrip("#").split()[1:]
+            runs.append([[float(v) for v in line.split()[1:]] for line in lines[1:]])
+    return names, np.array(runs)
+
+
+def ours(name: str, t_end: float, n_steps: int, seed: int):
+    """(observable names, float[N_OURS, T, O]) from our SSA on the natively generated network."""
+    net = generate_network(load_model(str(suite_dir() / "bngl" / name / f"{name}.bngl")))
+    arrays = compile_network(net)
+    assert arrays.law_reactions.any(), "the functional rates must go through the law path"
+    t = np.linspace(0.0, t_end, n_steps + 1)
+    res = kernels.run_ensemble(arrays, t, N_OURS, seed=seed, keep_trajectories=True)
+    w = np.zeros((len(net.species), len(net.observables)))
+    for q, o in enumerate(net.observables):
+        for i, wi in o.weights:
+            w[i, q] += wi
+    return [o.name for o in net.observables], res.trajectories @ w
+
+
+def var_of_variance(x) -> float:
+    """Large-sample variance of the sample variance of x (any distribution)."""
+    n = x.shape[0]
+    d = x - x.mean()
+    v = d.var(ddof=1)
+    return max((np.mean(d ** 4) - v ** 2 * (n - 3) / (n - 1)) / n, 1e-300)
+
+
+def compare(a, b) -> list:
+    """Variables (columns) failing the two-sample Z/Y criterion; a: [n1, T, O], b: [n2, T, O]."""
+    n1, n2 = a.shape[0], b.shape[0]
+    fails = []
+    for q in range(a.shape[2]):
+        zf = yf = 0
+        for k in range(a.shape[1]):
+            m1, m2 = a[:, k, q].mean(), b[:, k, q].mean()
+            v1, v2 = a[:, k, q].var(ddof=1), b[:, k, q].var(ddof=1)
+            if v1 == 0 and v2 == 0:
+                zf += m1 != m2
+                continue
+            z = (m1 - m2) / math.sqrt(v1 / n1 + v2 / n2)
+            y = (v1 - v2) / math.sqrt(var_of_variance(a[:, k, q]) + var_of_variance(b[:, k, q]))
+            zf += not -3 < z < 3
+            yf += not -5 < y < 5
+        if zf >= 2 or yf >= 2:
+            fails.append((q, zf, yf))
+    return fails
+
+
+@pytest.mark.parametrize("name,t_end,n_steps", MODELS)
+def test_functional_rates_agree_with_bionetgen_ssa(name, t_end, n_steps):
+    fails = None
+    for attempt in range(2):
+        bnames, b = bng_ssa(name, t_end, n_steps, seed0=1 + attempt * 100_000)
+        onames, o = ours(name, t_end, n_steps, seed=7 + attempt)
+        assert onames == bnames, (onames, bnames)
+        fails = [(onames[q], zf, yf) for q, zf, yf in compare(o, b)]
+        if not fails:
+            return
+    raise AssertionError(f"{name}: observables disagree with BNG's SSA on two independent seeds: {fails}")
+
+
+TIMED = """begin model
+begin parameters
+    k0 5
+    k1 0.5
+    kd 2
+    K 20
+end parameters
+begin molecule types
+    A()
+end molecule types
+begin observables
+    Molecules A_tot A()
+end observables
+begin functions
+    synth() = k0 * (1 + k1 * time())
+    sat() = kd / (K + A_tot)
+end functions
+begin reaction rules
+    0 -> A() synth()
+    A() -> 0 sat()
+end reaction rules
+end model
+"""
+
+
+@pytest.mark.parametrize("name", ["michment", "timed"])
+def test_bngl_path_and_sbml_path_give_the_same_statistics(name, tmp_path):
+    """One mechanism: the network compiled from rules, and the same network written to SBML,
+    read back and compiled as SBML general laws, give bitwise the same statistics (same
+    seed), here for michment and for a model whose functions read time() and an observable.
+    (Not test_fixed: its homodimer D + D is where the two semantics differ by definition:
+    SBML's law on amounts is a power, D*D, BioNetGen's a falling factorial, D*(D - 1).)"""
+    if name == "timed":
+        src = tmp_path / "timed.bngl"
+        src.write_text(TIMED, encoding="utf-8")
+    else:
+        src = suite_dir() / "bngl" / name / f"{name}.bngl"
+    net = generate_network(load_model(str(src)))
+    path = tmp_path / f"{name}.xml"
+    path.write_text(write_sbml(net), encoding="utf-8")
+    back = read_sbml(str(path))
+    assert [s.sbml_id for s in back.species] and len(back.species) == len(net.species)
+    t = np.linspace(0.0, 10.0, 11)
+    a = kernels.run_ensemble(compile_network(net), t, 2000, seed=3)
+    b = kernels.run_ensemble(compile_network(back), t, 2000, seed=3)
+    assert np.array_equal(a.sum_x, b.sum_x) and np.array_equal(a.sum_x2, b.sum_x2)
+    assert a.n_events == b.n_events
+
+
+VALIDATION = ["Haugh2b", "blbr", "heise", "michment", "simple_system", "statfactor", "test_fixed", "tlbr",
+              "toy-jim", "univ_synth"]
+FRACTIONAL = {"Haugh2b": "S2(SH2,Y~U)", "univ_synth": "@PM::A()"}   # seeds of 0.25 and 0.1 molecules
+
+
+@pytest.mark.parametrize("name", VALIDATION)
+def test_every_shared_validation_model_runs_through_il2sbml_ensemble(name, tmp_path, capsys):
+    """The ODE runs all ten; so does the SSA, functional rates included. The two whose seed
+    amounts are fractions of a molecule are refused by name unless rounded (--round-initial)."""
+    from il2sbml.cli import main
+
+    model = str(suite_dir() / "bngl" / name / f"{name}.bngl")
+    out = tmp_path / "stats.csv"
+    args = ["ensemble", model, "--runs", "5", "--t-end", "0.05", "--points", "2", "--seed", "1",
+            "--quiet", "--stats-csv", str(out)]
+    if name in FRACTIONAL:
+        assert main(args) == 2
+        assert f"species '{FRACTIONAL[name]}' starts at" in capsys.readouterr().err and not out.exists()
+        args.append("--round-initial")
+    assert main(args) == 0, capsys.readouterr().err
+    assert out.read_text(encoding="utf-8").count("\n") >= 2
