@@ -237,6 +237,10 @@ def settle_events(t, x, pv, prev, fire, ev, law, abuf, status, fstatus):
 def _record(out, k, tk, x, obs, pv, law, rsp, rlaw, status, fstatus):
     """out[k] = the observed counts at output time tk, after the rule species' values at tk
     (whole numbers >= 0, else an error: returns False with status filled)."""
+    if rsp.shape[0] == 0:
+        for q in range(obs.shape[0]):
+            out[k, q] = x[obs[q]]
+        return True
     for r in range(rsp.shape[0]):
         v = law(rlaw[r], tk, x, pv)
         w = _whole(v)
@@ -438,6 +442,41 @@ def td_next_time(t, a0s, target, horizon, x, pv, law, td):
 
 
 @njit(cache=True)
+def _td_step(t, a0, a, target, horizon, x, pv, law, td, status, fstatus):
+    """:func:`td_next_time` from the current propensities (NaN with status filled on error)."""
+    a0s = a0
+    for i in range(td.shape[0]):
+        a0s -= a[td[i]]
+    t_next = td_next_time(t, max(a0s, 0.0), target, horizon, x, pv, law, td)
+    if t_next != t_next:
+        _td_error(t, x, pv, law, td, status, fstatus)
+    return t_next
+
+
+@njit(cache=True)
+def _td_update(t, a0, a, tree, n_lev, loff, lshift, x, pv, law, td, status, fstatus):
+    """Set the time-dependent propensities (and the tree) to their values at t; the new a0, or
+    NaN with status filled when one is not finite and >= 0."""
+    for i in range(td.shape[0]):
+        r = td[i]
+        v = law(r, t, x, pv)
+        if not (v >= 0.0 and v < _INF):
+            status[0] = ERR_PROPENSITY
+            status[1] = r
+            fstatus[0] = t
+            fstatus[1] = v
+            return np.nan
+        d = v - a[r]
+        a[r] = v
+        a0 += d
+        c = r
+        for lv in range(1, n_lev + 1):
+            c >>= lshift[lv]
+            tree[loff[lv] + c] += d
+    return a0
+
+
+@njit(cache=True)
 def _td_error(t, x, pv, law, td, status, fstatus):
     """Fill status for the first time-dependent law that is not finite and >= 0 at t."""
     for i in range(td.shape[0]):
@@ -503,19 +542,14 @@ def exact_trajectory(use_tree, net, law, ev, aux, t_out, obs, rng, out, max_even
         while p_time < n_time and prev[time_order[p_time]]:
             p_time += 1
         t_ev = ethr[time_order[p_time]] if p_time < n_time else _INF
-        if n_td == 0:
-            if a0 > 0.0:
-                t_next = t + exponential(rng) / a0
-            else:
-                t_next = _INF
+        if a0 > 0.0 and n_td == 0:
+            t_next = t + exponential(rng) / a0
+        elif n_td == 0:
+            t_next = _INF
         else:
-            a0s = a0
-            for i in range(n_td):
-                a0s -= a[td[i]]
-            t_next = td_next_time(t, max(a0s, 0.0), exponential(rng), min(t_ev, t_out[n_out - 1]),
-                                  x, pv, law, td)
+            t_next = _td_step(t, a0, a, exponential(rng), min(t_ev, t_out[n_out - 1]), x, pv, law, td,
+                              status, fstatus)
             if t_next != t_next:
-                _td_error(t, x, pv, law, td, status, fstatus)
                 return n_ev
         if t_ev <= t_next:
             # the time event comes first (or nothing happens any more)
@@ -542,23 +576,11 @@ def exact_trajectory(use_tree, net, law, ev, aux, t_out, obs, rng, out, max_even
         if k == n_out:
             break
         t = t_next
-        # time-dependent propensities take their values at the reaction time
-        for i in range(n_td):
-            r = td[i]
-            v = law(r, t, x, pv)
-            if not (v >= 0.0 and v < _INF):
-                status[0] = ERR_PROPENSITY
-                status[1] = r
-                fstatus[0] = t
-                fstatus[1] = v
+        if n_td > 0:
+            # time-dependent propensities take their values at the reaction time
+            a0 = _td_update(t, a0, a, tree, n_lev, loff, lshift, x, pv, law, td, status, fstatus)
+            if a0 != a0:
                 return n_ev
-            d = v - a[r]
-            a[r] = v
-            a0 += d
-            c = r
-            for lv in range(1, n_lev + 1):
-                c >>= lshift[lv]
-                tree[loff[lv] + c] += d
 
         # select the reaction: scan each tree level from the top, then the propensities
         # (with no tree level this is the direct method's linear search)
