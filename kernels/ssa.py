@@ -30,10 +30,20 @@ Both select "the first reaction whose cumulative propensity exceeds u * a0" in t
 order, so the same seed takes different paths in the two methods, with the same statistics
 (tested on a 2,200-reaction network with two tree levels).
 
-Both draw the waiting time first (one exponential), then the reaction (one uniform); both are
-exact for time-homogeneous propensities. Time-triggered events are exact: the next event time T
-is compared with the drawn reaction time, and when T comes first the clock stops at T, the
-event is applied and the waiting time is redrawn (valid by memorylessness).
+Both draw the waiting time first (one exponential), then the reaction (one uniform). With
+time-homogeneous propensities the waiting time is Exp(1) / a0. Laws that read the time
+(``time_reactions``) use the integral method (:func:`td_next_time`): with the counts fixed
+until the next reaction, the next reaction time T solves integral_t^T a0(s) ds = E for the
+same Exp(1) draw E, integrated over adaptive Gauss-Kronrod panels and solved by a bracketed
+Newton iteration (to ~1e-10 relative); the reaction is then chosen with the propensities at
+T. This is exact up to that quadrature tolerance. It was chosen over thinning because thinning
+needs an upper bound of the propensity over the time ahead, which an arbitrary kinetic law
+(``a + b*t``, ``sin``, ``piecewise``) does not provide, while the integral method needs only
+evaluations; networks without such laws draw exactly as before. Time-triggered events are
+exact: the next event time T is compared with the drawn reaction time, and when T comes first
+the clock stops at T, the event is applied and the waiting time is redrawn (valid by
+memorylessness, and, for time-dependent laws, by the independent increments of the
+inhomogeneous Poisson process).
 
 Approximate method (``tau_leap_approx_trajectory``): explicit tau-leaping with the step size of
 Cao, Gillespie & Petzold (J. Chem. Phys. 124, 044109, 2006), critical reactions (fewer than
