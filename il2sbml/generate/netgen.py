@@ -570,7 +570,9 @@ class _Generator:
         exc = cr.exclude.get(k)
         required = pat.required
         out = []
-        for sp in new:
+        for n, sp in enumerate(new):
+            if not n & 1023:
+                self._check_time(cr)   # one iteration can be long: the timeout holds inside it too
             if not required <= sp.features():
                 continue  # cheap rejection (the species lacks a state, site or bond the pattern needs)
             if inc and not any(embeddings(p, sp) for p in inc):
@@ -596,7 +598,9 @@ class _Generator:
         # that max_agg / max_stoich would discard (most instances of binding rules near the cap).
         merged = len(cr.product_members) == 1 and not cr.rule.delete_molecules and not cr.species_del
         stoich = self.limits["max_stoich"]
-        for combo in product(*lists):
+        for n, combo in enumerate(product(*lists)):
+            if not n & 4095:
+                self._check_time(cr)
             if merged:
                 size = sum(len(m[0]) for m in combo) + len(cr.created) - len(cr.mol_del)
                 if size > self.limits["max_agg"] and self.limits["max_agg_explicit"]:
