@@ -98,30 +98,17 @@ def _number(el, where, what) -> str:
     return repr(int(value)) if kind == "integer" else repr(value)
 
 
-def _static_rule_variables(m) -> list:
+def _static_rule_variables(m, rules) -> list:
     """Variables of assignment rules that read only constants (constant parameters and
     compartments, numbers, other such rules), in an order in which they can be evaluated: their
     values never change during a simulation, so a kinetic law may use them in a mass-action
-    constant."""
+    constant. ``rules``: (variable, Expr) as translated from MathML (time is the name ``time``,
+    function calls inlined), not libSBML's AST: see ``_Reader._m`` on getType()."""
 
     constants = {p.getId() for p in m.getListOfParameters() if p.getConstant()}
     constants |= {c.getId() for c in m.getListOfCompartments() if c.getConstant()}
-    pending = {}
-    for r in m.getListOfRules():
-        if not r.isAssignment() or r.getMath() is None:
-            continue
-        names, ok = set(), True
-        stack = [r.getMath()]
-        while stack:
-            node = stack.pop()
-            stack.extend(node.getChild(k) for k in range(node.getNumChildren()))
-            if node.getType() == libsbml.AST_NAME:
-                names.add(node.getName())
-            elif node.getType() in (libsbml.AST_NAME_TIME, libsbml.AST_NAME_AVOGADRO, libsbml.AST_FUNCTION,
-                                    libsbml.AST_FUNCTION_DELAY, libsbml.AST_FUNCTION_RATE_OF, libsbml.AST_LAMBDA):
-                ok = False
-        if ok:
-            pending[r.getVariable()] = names
+    assignment = {r.getVariable() for r in m.getListOfRules() if r.isAssignment()}
+    pending = {var: set(expr.names) for var, expr in rules if var in assignment and "time" not in expr.names}
     order: list = []
     changed = True
     while changed:
@@ -418,8 +405,14 @@ class _Reader:
                                       None, sid, s.getName(), conc, s.getHasOnlySubstanceUnits(), s.getConstant()))
         # reactions
         reactions, modifiers = [], {}
-        rule_vars = {m.getRule(k).getVariable() for k in range(m.getNumRules())}
-        static_vars = _static_rule_variables(m)
+        rules = []
+        for r in (m.getRule(k) for k in range(m.getNumRules())):
+            rules.append((r.getVariable(), self.expr(r.getMath(), None, f"the assignment rule for {r.getVariable()}")))
+            self.decorate(("rule", r.getVariable()), r)
+            self.keep_math(("rule", r.getVariable()), r.getMath())
+        rules = tuple(rules)
+        rule_vars = {v for v, _ in rules}
+        static_vars = _static_rule_variables(m, rules)
         for i in range(m.getNumReactions()):
             r = m.getReaction(i)
             rid = r.getId()
@@ -471,12 +464,6 @@ class _Reader:
             self.decorate(("ia", a.getSymbol()), a)
             self.keep_math(("ia", a.getSymbol()), a.getMath())
         ias = tuple(ias)
-        rules = []
-        for r in (m.getRule(k) for k in range(m.getNumRules())):
-            rules.append((r.getVariable(), self.expr(r.getMath(), None, f"the assignment rule for {r.getVariable()}")))
-            self.decorate(("rule", r.getVariable()), r)
-            self.keep_math(("rule", r.getVariable()), r.getMath())
-        rules = tuple(rules)
         events = []
         for k in range(m.getNumEvents()):
             ev = m.getEvent(k)

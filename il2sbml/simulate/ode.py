@@ -106,8 +106,9 @@ def _unknown(what: str, name: str, known) -> UnknownIdError:
 
 
 def _names(ast) -> set[str]:
-    """The ids a MathML formula reads (``<time>`` for the time symbol)."""
-    if ast.getType() == libsbml.AST_NAME_TIME:
+    """The ids a MathML formula reads (``<time>`` for the time symbol). Not by getType(): it
+    stops returning integers once libsedml is imported (see ``formats.sbmlread``)."""
+    if ast.isName() and ast.getDefinitionURLString().endswith("/symbols/time"):
         return {"<time>"}
     names = {ast.getName()} if ast.isName() else set()
     for i in range(ast.getNumChildren()):
