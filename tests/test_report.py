@@ -5,6 +5,7 @@ import csv
 import json
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from il2sbml.formats.sbml import write_sbml
 
 MODEL = os.path.join(os.path.dirname(__file__), "..", "model_src", "il2.py")
 PNG = b"\x89PNG\r\n\x1a\n"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def read_csv(path):
@@ -107,7 +109,7 @@ def test_quick_report_page_shows_every_figure_it_wrote(tmp_path):
     assert "<script" not in text and "http" not in text        # self-contained
     for unit in ("pM", "molecules per cell", "(min)"):
         assert unit in text
-    for step in "abcdfgh":   # e (co-culture) is skipped in a quick run, and says so
+    for step in "abcdfgi":   # e (co-culture) and h (variants) are skipped in a quick run, and say so
         assert any(f"] {step}. " in ln and "done in" in ln for ln in lines)
     assert "Skipped (quick run)" in text
     # g: the model against data: the training and 4 h held-out panels and the EC50 table of set (a)
@@ -155,3 +157,28 @@ def test_cli_dose_response_writes_files_and_refuses_bad_names(tmp_path, capsys):
                  "--time", "10m", "--out", str(tmp_path / "bad")]) == 2
     assert "Treg" in capsys.readouterr().err           # the valid choices are named
     assert not (tmp_path / "bad").exists()
+
+
+def test_variants_section_tables_selectivity_and_held_out_ratios(tmp_path):
+    """Report step h on two ligands and one held-out plate (11/27/2019: V91K C-term against the
+    WT C-term fusion): the selectivity table in the page and its CSV, the plate ratios with
+    their fold errors, and the figure (the full report runs every variant and plate)."""
+    from il2sbml.analysis.report import _Log, _Page, _section_variants
+
+    src = ROOT / "data" / "heldout" / "variants" / "MonomericMutSingleCellData.csv"
+    lines = src.read_text(encoding="utf-8").splitlines()
+    data = tmp_path / "plate.csv"
+    data.write_text("\n".join([lines[0]] + [x for x in lines[1:] if ",11/27/2019," in x]) + "\n", encoding="utf-8")
+    page = _Page(str(tmp_path))
+    sid, title, body = _section_variants(str(ROOT / "model_src" / "il2.py"), page, _Log(None),
+                                         ligands=["WT", "V91K_C_term"], data=str(data))
+    assert sid == "variants" and title.startswith("h.")
+    sel = (tmp_path / "variant_selectivity.csv").read_text(encoding="utf-8").splitlines()
+    rows = {r.split(",")[0]: r.split(",")[1:] for r in sel if not r.startswith("#")}
+    assert set(rows) == {"ligand", "WT", "V91K_C_term"}
+    # V91K weakens IL-2Rbeta/gamma-c binding: every EC50 rises against the wild type's
+    assert all(float(v) > float(w) for v, w in zip(rows["V91K_C_term"], rows["WT"]))
+    ratios = (tmp_path / "variant_ratios.csv").read_text(encoding="utf-8").splitlines()[2:]
+    assert ratios and all(r.split(",")[0] == "11/27/2019" and r.split(",")[2] == "WT_C_term" for r in ratios)
+    assert "V91K_C_term" in body and "within 3-fold" in body and "variant_curves.png" in body
+    assert (tmp_path / "variant_curves.png").stat().st_size > 10_000

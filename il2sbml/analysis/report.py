@@ -11,7 +11,11 @@ d. time courses (0-2 h) at 10 pM and 1 nM for Treg, CD4_memory and NK;
 e. Tregs and effectors sharing IL-2 (:func:`il2sbml.analysis.assays.coculture_experiment`);
 f. an exact SSA ensemble of Tregs at a low dose against the ODE (libRoadRunner);
 g. the model against data: training data and held-out sets on the calibrated model, EC50s
-   measured against predicted (:func:`il2sbml.analysis.heldout.validate_model`).
+   measured against predicted (:func:`il2sbml.analysis.heldout.validate_model`);
+h. engineered IL-2: every measured variant's selectivity at 30 min, and its EC50 ratio to the
+   reference fusion on the same plate predicted against the held-out measurement
+   (:mod:`il2sbml.analysis.selectivity`, :mod:`il2sbml.analysis.variant_check`; skipped in
+   quick runs).
 
 All single-cell ODE work runs on one compiled :class:`~il2sbml.simulate.ode.Simulator` (compiling the
 746-reaction model takes 5-8 s); a cell type is its receptor numbers and STAT5, passed as
@@ -183,7 +187,12 @@ def run_report(model_path: str = "model_src/il2.py", out: str = "build/report", 
         page.sections.append(_section_ssa(sim, model, page, log, 50 if quick else ssa_runs, ssa_dose_pM, seed))
     with log.step("g. model against data"):
         page.sections.append(_section_data(model_path, model, sim, page, quick))
-    with log.step("h. index.html"):
+    if quick:
+        page.sections.append(("variants", "h. engineered IL-2 (variants)", "<p>Skipped (quick run).</p>"))
+    else:
+        with log.step("h. engineered IL-2 (variants)"):
+            page.sections.append(_section_variants(model_path, page, log))
+    with log.step("i. index.html"):
         index = os.path.join(out, "index.html")
         _write_text(index, _html(model, page, log))
     log.say(f"report: {index} ({len(page.files)} files)")
@@ -210,6 +219,61 @@ def _section_data(model_path, model, sim, page, quick) -> tuple:
             + table + f"<p>Table: {page.link('heldout_ec50.csv')}" + (" (quick run: set (a) only)" if quick else "")
             + "</p>")
     return ("data", "g. model against data", body)
+
+
+def _section_variants(model_path, page, log, *, ligands=None, data=None) -> tuple:
+    """Every measured variant's selectivity (model) and the held-out plate ratios (docs/variants.md).
+    ``ligands`` (default: WT and every measured variant) and ``data`` (default: the held-out
+    file) narrow it for tests."""
+    from .selectivity import CELLS, selectivity
+    from .variant_check import HELDOUT_FILE, rank_correlation, validate_variants
+
+    ligands = ligands or ["WT"] + _measured_variants(model_path)
+    results = []
+    for name in ligands:
+        results.append(selectivity(model_path, name))
+        log.say(f"  selectivity of {name}")
+    header = ["ligand"] + [f"EC50 {c} (pM)" for c in CELLS] + ["NK/Treg", "CD8/Treg"]
+    rows = [[r.ligand] + [_pm(r.cells[c].ec50_pM) if math.isfinite(r.cells[c].ec50_pM) else "none"
+                          for c in CELLS] + [_g(r.index("NK"), 3), _g(r.index("CD8"), 3)] for r in results]
+    _write_csv(os.path.join(page.out, "variant_selectivity.csv"), ["ligand"] + [f"EC50_{c}_pM" for c in CELLS],
+               [[r.ligand] + [r.cells[c].ec50_pM for c in CELLS] for r in results],
+               comments=["pSTAT5 EC50 at 30 min, pM of ligand molecules, model_src/il2.py with each variant's "
+                         "measured affinities (model_src/variants.py)"])
+    page.files.append("variant_selectivity.csv")
+    ratios = validate_variants(page.out, model_path, data or HELDOUT_FILE, progress=lambda line: log.say("  " + line))
+    page.files += ["variant_ratios.csv", "variant_curves.png"]
+    both = [r for r in ratios if math.isfinite(r.fold_error)]
+    rho, n = rank_correlation(ratios)
+    table = _table(["plate", "variant", "reference", "cell", "time", "measured ratio", "predicted ratio",
+                    "fold error"],
+                   [[r.plate, r.ligand, r.reference, r.cell, f"{r.time_s / 60:g} min", _g(r.measured_ratio),
+                     _g(r.predicted_ratio), f"{r.fold_error:.2g}x"] for r in both])
+    body = ("<p>A variant enters the model only through its measured affinities (Octet Kds of the Fc fusions, "
+            "as ratios to the wild-type fusion on the same terminus: model_src/variants.py); every variant "
+            "pSTAT5 value is held out. Selectivity index: an effector's EC50 over the Treg's.</p>"
+            + _table(header, rows) + f"<p>Table: {page.link('variant_selectivity.csv')}</p>"
+            + "<p>EC50 ratio of a variant to the reference ligand on the same plate, predicted against measured "
+            f"(held out; {len(both)} of {len(ratios)} plate rows have both ratios, "
+            f"{sum(r.fold_error <= 3 for r in both)} within 3-fold; rank correlation of the Treg ratios at "
+            f"30 min: {_g(rho, 2)} over {n} variants). Misses are findings (docs/variants.md).</p>"
+            + page.img("variant_curves.png", "held-out variant pSTAT5 on predicted curves")
+            + table + f"<p>All rows with notes: {page.link('variant_ratios.csv')}</p>")
+    return ("variants", "h. engineered IL-2 (variants)", body)
+
+
+def _measured_variants(model_path) -> list[str]:
+    """The CLI names of the variants the IL-2 model file knows (its affinity table), sorted; not
+    the wild-type fusions, which have the wild type's constants (WT stands for them)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "variants.py")
+    spec = importlib.util.spec_from_file_location("il2_variants_for_report", path)
+    mod = importlib.util.module_from_spec(spec)
+    import sys
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return sorted(name for name in mod.read_table() if not name.startswith("WT"))
 
 
 def _section_build(model, cells, built, sim, build_dir) -> tuple:
