@@ -393,15 +393,17 @@ def write_md(rows: list[dict], out: Path, corpus: Path, commit: str, args, bng_s
         "",
         f"Files: {len(rows)}. " + ", ".join(f"{o}: {totals[o]}" for o in OUTCOMES) + ".",
         "",
-        "| model | BNG species | BNG reactions | il2sbml species | il2sbml reactions | outcome | BNG s | il2sbml s | message |",
+        "| model | BNG species | BNG reactions | il2sbml species | il2sbml reactions | outcome | BNG s "
+        "| il2sbml s | message |",
         "|---|---:|---:|---:|---:|---|---:|---:|---|",
     ]
     for r in rows:
         msg = r.get("message") or ""
         if r["outcome"] in ("bng-failed", "bng-timeout"):
-            msg = f"BNG2.pl: {r['bng_message']}" + (f" / il2sbml: {msg}" if msg else
-                                                     f" / il2sbml: {r['il2sbml_species']} sp, {r['il2sbml_reactions']} rxn"
-                                                     if r["il2sbml_status"] == "ok" else "")
+            own = (f" / il2sbml: {msg}" if msg else
+                   f" / il2sbml: {r['il2sbml_species']} sp, {r['il2sbml_reactions']} rxn"
+                   if r["il2sbml_status"] == "ok" else "")
+            msg = f"BNG2.pl: {r['bng_message']}" + own
         if r.get("note"):
             msg = (msg + "; " if msg else "") + r["note"]
         if len(msg) > 120:
