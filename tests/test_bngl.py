@@ -415,3 +415,54 @@ def test_expressions_written_in_bngl_syntax():
     assert bngl_expr(Expr.parse("kcat/(Km + Sa0)")) == "kcat/(Km+Sa0)"
     assert bngl_expr(Expr.parse("f()*2")) == "f()*2"
     assert bngl_expr(Expr.parse("1e-3")) == "0.001"
+
+
+def _chain_bngl(n: int) -> str:
+    """M1-M2-...-Mn assembled one link at a time from M1: n monomers and n-1 chains, the
+    last of n molecules (more than the DSL's max_agg of 30 when n > 30)."""
+    types = "\n".join(f"M{i}(l,r)" for i in range(1, n + 1))
+    seeds = "\n".join(f"M{i}(l,r) 10" for i in range(1, n + 1))
+    rules = ["M1(r) + M2(l) -> M1(r!1).M2(l!1) k"]
+    rules += [f"M{i}(l!+,r) + M{i + 1}(l) -> M{i}(l!+,r!1).M{i + 1}(l!1) k" for i in range(2, n)]
+    return ("begin model\nbegin parameters\nk 1\nend parameters\n"
+            f"begin molecule types\n{types}\nend molecule types\n"
+            f"begin seed species\n{seeds}\nend seed species\n"
+            "begin reaction rules\n" + "\n".join(rules) + "\nend reaction rules\nend model\n")
+
+
+def test_bngl_gets_bionetgens_max_agg_default():
+    """BioNetGen's default max_agg is 10^9: a BNGL complex of 35 molecules is not an error
+    (the DSL's fail-fast default of 30 would refuse it), and nothing is cut off."""
+    model = read_bngl(_chain_bngl(35), name="chain")
+    net = generate_network(model)
+    assert (len(net.species), len(net.reactions)) == (35 + 34, 34)
+    assert max(len(s.molecules) for s in net.species) == 35
+    assert not net.stats["truncated"]
+
+
+def test_dsl_keeps_its_fail_fast_max_agg():
+    from il2sbml.lang.dsl import Model
+    from il2sbml.lang.errors import NetworkLimitError
+    m = Model("chain")
+    m.parameter("k", 1)
+    n = 35
+    for i in range(1, n + 1):
+        m.molecule_type(f"M{i}(l,r)")
+        m.seed(f"M{i}(l,r)", 10)
+    m.rule("r1", "M1(r) + M2(l) -> M1(r!1).M2(l!1)", "k")
+    for i in range(2, n):
+        m.rule(f"r{i}", f"M{i}(l!+,r) + M{i + 1}(l) -> M{i}(l!+,r!1).M{i + 1}(l!1)", "k")
+    with pytest.raises(NetworkLimitError, match="max_agg=30"):
+        generate_network(m)
+
+
+def test_bngl_default_max_iter_truncates_with_a_warning():
+    """BioNetGen stops at max_iter 100 by default and keeps what it has: a chain that grows
+    by one molecule per iteration has 101 species after 100 iterations."""
+    text = ("begin model\nbegin parameters\nk 1\nend parameters\n"
+            "begin molecule types\nA(h,t)\nend molecule types\n"
+            "begin seed species\nA(h,t) 10\nend seed species\n"
+            "begin reaction rules\nA(h) + A(h,t) -> A(h!1).A(h,t!1) k\nend reaction rules\nend model\n")
+    with pytest.warns(UserWarning, match="max_iter=100"):
+        net = generate_network(read_bngl(text, name="grow"))
+    assert len(net.species) == 101 and net.stats["truncated"]

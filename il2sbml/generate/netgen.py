@@ -65,7 +65,10 @@ Design decisions
 * Default limits raise (naming the rule that keeps growing the network); explicit limits
   truncate as BioNetGen does. An aggregate bigger than ``max_agg`` (default 30 molecules,
   raising) is the usual signature of unbounded polymerisation, so it is caught early, before
-  canonicalising ever larger complexes.
+  canonicalising ever larger complexes. A model read from BNGL (``dialect="bngl"``) gets
+  BioNetGen's defaults instead (``max_iter`` 100 and ``max_agg`` 10^9, both truncating, with a
+  warning when ``max_iter`` cuts the network short), so that its network is BNG2.pl's;
+  ``max_species``, ``max_reactions`` and ``timeout`` still raise.
 * Reactions from different rules with the same reactants, products and rate law are merged
   (as BioNetGen does); ``NetReaction.rules`` lists every contributing rule.
 
@@ -105,6 +108,7 @@ BNG2.pl on networks of 1,600 to 153,000 reactions, 153,090 reactions in ~15 s an
 from __future__ import annotations
 
 import time
+import warnings
 from collections import Counter
 from itertools import product
 
@@ -133,6 +137,11 @@ from .network import (
 
 DEFAULT_MAX_ITER = 100
 DEFAULT_MAX_AGG = 30
+# BioNetGen's own generate_network defaults (BNG2.pl 2.9.3, BNGModel.pm / BNGAction.pm): they
+# truncate, with a warning, rather than raise.  Only models read from BNGL (dialect "bngl") get
+# them, so that a BNGL file gives BNG2.pl's network; DSL models keep the fail-fast defaults above.
+BNG_DEFAULT_MAX_ITER = 100
+BNG_DEFAULT_MAX_AGG = 10**9
 DEFAULT_MAX_SPECIES = 20_000
 DEFAULT_MAX_REACTIONS = 200_000
 DEFAULT_TIMEOUT = 600.0
@@ -534,6 +543,10 @@ class _Generator:
                     if not lim["max_iter_explicit"]:
                         raise NetworkLimitError(self._growth_message("iter", lim["max_iter"], None))
                     self.truncated = True
+                    if lim.get("warn_truncation"):
+                        warnings.warn(f"{model.source or model.name}: network generation stopped at max_iter="
+                                      f"{lim['max_iter']} (BioNetGen's default) with species left to expand: "
+                                      "the network is truncated, as BNG2.pl truncates it", stacklevel=2)
                 break
             snapshot = len(self.species)
             if snapshot == processed and iteration > 0:
@@ -692,13 +705,21 @@ def generate_network(model: Model, *, max_iter: int | None = None, max_agg: int 
 
     Arguments override the model's own ``generate_network_options``. ``max_iter``,
     ``max_agg`` and ``max_stoich`` truncate when given; left at their defaults they raise
-    :class:`NetworkLimitError` naming the rule that keeps growing the network. ``max_species``,
-    ``max_reactions`` and ``timeout`` (seconds) always raise.
+    :class:`NetworkLimitError` naming the rule that keeps growing the network, except for a model
+    read from BNGL, which gets BioNetGen's truncating defaults (``max_iter`` 100, ``max_agg``
+    10^9; a warning says when ``max_iter`` truncated). ``max_species``, ``max_reactions`` and
+    ``timeout`` (seconds) always raise.
     """
     ml = model.limits
     pick = lambda a, b: a if a is not None else b  # noqa: E731
     mi = pick(max_iter, ml.max_iter)
     ma = pick(max_agg, ml.max_agg)
+    bng_defaults = getattr(model, "dialect", "dsl") == "bngl"
+    warn_truncation = bng_defaults and mi is None
+    if bng_defaults:
+        # BNG2.pl's defaults truncate: they count as explicit limits
+        mi = pick(mi, BNG_DEFAULT_MAX_ITER)
+        ma = pick(ma, BNG_DEFAULT_MAX_AGG)
     limits = {
         "max_iter": mi if mi is not None else DEFAULT_MAX_ITER, "max_iter_explicit": mi is not None,
         "max_agg": ma if ma is not None else DEFAULT_MAX_AGG, "max_agg_explicit": ma is not None,
@@ -706,5 +727,6 @@ def generate_network(model: Model, *, max_iter: int | None = None, max_agg: int 
         "max_species": pick(pick(max_species, ml.max_species), DEFAULT_MAX_SPECIES),
         "max_reactions": pick(pick(max_reactions, ml.max_reactions), DEFAULT_MAX_REACTIONS),
         "timeout": pick(pick(timeout, ml.timeout), DEFAULT_TIMEOUT),
+        "warn_truncation": warn_truncation,
     }
     return _Generator(model, limits).run()
