@@ -466,3 +466,21 @@ def test_bngl_default_max_iter_truncates_with_a_warning():
     with pytest.warns(UserWarning, match="max_iter=100"):
         net = generate_network(read_bngl(text, name="grow"))
     assert len(net.species) == 101 and net.stats["truncated"]
+
+
+def test_bngl_merges_reactions_of_rules_only_when_rates_are_names():
+    """BioNetGen (RxnList::add, RateLaw::equivalent) merges the same reaction made by two rules
+    only when their rate constants have the same *names*: a number or an expression becomes its
+    rule's own _rateLawN. (RuleHub's ComplexDegradation: 10 reactions, not 7.)"""
+    def net(r1, r2):
+        text = ("begin model\nbegin parameters\nk 1\nend parameters\n"
+                "begin molecule types\nA(b)\nend molecule types\n"
+                "begin seed species\nA(b) 1\nend seed species\n"
+                f"begin reaction rules\nA(b) -> 0 {r1}\nA() -> 0 {r2}\nend reaction rules\nend model\n")
+        return generate_network(read_bngl(text, name="m"))
+    by_name = net("k", "k")
+    assert len(by_name.reactions) == 1 and by_name.reactions[0].stat_factor == 2
+    assert by_name.reactions[0].rules == ("Rule1", "Rule2")
+    for r1, r2 in (("1", "1"), ("2*k", "2*k"), ("k", "1")):
+        apart = net(r1, r2)
+        assert [r.rule for r in apart.reactions] == ["Rule1", "Rule2"], (r1, r2)

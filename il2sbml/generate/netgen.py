@@ -70,7 +70,9 @@ Design decisions
   warning when ``max_iter`` cuts the network short), so that its network is BNG2.pl's;
   ``max_species``, ``max_reactions`` and ``timeout`` still raise.
 * Reactions from different rules with the same reactants, products and rate law are merged
-  (as BioNetGen does); ``NetReaction.rules`` lists every contributing rule.
+  (as BioNetGen does); ``NetReaction.rules`` lists every contributing rule. In a model read
+  from BNGL only rates that are names (``k1``, ``f()``, ``MM(kcat,Km)``) merge: BioNetGen gives
+  a number or an expression its own ``_rateLawN`` per rule, so such reactions stay apart.
 
 Performance notes
 -----------------
@@ -107,6 +109,7 @@ BNG2.pl on networks of 1,600 to 153,000 reactions, 153,090 reactions in ~15 s an
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from collections import Counter
@@ -145,6 +148,10 @@ BNG_DEFAULT_MAX_AGG = 10**9
 DEFAULT_MAX_SPECIES = 20_000
 DEFAULT_MAX_REACTIONS = 200_000
 DEFAULT_TIMEOUT = 600.0
+# a rate that BioNetGen names by itself (a parameter or function name, or MM()/Sat() of names):
+# reactions of different rules with such a rate merge, as in BioNetGen
+_NAME = r"[A-Za-z_]\w*"
+_SHARED_RATE = re.compile(rf"^\s*(?:{_NAME}(?:\s*\(\s*\))?|(?:MM|Sat)\s*\(\s*{_NAME}(?:\s*,\s*{_NAME})*\s*\))\s*$")
 
 
 # ======================================================================================
@@ -331,6 +338,7 @@ class _Generator:
         self.parents = {c.name: c.parent for c in model.compartments.values()}
         self.current_rule = None
         self.truncated = False
+        self.bngl = getattr(model, "dialect", "dsl") == "bngl"
 
     # ---------------- species
     def make_species(self, w: _Work, comp: list, cr: CompiledRule, prod_index, reactants) -> Species | None:
@@ -447,7 +455,13 @@ class _Generator:
         # the MM() and Sat() laws read their reactants by position (MM: substrate, then enzyme)
         rs = tuple(reactant_idx) if cr.law else tuple(sorted(reactant_idx))
         vf, uf = self._volume_factor(cr, rs, ps)
-        key = (rs, ps, cr.rule.rate.text, vf, uf)
+        rate = cr.rule.rate.text
+        if self.bngl and not _SHARED_RATE.match(rate):
+            # BioNetGen merges reactions of different rules only when their rate laws have the same
+            # constants *by name* (RateLaw::equivalent): a rate that is a number or an expression
+            # becomes a new _rateLawN of its rule, so such reactions stay apart
+            rate = (rate, cr.rule.name)
+        key = (rs, ps, rate, vf, uf)
         entry = self.reactions.get(key)
         if entry is None:
             entry = [0.0, cr, None]  # weight, first rule, every contributing rule once a second one adds
