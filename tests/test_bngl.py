@@ -255,8 +255,8 @@ BAD = {
                       NotSupportedError, "begin widgets", ["block", "widgets"]),
     "local function": ("end model", "begin functions\n  f(x) = 2*k\nend functions\nend model",
                        NotSupportedError, "f(x) = 2*k", ["local function", "f(x)"]),
-    "TotalRate": ("deg: A(s~P) -> 0  k0", "deg: A(s~P) -> 0  k0 TotalRate",
-                  NotSupportedError, "TotalRate", ["TotalRate"]),
+    "MoveConnected": ("deg: A(s~P) -> 0  k0", "deg: A(s~P) -> 0  k0 MoveConnected",
+                      NotSupportedError, "MoveConnected", ["MoveConnected"]),
     "Sat with a number": ("deg: A(s~P) -> 0  k0", "deg: A(s~P) -> 0  Sat(k0,10)",
                           ModelError, "Sat(k0,10)", ["rule 'deg'", "Sat()", "parameter names", "'10'"]),
     "MM on one reactant": ("deg: A(s~P) -> 0  k0", "deg: A(s~P) -> 0  MM(k0,k)",
@@ -348,11 +348,11 @@ def test_inferred_molecule_type_rejects_a_site_missing_from_its_first_appearance
 
 def test_cli_reports_error_with_line(tmp_path, capsys):
     path = tmp_path / "bad.bngl"
-    text = MINIMAL.replace("deg: A(s~P) -> 0  k0", "deg: A(s~P) -> 0  k0 TotalRate")
-    path.write_text(text)
+    text = MINIMAL.replace("deg: A(s~P) -> 0  k0", "deg: A(s~P) -> 0  k0 MoveConnected")
+    path.write_text(text, encoding="utf-8")
     assert main(["network", str(path), "--json"]) != 0
     err = capsys.readouterr().err
-    assert f"{path}:{_line(text, 'TotalRate')}:" in err and "TotalRate" in err
+    assert f"{path}:{_line(text, 'MoveConnected')}:" in err and "MoveConnected" in err
 
 
 # ---------------------------------------------------------------- CLI
@@ -484,3 +484,48 @@ def test_bngl_merges_reactions_of_rules_only_when_rates_are_names():
     for r1, r2 in (("1", "1"), ("2*k", "2*k"), ("k", "1")):
         apart = net(r1, r2)
         assert [r.rule for r in apart.reactions] == ["Rule1", "Rule2"], (r1, r2)
+
+
+TOTALRATE = """begin model
+begin parameters
+k 2
+Km 1
+end parameters
+begin molecule types
+A(s~U~P)
+end molecule types
+begin seed species
+A(s~U) 10
+end seed species
+begin reaction rules
+{rules}
+end reaction rules
+end model
+"""
+
+
+def test_totalrate_is_kept_as_bionetgens_network_generation_keeps_it(tmp_path):
+    """BNG2.pl's generate_network ignores TotalRate for the rates (RxnRule.pm: "TODO: implement
+    TotalRate feature for Network simulations"): each reaction gets the rule's rate times its
+    reactants. Its one effect there is that the rule's rate becomes a function of its own, so
+    its reactions do not merge with another rule's. Read with a warning naming the line."""
+    path = tmp_path / "m.bngl"
+    path.write_text(TOTALRATE.format(rules="A(s~U) -> A(s~P) k TotalRate\nA(s~U) -> A(s~P) k"), encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"m\.bngl:13: rule 'Rule1': TotalRate is ignored"):
+        model = read_bngl(path)
+    assert [r.total_rate for r in model.rules] == [True, False]
+    net = generate_network(model)
+    assert [(r.rule, r.stat_factor, r.rate.text) for r in net.reactions] == [("Rule1", 1.0, "k"),
+                                                                              ("Rule2", 1.0, "k")]
+    assert "k TotalRate" in write_bngl(model)
+    # without TotalRate the two rules' reactions merge (same rate name), as in BioNetGen
+    merged = generate_network(read_bngl(TOTALRATE.format(rules="A(s~U) -> A(s~P) k\nA(s~U) -> A(s~P) k"),
+                                        name="m"))
+    assert [(r.rules, r.stat_factor) for r in merged.reactions] == [(("Rule1", "Rule2"), 2.0)]
+
+
+def test_totalrate_with_a_rate_law_is_refused_as_bionetgen_refuses_it(tmp_path):
+    path = tmp_path / "m.bngl"
+    path.write_text(TOTALRATE.format(rules="A(s~U) -> A(s~P) MM(k,Km) TotalRate"), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"m\.bngl:13: .*TotalRate cannot be used with the MM\(\) rate law"):
+        read_bngl(path)

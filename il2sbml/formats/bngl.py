@@ -47,8 +47,12 @@ lines) and ``RateLaw.pm`` (``newRateLaw``, ``validate``: ``MM`` and ``Sat``; see
   functions ``f() = expr``; reaction rules, named (``R1:``) or not (named ``Rule<position>``
   as BioNetGen 2.2 did; a numeric label or leading index is an index), with
   ``include_reactants``/``exclude_reactants`` (several, and several patterns each) and
-  ``DeleteMolecules``; the ``generate_network`` action's ``max_iter``, ``max_agg`` and
-  ``max_stoich`` options.
+  ``DeleteMolecules`` and ``TotalRate`` (which BNG2.pl's network generation ignores, so each
+  reaction gets the rule's rate times its reactants, with a warning; only its effect on which
+  reactions merge is kept, and ``TotalRate`` with ``MM()``/``Sat()`` is refused as BNG2.pl
+  refuses it); the ``generate_network`` action's ``max_iter``, ``max_agg`` and
+  ``max_stoich`` options, and BioNetGen's defaults where it sets none (``max_iter`` 100,
+  ``max_agg`` 10^9, truncating; see :func:`il2sbml.generate.netgen.generate_network`).
 * **Patterns**: every site and bond form of BNG2.pl's grammar (bond labels of letters or
   digits, ``!+``, ``!?``, ``~?``, labels and compartments in any order, empty sites skipped);
   those il2sbml does not model are refused by name: a site with two bonds, a site's own
@@ -68,7 +72,7 @@ ours.
 
 Refused by name with the line (:class:`~il2sbml.lang.errors.NotSupportedError`): energy patterns,
 population maps and other unknown blocks, local functions ``f(x)`` and ``%x:`` pattern
-labels, ``TotalRate``, ``MoveConnected``, ``priority``, ``include_products``/
+labels, ``MoveConnected``, ``priority``, ``include_products``/
 ``exclude_products``, the ``Hill``/``Arrhenius``/``FunctionProduct`` rate laws, ``mratio``,
 ``TFUN``, observables with count constraints (``A()==2``) and unknown ``generate_network``
 options.
@@ -749,7 +753,7 @@ class _Reader:
         mods = list(re.finditer(r"\b(include_reactants|exclude_reactants|include_products|exclude_products|"
                                 r"DeleteMolecules|MoveConnected|TotalRate|priority)\b", rest))
         rate_text = rest[:mods[0].start()] if mods else rest
-        include, exclude, delete = [], [], False
+        include, exclude, delete, total_rate = [], [], False, False
         pos = mods[0].start() if mods else len(rest)
         while pos < len(rest):
             mm = re.match(r"\s*(include_reactants|exclude_reactants|include_products|exclude_products|"
@@ -763,8 +767,12 @@ class _Reader:
             if word == "DeleteMolecules":
                 delete = True
                 continue
-            if word in ("MoveConnected", "TotalRate"):
-                raise self.unsupported(e.line, f"the {word} rule modifier")
+            if word == "TotalRate":
+                total_rate = True
+                continue
+            if word == "MoveConnected":
+                raise self.unsupported(e.line, "the MoveConnected rule modifier",
+                                       hint="transport of whole complexes between compartments")
             if word == "priority":
                 raise self.unsupported(e.line, "rule priorities (priority=...)")
             if word in ("include_products", "exclude_products"):
@@ -791,7 +799,7 @@ class _Reader:
                 "reactants": [self.pattern(e.line, p, "rule")[0] for p in reactants],
                 "products": [self.pattern(e.line, p, "rule")[0] for p in products],
                 "reversible": reversible, "rates": rates, "include": include, "exclude": exclude,
-                "delete": delete, "rate_text": rate_text.strip()}
+                "delete": delete, "rate_text": rate_text.strip(), "total_rate": total_rate}
 
     def rules(self):
         model = self.model
@@ -813,6 +821,16 @@ class _Reader:
                                  component=comp, hint="separate forward and reverse rates with a comma"
                                  if want == 2 else None)
             rates = [self.rate(e.line, t, where=comp) for t in r["rates"]]
+            if r["total_rate"]:
+                for t, x in zip(r["rates"], rates):
+                    law = rate_law(x)
+                    if law is not None:
+                        raise self.error(e.line, f"TotalRate cannot be used with the {law[0]}() rate law {t.strip()!r} "
+                                         "(BNG2.pl refuses it too)", component=comp)
+                if r["reactants"] and any(p.strip() != "0" for p in r["reactants"]):
+                    self.warn(e.line, f"rule {rname!r}: TotalRate is ignored by network generation, as BNG2.pl's "
+                              "generate_network ignores it: each reaction gets the rule's rate times its reactants "
+                              "(only NFsim reads it as the rule's total rate)")
             inc: dict = {}
             exc: dict = {}
             for pos, pats in r["include"]:
@@ -825,7 +843,7 @@ class _Reader:
                                        rates[1] if r["reversible"] else None,
                                        include_reactants=inc or None, exclude_reactants=exc or None,
                                        delete_molecules=r["delete"])
-            fixed = [replace(x, origin=origin) for x in out]
+            fixed = [replace(x, origin=origin, total_rate=r["total_rate"]) for x in out]
             model.rules[-len(fixed):] = fixed
             model.rule_names[rname] = origin
 
@@ -1219,6 +1237,8 @@ def write_bngl(model: Model, *, network=None) -> str:
                 line += f" {key}({pos + 1}," + ",".join(_graph_text(g) for g in graphs) + ")"
         if r.delete_molecules:
             line += " DeleteMolecules"
+        if r.total_rate:
+            line += " TotalRate"
         out.append(line)
     out.append("end reaction rules")
     out.append("end model")

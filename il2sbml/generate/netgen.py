@@ -456,10 +456,11 @@ class _Generator:
         rs = tuple(reactant_idx) if cr.law else tuple(sorted(reactant_idx))
         vf, uf = self._volume_factor(cr, rs, ps)
         rate = cr.rule.rate.text
-        if self.bngl and not _SHARED_RATE.match(rate):
+        if self.bngl and (cr.rule.total_rate or not _SHARED_RATE.match(rate)):
             # BioNetGen merges reactions of different rules only when their rate laws have the same
             # constants *by name* (RateLaw::equivalent): a rate that is a number or an expression
-            # becomes a new _rateLawN of its rule, so such reactions stay apart
+            # becomes a new _rateLawN of its rule, and so does any rate of a TotalRate rule (forced
+            # into a function), so such reactions stay apart
             rate = (rate, cr.rule.name)
         key = (rs, ps, rate, vf, uf)
         entry = self.reactions.get(key)
