@@ -274,7 +274,7 @@ BAD = {
                          NotSupportedError, "include_products", ["include_products"]),
     "pattern label": ("deg: A(s~P) -> 0  k0", "deg: %x:A(s~P) -> 0  k0",
                       NotSupportedError, "%x:A", ["%x:", "local functions"]),
-    "count constraint": ("Molecules Atot A()", "Species Big A()>=3",
+    "count constraint in Molecules": ("Molecules Atot A()", "Molecules Big A()>=3",
                          NotSupportedError, "A()>=3", ["count constraint"]),
     "unknown option": ("generate_network({overwrite=>1})", "generate_network({overwrite=>1,check_iso=>0})",
                        NotSupportedError, "check_iso", ["generate_network option", "check_iso"]),
@@ -528,4 +528,40 @@ def test_totalrate_with_a_rate_law_is_refused_as_bionetgen_refuses_it(tmp_path):
     path = tmp_path / "m.bngl"
     path.write_text(TOTALRATE.format(rules="A(s~U) -> A(s~P) MM(k,Km) TotalRate"), encoding="utf-8")
     with pytest.raises(ModelError, match=r"m\.bngl:13: .*TotalRate cannot be used with the MM\(\) rate law"):
+        read_bngl(path)
+
+
+def test_species_observables_with_count_constraints(tmp_path):
+    """``Species X A()==2`` counts the species with exactly two matches of A() (BNG2.pl's
+    Observable.pm compares the number of matches; ``=`` means ``==``). A chain A-A-A... grows
+    to three molecules here; species: A, A2, A3."""
+    text = ("begin model\nbegin parameters\nk 1\nend parameters\n"
+            "begin molecule types\nA(l,r)\nend molecule types\n"
+            "begin seed species\nA(l,r) 10\nend seed species\n"
+            "begin observables\n"
+            "Species Two A()==2\nSpecies Many A>1\nSpecies Few A()<2, A(l!+)=1\nSpecies Any A()\n"
+            "Molecules Mols A()\n"
+            "end observables\n"
+            "begin reaction rules\nA(r) + A(l) -> A(r!1).A(l!1) k\nend reaction rules\nend model\n"
+            "generate_network({overwrite=>1,max_agg=>3})\n")
+    model = read_bngl(text, name="m")
+    net = generate_network(model)
+    size = {s.index: len(s.molecules) for s in net.species}
+    assert sorted(size.values()) == [1, 2, 3]
+    obs = {o.name: {size[i]: w for i, w in o.weights} for o in net.observables}
+    assert obs["Two"] == {2: 1.0}
+    assert obs["Many"] == {2: 1.0, 3: 1.0}
+    # per pattern: A()<2 holds for the monomer; A(l!+)=1 for the dimer (one A with l bound)
+    assert obs["Few"] == {1: 1.0, 2: 1.0}
+    assert obs["Any"] == {1: 1.0, 2: 1.0, 3: 1.0}
+    assert obs["Mols"] == {1: 1.0, 2: 2.0, 3: 3.0}
+    assert model.observables["Two"].texts == ("A()==2",)
+    again = generate_network(read_bngl(write_bngl(model), name="m"))
+    assert [o.weights for o in again.observables] == [o.weights for o in net.observables]
+
+
+def test_count_constraints_elsewhere_are_refused_by_name(tmp_path):
+    path = tmp_path / "m.bngl"
+    path.write_text(MINIMAL.replace("end observables", "Molecules Two A()==2\nend observables"), encoding="utf-8")
+    with pytest.raises(NotSupportedError, match=r"m\.bngl:\d+: the count constraint in 'A\(\)==2'"):
         read_bngl(path)

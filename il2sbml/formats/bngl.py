@@ -74,8 +74,10 @@ Refused by name with the line (:class:`~il2sbml.lang.errors.NotSupportedError`):
 population maps and other unknown blocks, local functions ``f(x)`` and ``%x:`` pattern
 labels, ``MoveConnected``, ``priority``, ``include_products``/
 ``exclude_products``, the ``Hill``/``Arrhenius``/``FunctionProduct`` rate laws, ``mratio``,
-``TFUN``, observables with count constraints (``A()==2``) and unknown ``generate_network``
-options.
+``TFUN``, count constraints (``A()==2``) outside ``Species`` observables, and unknown
+``generate_network`` options. ``Species`` observables with count constraints are read as
+BNG2.pl reads them: a species counts once for each pattern whose number of matches satisfies
+its constraint.
 
 Writing
 -------
@@ -132,6 +134,8 @@ _UNSUPPORTED_BLOCKS = {
     "groups": "a 'groups' block (this is a .net network file, not a rule-based model)",
 }
 _UNSUPPORTED_RATE_LAWS = ("Hill", "Arrhenius", "FunctionProduct")
+# a pattern's count constraint (BNG2.pl's SpeciesGraph.pm quantifier): R==2, R()>1, A(b!+)<=3
+_COUNT_RE = re.compile(r"\s*(==|<=|>=|=|<|>)\s*(\d+)\s*$")
 # generate_network options that only change what BioNetGen prints or where it writes
 _GN_OUTPUT_OPTIONS = {"overwrite", "verbose", "print_iter", "textreaction", "textspecies", "prefix", "suffix"}
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -530,8 +534,9 @@ class _Reader:
         text = text.strip()
         if re.match(r"^%\w+\s*:", text):
             raise self.unsupported(line, f"the pattern label in {text!r} ({where}; local functions)")
-        if re.search(r"(==|<=|>=|<|>)\s*\d+\s*$", text):
-            raise self.unsupported(line, f"the count constraint in {text!r} ({where})")
+        if _COUNT_RE.search(text):
+            raise self.unsupported(line, f"the count constraint in {text!r} ({where})",
+                                   hint="count constraints are read in Species observables only")
         fixed = False
         if text.startswith("$"):
             fixed, text = True, text[1:].strip()
@@ -656,8 +661,21 @@ class _Reader:
         model = self.model
         for e in self.blocks.get("observables", []):
             kind, oname, pats = self.observable_fields(e)
+            counts = []
+            for i, p in enumerate(pats):
+                m = _COUNT_RE.search(p)
+                if m and kind == "species":
+                    # BNG2.pl (Observable.pm): a Species observable counts a species once per
+                    # pattern whose number of matches satisfies the constraint
+                    pats[i] = p[:m.start()]
+                    counts.append(({"=": "=="}.get(m.group(1), m.group(1)), int(m.group(2))))
+                else:
+                    counts.append(None)
             texts = [self.pattern(e.line, p, f"observable {oname!r}")[0] for p in pats]
             o, origin = self.declare(e.line, model.observable, oname, texts, kind=kind)
+            if any(counts):
+                full = tuple(t + (f"{c[0]}{c[1]}" if c else "") for t, c in zip(texts, counts))
+                o = replace(o, texts=full, counts=tuple(counts))
             model.observables[oname] = replace(o, origin=origin)
 
     # -- functions
@@ -1207,7 +1225,9 @@ def write_bngl(model: Model, *, network=None) -> str:
     out.append("begin observables")
     for o in model.observables.values():
         kind = "Molecules" if o.kind == "molecules" else "Species"
-        out.append(f"    {kind}  {o.name}  " + ", ".join(_graph_text(g) for g in o.patterns))
+        counts = o.counts or (None,) * len(o.patterns)
+        out.append(f"    {kind}  {o.name}  " + ", ".join(_graph_text(g) + (f"{c[0]}{c[1]}" if c else "")
+                                                        for g, c in zip(o.patterns, counts)))
     out.append("end observables")
     if model.functions:
         out.append("begin functions")

@@ -109,6 +109,7 @@ BNG2.pl on networks of 1,600 to 153,000 reactions, 153,090 reactions in ~15 s an
 
 from __future__ import annotations
 
+import operator
 import re
 import time
 import warnings
@@ -151,6 +152,7 @@ DEFAULT_TIMEOUT = 600.0
 # a rate that BioNetGen names by itself (a parameter or function name, or MM()/Sat() of names):
 # reactions of different rules with such a rate merge, as in BioNetGen
 _NAME = r"[A-Za-z_]\w*"
+_COUNT_OPS = {"==": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _SHARED_RATE = re.compile(rf"^\s*(?:{_NAME}(?:\s*\(\s*\))?|(?:MM|Sat)\s*\(\s*{_NAME}(?:\s*,\s*{_NAME})*\s*\))\s*$")
 
 
@@ -676,11 +678,14 @@ class _Generator:
         for o in model.observables.values():
             weights = []
             pats = [CompiledPattern(g) for g in o.patterns]
+            counts = o.counts or (None,) * len(pats)
             for sp in self.species:
                 if o.kind == "molecules":
                     w = sum(len(embeddings(p, sp)) for p in pats)
                 else:
-                    w = sum(1 for p in pats if embeddings(p, sp))
+                    # a count constraint (BNGL ``R==2``) compares the number of matches
+                    w = sum(1 for p, c in zip(pats, counts)
+                            if (_COUNT_OPS[c[0]](len(embeddings(p, sp)), c[1]) if c else embeddings(p, sp)))
                 if w:
                     weights.append((sp.index, float(w)))
             observables.append(NetObservable(o.name, o.kind, tuple(weights)))

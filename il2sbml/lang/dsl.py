@@ -126,6 +126,10 @@ class Observable:
     patterns: tuple[Graph, ...]
     texts: tuple[str, ...]
     origin: Origin | None
+    # BNGL count constraints of a Species observable, one per pattern: None, or (relation, n)
+    # with relation one of ==, <, <=, >, >= (``Species Rdim R==2``: species whose number of
+    # matches of R() is 2); empty when no pattern has one
+    counts: tuple = ()
 
 
 @dataclass(frozen=True)
