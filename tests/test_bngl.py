@@ -565,3 +565,20 @@ def test_count_constraints_elsewhere_are_refused_by_name(tmp_path):
     path.write_text(MINIMAL.replace("end observables", "Molecules Two A()==2\nend observables"), encoding="utf-8")
     with pytest.raises(NotSupportedError, match=r"m\.bngl:\d+: the count constraint in 'A\(\)==2'"):
         read_bngl(path)
+
+
+def test_a_bngl_rule_that_changes_nothing_makes_no_reaction_with_a_warning(tmp_path):
+    """BNG2.pl accepts ``A(s~U) -> A(s~U) k`` and drops its reactions (reactants equal products);
+    a DSL model still refuses such a rule at its declaration."""
+    path = tmp_path / "m.bngl"
+    path.write_text(TOTALRATE.format(rules="A(s~U) -> A(s~U) k\nA(s~U) -> A(s~P) k"), encoding="utf-8")
+    model = read_bngl(path)
+    with pytest.warns(UserWarning, match=r"m\.bngl:13: rule 'Rule1' changes nothing"):
+        net = generate_network(model)
+    assert [r.rule for r in net.reactions] == ["Rule2"]
+    from il2sbml.lang.dsl import Model
+    m = Model("m")
+    m.parameter("k", 1)
+    m.molecule_type("A(s~U~P)")
+    with pytest.raises(ModelError, match="changes nothing"):
+        m.rule("r", "A(s~U) -> A(s~U)", "k")

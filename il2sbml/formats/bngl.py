@@ -1120,7 +1120,7 @@ def _rate_corrections(model: Model, network) -> dict:
 
     out: dict = {}
     for rule in model.rules:
-        cr = compile_rule(model, rule)
+        cr = compile_rule(model, rule, check_only=True)
         out[rule.name] = (1.0 if cr.unit is None else cr.unit.scale, None)
     if not model.compartments:
         return {k: (uf, {}) for k, (uf, _) in out.items()}

@@ -615,7 +615,7 @@ class Model:
             compile_rule,  # validates the rule's operations and rate units
         )
         for r in out:
-            compile_rule(self, r)
+            compile_rule(self, r, check_only=True)
         self.rules.extend(out)
         return tuple(out)
 

@@ -30,6 +30,7 @@ its ``.net``). Their constants are parameters; they are supported in dimension-f
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import permutations, product
@@ -70,7 +71,7 @@ class CompiledRule:
     law: str | None = None             # "MM" or "Sat" for those rate laws; None: elementary
 
 
-def compile_rule(model: Model, rule: Rule) -> CompiledRule:
+def compile_rule(model: Model, rule: Rule, *, check_only: bool = False) -> CompiledRule:
     """Validate a rule and derive its operations, reaction centre and symmetry factor."""
     comp = f"rule {rule.name!r}"
     origin = rule.origin
@@ -280,8 +281,15 @@ def compile_rule(model: Model, rule: Rule) -> CompiledRule:
         product_compartments=[g.compartment for g in P],
         centre=[sorted(c) for c in centre], factor=1.0, functional=False, unit=None, order=len(R))
     if not any([state_changes, bond_del, bond_add, mol_del, species_del, created]):
-        raise err("the rule changes nothing: its two sides are the same",
-                  hint="check the states and bonds on the right-hand side")
+        if getattr(model, "dialect", "dsl") != "bngl":
+            raise err("the rule changes nothing: its two sides are the same",
+                      hint="check the states and bonds on the right-hand side")
+        # BNG2.pl accepts such a rule and drops every reaction it makes (RxnList::add: reactants
+        # equal products), so a BNGL file gets the same network, with a warning (once: when the
+        # network is generated, not when the rule is checked at its declaration)
+        if not check_only:
+            warnings.warn(f"{rule.origin or model.name}: rule {rule.name!r} changes nothing (its two sides are "
+                          "the same): it makes no reaction, as in BNG2.pl", stacklevel=2)
     cr.factor = _symmetry_factor(cr, rule, mapping, compmap)
     _compile_rate(model, cr, err)
     return cr
