@@ -274,6 +274,8 @@ BAD = {
                          NotSupportedError, "include_products", ["include_products"]),
     "pattern label": ("deg: A(s~P) -> 0  k0", "deg: %x:A(s~P) -> 0  k0",
                       NotSupportedError, "%x:A", ["%x:", "local functions"]),
+    "molecule's own bond in a rule": ("deg: A(s~P) -> 0  k0", "deg: A(s~P)!+ -> A(s~U)!+  k0",
+                                      Il2sbmlError, "A(s~P)!+", ["rule 'deg'", "molecule's own bond", "A!+"]),
     "count constraint in Molecules": ("Molecules Atot A()", "Molecules Big A()>=3",
                          NotSupportedError, "A()>=3", ["count constraint"]),
     "unknown option": ("generate_network({overwrite=>1})", "generate_network({overwrite=>1,check_iso=>0})",

@@ -229,7 +229,8 @@ def _split_top(text: str, seps: str) -> list[str]:
             depth += 1
         elif ch in ")}]":
             depth -= 1
-        if depth == 0 and ch in seps:
+        if depth == 0 and ch in seps and not (ch == "+" and cur and cur[-1] == "!"):
+            # '!+' (a bond to anything) is part of a pattern, not a separator
             parts.append("".join(cur))
             cur = []
         else:
@@ -752,7 +753,7 @@ class _Reader:
                     depth += 1
                 elif ch == ")":
                     depth -= 1
-                elif depth == 0 and (ch.isspace() or ch in "+,"):
+                elif depth == 0 and (ch.isspace() or ch in "+,") and not (ch == "+" and rhs[k - 1] == "!"):
                     break
                 k += 1
             if k == j:
