@@ -584,3 +584,30 @@ def test_a_bngl_rule_that_changes_nothing_makes_no_reaction_with_a_warning(tmp_p
     m.molecule_type("A(s~U~P)")
     with pytest.raises(ModelError, match="changes nothing"):
         m.rule("r", "A(s~U) -> A(s~U)", "k")
+
+
+def test_bngl_molecule_with_other_sites_in_the_product_is_replaced_as_in_bionetgen(tmp_path):
+    """BNG2.pl maps a reactant molecule only to a product molecule with the same sites; otherwise
+    the reactant is deleted (here its whole species) and the product created, which must then
+    list every site (BNG2.pl 2.9.3's network for this file: 1 -> 4 and 2 -> 4, the bound A
+    untouched). A DSL rule like it is refused."""
+    text = ("begin model\nbegin parameters\nk 1\nend parameters\n"
+            "begin molecule types\nA(s~U~P,t~U~P,b)\nB(a)\nend molecule types\n"
+            "begin seed species\nA(s~U,t~U,b) 1\nA(s~U,t~P,b) 1\nA(s~U,t~U,b!1).B(a!1) 1\nend seed species\n"
+            "begin reaction rules\nA(s~U,b) -> A(s~P,t~P,b) k\nend reaction rules\nend model\n")
+    net = generate_network(read_bngl(text, name="m"))
+    labels = [s.label for s in net.species]
+    assert len(labels) == 4 and labels[3] == "A(s~P,t~P,b)"
+    assert sorted((r.reactants, r.products, r.stat_factor) for r in net.reactions) == [((0,), (3,), 1.0),
+                                                                                      ((1,), (3,), 1.0)]
+    path = tmp_path / "m.bngl"
+    path.write_text(text.replace("A(s~U,b) -> A(s~P,t~P,b) k", "A(s~U) -> A(s~P,t~P) k"), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"m\.bngl:\d+: rule 'Rule1': new molecule A must list every site; "
+                                         r"'b' is missing \(no reactant A has the same sites"):
+        generate_network(read_bngl(path))
+    from il2sbml.lang.dsl import Model
+    m = Model("m")
+    m.parameter("k", 1)
+    m.molecule_type("A(s~U~P,t~U~P,b)")
+    with pytest.raises(ModelError, match="appear on one side of the rule only"):
+        m.rule("r", "A(s~U,b) -> A(s~P,t~P,b)", "k")

@@ -80,6 +80,7 @@ def compile_rule(model: Model, rule: Rule, *, check_only: bool = False) -> Compi
         return cls(msg, origin=origin, component=comp, hint=hint)
 
     R, P = rule.reactants, rule.products
+    bngl = getattr(model, "dialect", "dsl") == "bngl"
     rmols = [(pi, mi) for pi, g in enumerate(R) for mi in range(len(g.mols))]
     pmols = [(qj, mj) for qj, g in enumerate(P) for mj in range(len(g.mols))]
     # ---- molecule map, by %label then by type in order
@@ -101,6 +102,11 @@ def compile_rule(model: Model, rule: Rule, *, check_only: bool = False) -> Compi
         t = P[qj].mols[mj].type
         for pi, mi in rmols:
             if (pi, mi) not in used and R[pi].mols[mi].type == t and not R[pi].mols[mi].label:
+                if bngl and Counter(c.name for c in R[pi].mols[mi].comps) != \
+                        Counter(c.name for c in P[qj].mols[mj].comps):
+                    # BNG2.pl maps molecules only to one with the same sites: otherwise the
+                    # reactant molecule is deleted and the product one created
+                    continue
                 mapping[(qj, mj)] = (pi, mi)
                 used.add((pi, mi))
                 break
@@ -154,7 +160,11 @@ def compile_rule(model: Model, rule: Rule, *, check_only: bool = False) -> Compi
             taken[site] += 1
             js = by_name.get(site, [])
             if k >= len(js):
-                raise err(f"new molecule {pm.type} must list every site; {site!r} is missing",
+                why = ""
+                if bngl and any(R[pi].mols[mi].type == pm.type and (pi, mi) not in used for pi, mi in rmols):
+                    why = (f" (no reactant {pm.type} has the same sites, so, as in BNG2.pl, this one is a new "
+                           "molecule: list the same sites on both sides to change one)")
+                raise err(f"new molecule {pm.type} must list every site; {site!r} is missing{why}",
                           hint=f"write it fully, e.g. {mt.declaration()}")
             c = pm.comps[js[k]]
             pos_of[js[k]] = len(comps)
