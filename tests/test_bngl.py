@@ -611,3 +611,25 @@ def test_bngl_molecule_with_other_sites_in_the_product_is_replaced_as_in_bionetg
     m.molecule_type("A(s~U~P,t~U~P,b)")
     with pytest.raises(ModelError, match="appear on one side of the rule only"):
         m.rule("r", "A(s~U,b) -> A(s~P,t~P,b)", "k")
+
+
+def test_bngl_bond_moved_in_one_step_is_broken_and_made_as_in_bionetgen():
+    """``A(b!1).B(a!1) + C(a) -> A(b!1).C(a!1) + B(a)``: BNG2.pl breaks A-B and makes A-C in one
+    reaction; so does a BNGL model (the DSL asks for two rules)."""
+    text = ("begin model\nbegin parameters\nk 1\nend parameters\n"
+            "begin molecule types\nA(b)\nB(a)\nC(a)\nend molecule types\n"
+            "begin seed species\nA(b!1).B(a!1) 1\nC(a) 1\nend seed species\n"
+            "begin reaction rules\nA(b!1).B(a!1) + C(a) -> A(b!1).C(a!1) + B(a) k\nend reaction rules\nend model\n")
+    net = generate_network(read_bngl(text, name="m"))
+    labels = [s.label for s in net.species]
+    assert sorted(labels) == sorted(["A(b!1).B(a!1)", "C(a)", "A(b!1).C(a!1)", "B(a)"])
+    (r,) = net.reactions
+    assert ({labels[i] for i in r.reactants}, {labels[i] for i in r.products}, r.stat_factor) == (
+        {"A(b!1).B(a!1)", "C(a)"}, {"A(b!1).C(a!1)", "B(a)"}, 1.0)
+    from il2sbml.lang.dsl import Model
+    m = Model("m")
+    m.parameter("k", 1)
+    for t in ("A(b)", "B(a)", "C(a)"):
+        m.molecule_type(t)
+    with pytest.raises(ModelError, match="moved to a new partner"):
+        m.rule("r", "A(b!1).B(a!1) + C(a) -> A(b!1).C(a!1) + B(a)", "k")

@@ -232,7 +232,8 @@ def compile_rule(model: Model, rule: Rule, *, check_only: bool = False) -> Compi
         if qx is None and qy is None:
             continue  # both ends on deleted molecules: implicit
         for end, q in ((x, qx), (y, qy)):
-            if q is not None and p_partner.get(q) is not None:
+            if q is not None and p_partner.get(q) is not None and not bngl:
+                # BNG2.pl reads this as the old bond broken and the new one made (below)
                 raise err("a site's bond is moved to a new partner in one step; break and make bonds in separate rules")
         if qx is None or qy is None:
             # one end deleted with its molecule: the bond goes with it (not reaction centre)
@@ -250,6 +251,9 @@ def compile_rule(model: Model, rule: Rule, *, check_only: bool = False) -> Compi
         for r in (rx, ry):
             if r is not None:
                 bond = R[r[0]].mols[r[1]].comps[r[2]].bond
+                if bond is not None and bngl and r in r_partner and (
+                        compmap.get(r_partner[r]) is None or any(r in pair for pair in bond_del)):
+                    bond = None  # its old bond is broken by this rule (or goes with a deleted molecule)
                 if bond is not None:
                     raise err(f"site {R[r[0]].mols[r[1]].type}.{R[r[0]].mols[r[1]].comps[r[2]].name} gains a bond but "
                               f"is not free on the left ({_show_bond(bond)})",
