@@ -633,3 +633,19 @@ def test_bngl_bond_moved_in_one_step_is_broken_and_made_as_in_bionetgen():
         m.molecule_type(t)
     with pytest.raises(ModelError, match="moved to a new partner"):
         m.rule("r", "A(b!1).B(a!1) + C(a) -> A(b!1).C(a!1) + B(a)", "k")
+
+
+def test_bngl_wildcard_bond_written_free_on_the_right_is_left_as_it_is():
+    """``A(l!?,t!1).T(b!1) -> A(l,t) DeleteMolecules``: BNG2.pl keeps A's l bond (species
+    A.L.T gives A.L), and refuses ``!+`` to free ("illegal wildcard bond breaking")."""
+    rules = "A(l!?,t!1).T(b!1) -> A(l,t) k DeleteMolecules"
+    text = ("begin model\nbegin parameters\nk 1\nend parameters\n"
+            "begin molecule types\nA(l,t)\nL(a)\nT(b)\nend molecule types\n"
+            "begin seed species\nA(l!2,t!1).T(b!1).L(a!2) 1\nA(l,t!1).T(b!1) 1\nend seed species\n"
+            "begin reaction rules\n{}\nend reaction rules\nend model\n")
+    net = generate_network(read_bngl(text.format(rules), name="m"))
+    labels = [s.label for s in net.species]
+    assert sorted((labels[r.reactants[0]], labels[r.products[0]]) for r in net.reactions) == [
+        ("A(l!1,t!2).L(a!1).T(b!2)", "A(l!1,t).L(a!1)"), ("A(l,t!1).T(b!1)", "A(l,t)")]
+    with pytest.raises(ModelError, match=r"changes from !\+ to free; a wildcard bond cannot be made or broken"):
+        generate_network(read_bngl(text.format(rules.replace("l!?", "l!+")), name="m"))

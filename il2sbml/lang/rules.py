@@ -218,6 +218,8 @@ def compile_rule(model: Model, rule: Rule, *, check_only: bool = False) -> Compi
             centre[pi].add(("c", mi, ci))
         ka, kb = _bond_kind(a.bond), _bond_kind(b.bond)
         if ka in ("+", "?") or kb in ("+", "?"):
+            if bngl and ka == "?" and kb == "free":
+                continue  # BNG2.pl keeps the site as it is (its bond, if any, stays)
             if ka != kb:
                 raise err(f"site {R[pi].mols[mi].type}.{a.name} changes from {_show_bond(a.bond)} to "
                           f"{_show_bond(b.bond)}; a wildcard bond cannot be made or broken",
