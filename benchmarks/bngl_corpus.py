@@ -384,7 +384,9 @@ def write_md(rows: list[dict], out: Path, corpus: Path, commit: str, args, bng_s
         f"BNG2.pl{' (in the reused run)' if bng_source is not None else ''}, "
         f"{sum(r['il2sbml_s'] for r in rows) / 60:.0f} min in il2sbml (`--only SUBSTRING` runs a "
         "subset, `--resume` keeps the rows already in the JSON). il2sbml gets `--timeout S` and is killed "
-        "at S + 15 s. `tests/test_bngl_corpus.py` checks a subset of these rows on every test run.",
+        "at S + 15 s. `tests/test_bngl_corpus.py` checks, on every test run, that each file BNG2.pl "
+        "generated (less four slow ones it names) is still `same` or a located refusal, and that `same` rows "
+        "stay `same`.",
         "",
         "Outcomes: `same` (species and reaction counts equal), `mismatch` (both ran, counts "
         "differ), `refused` (il2sbml refused with `FILE:LINE:` and a message), `error` (any other "
@@ -393,6 +395,7 @@ def write_md(rows: list[dict], out: Path, corpus: Path, commit: str, args, bng_s
         "",
         f"Files: {len(rows)}. " + ", ".join(f"{o}: {totals[o]}" for o in OUTCOMES) + ".",
         "",
+    ] + refusal_summary(rows) + [
         "| model | BNG species | BNG reactions | il2sbml species | il2sbml reactions | outcome | BNG s "
         "| il2sbml s | message |",
         "|---|---:|---:|---:|---:|---|---:|---:|---|",
@@ -414,6 +417,41 @@ def write_md(rows: list[dict], out: Path, corpus: Path, commit: str, args, bng_s
             md_escape(msg)]) + " |")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# what a refusal is about, from its message (first match wins); the rest are listed as they read
+CONSTRUCTS = [
+    ("energy patterns (energy-based BNGL)", r"energy patterns"),
+    ("MoveConnected (moving whole complexes between compartments)", r"MoveConnected"),
+    ("a rule moving a molecule between compartments (transport)", r"between compartments; transport"),
+    ("local functions and %x: pattern labels", r"local function|pattern label"),
+    ("a site with two bonds (b!1!2)", r"a site with 2 bonds"),
+    ("mratio() (no exact SBML form)", r"mratio"),
+    ("a molecule's own state or bond (Smad1()!+)", r"a molecule's own (state|bond)"),
+    ("a block other than the model's (e.g. begin protocol)", r"block '.*' is not supported"),
+    ("a line BNG2.pl reads leniently (several seeds on one line, text after a value)",
+     r"unexpected .* after the expression"),
+]
+
+
+def refusal_summary(rows: list[dict]) -> list[str]:
+    """A short table: refused files (with a BNG2.pl reference) by construct."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        if r["outcome"] != "refused":
+            continue
+        msg = re.sub(r"^il2sbml: error: [^:]*:\d+: ", "", r.get("message", ""))
+        name = next((label for label, rx in CONSTRUCTS if re.search(rx, msg)), None)
+        if name is None:
+            name = re.sub(r"^(rule|seed|observable|parameter) '[^']*': ", "", msg)[:100]
+        counts[name] = counts.get(name, 0) + 1
+    if not counts:
+        return []
+    out = ["What the `refused` files (those with a BNG2.pl network) use; every refusal names its construct "
+           "and its `FILE:LINE`:", "",
+           "| construct | files |", "|---|---:|"]
+    out += [f"| {md_escape(k)} | {n} |" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return out + [""]
 
 
 def write_json(rows: list[dict], out: Path, commit: str, args) -> None:
@@ -466,10 +504,21 @@ def main(argv: list[str] | None = None) -> int:
                    help="take BNG2.pl's side from this JSON (default tests/corpus/bng_counts.json); run il2sbml only")
     p.add_argument("--write-bng-counts", type=Path, metavar="JSON",
                    help="after the run, write BNG2.pl's side of every row to JSON (for --reuse-bng)")
+    p.add_argument("--md-only", action="store_true",
+                   help="run nothing: rewrite --md from the rows in --json-out (after a change to the table's format)")
     args = p.parse_args(argv)
 
     corpus = args.corpus.resolve()
     commit = corpus_commit(corpus)
+    if args.md_only:
+        saved = json.loads(args.json_out.read_text(encoding="utf-8"))
+        rows = saved["rows"]
+        args.timeout, args.jobs = saved["timeout_s"], saved["jobs"]
+        source = None
+        if all(r.get("bng_reused") for r in rows):
+            source = read_bng_counts((args.reuse_bng or DEFAULT_BNG_COUNTS).resolve(), commit)[1]
+        write_md(rows, args.md, corpus, commit, args, source)
+        return 0
     bng_source = None
     if args.reuse_bng is not None:
         reused, bng_source = read_bng_counts(args.reuse_bng.resolve(), commit)
