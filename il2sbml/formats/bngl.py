@@ -63,6 +63,15 @@ lines) and ``RateLaw.pm`` (``newRateLaw``, ``validate``: ``MM`` and ``Sat``; see
 * What BNG2.pl accepts with a warning (a line that is neither a block nor an action, a
   parameter defined twice) is accepted with a warning too (``warnings.warn`` and
   ``model.bngl_warnings``).
+* **Rule semantics as BNG2.pl's** where they differ from the DSL's stricter checks (the
+  dialect ``"bngl"`` switches them on in :mod:`il2sbml.lang.rules` and
+  :mod:`il2sbml.generate.netgen`; each checked against BNG2.pl 2.9.3's ``.net``): a reactant
+  molecule maps only to a product molecule with the same sites, otherwise it is deleted and
+  the product one created (which must then list every site); a bond moved to a new partner
+  is broken and made in one reaction; a site ``!?`` on the left and free on the right is left
+  as it is; a rule whose sides are the same makes no reaction (warned); reactions of two rules
+  merge only when their rates are names (a number or an expression is the rule's own
+  ``_rateLawN`` in BioNetGen).
 
 Every other action (``simulate``, ``writeSBML``, ``setParameter``, ``parameter_scan`` ...)
 is read, **not executed**, and listed on ``model.bngl_actions`` as ``(line, name, argtext)``
