@@ -443,7 +443,7 @@ _MATH: dict[str, Callable[..., float]] = {
     "asinh": math.asinh,
     "acosh": math.acosh,
     "atanh": math.atanh,
-    "rint": round,
+    "rint": lambda x: float(math.floor(x + 0.5)),  # BioNetGen's rint (Expression.pm): half up
     "min": min,
     "max": max,
 }

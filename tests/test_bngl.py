@@ -255,8 +255,8 @@ BAD = {
                       NotSupportedError, "begin widgets", ["block", "widgets"]),
     "local function": ("end model", "begin functions\n  f(x) = 2*k\nend functions\nend model",
                        NotSupportedError, "f(x) = 2*k", ["local function", "f(x)"]),
-    "TotalRate": ("deg: A(s~P) -> 0  k0", "deg: A(s~P) -> 0  k0 TotalRate",
-                  NotSupportedError, "TotalRate", ["TotalRate"]),
+    "MoveConnected": ("deg: A(s~P) -> 0  k0", "deg: A(s~P) -> 0  k0 MoveConnected",
+                      NotSupportedError, "MoveConnected", ["MoveConnected"]),
     "Sat with a number": ("deg: A(s~P) -> 0  k0", "deg: A(s~P) -> 0  Sat(k0,10)",
                           ModelError, "Sat(k0,10)", ["rule 'deg'", "Sat()", "parameter names", "'10'"]),
     "MM on one reactant": ("deg: A(s~P) -> 0  k0", "deg: A(s~P) -> 0  MM(k0,k)",
@@ -274,7 +274,9 @@ BAD = {
                          NotSupportedError, "include_products", ["include_products"]),
     "pattern label": ("deg: A(s~P) -> 0  k0", "deg: %x:A(s~P) -> 0  k0",
                       NotSupportedError, "%x:A", ["%x:", "local functions"]),
-    "count constraint": ("Molecules Atot A()", "Species Big A()>=3",
+    "molecule's own bond in a rule": ("deg: A(s~P) -> 0  k0", "deg: A(s~P)!+ -> A(s~U)!+  k0",
+                                      Il2sbmlError, "A(s~P)!+", ["rule 'deg'", "molecule's own bond", "A!+"]),
+    "count constraint in Molecules": ("Molecules Atot A()", "Molecules Big A()>=3",
                          NotSupportedError, "A()>=3", ["count constraint"]),
     "unknown option": ("generate_network({overwrite=>1})", "generate_network({overwrite=>1,check_iso=>0})",
                        NotSupportedError, "check_iso", ["generate_network option", "check_iso"]),
@@ -348,11 +350,11 @@ def test_inferred_molecule_type_rejects_a_site_missing_from_its_first_appearance
 
 def test_cli_reports_error_with_line(tmp_path, capsys):
     path = tmp_path / "bad.bngl"
-    text = MINIMAL.replace("deg: A(s~P) -> 0  k0", "deg: A(s~P) -> 0  k0 TotalRate")
-    path.write_text(text)
+    text = MINIMAL.replace("deg: A(s~P) -> 0  k0", "deg: A(s~P) -> 0  k0 MoveConnected")
+    path.write_text(text, encoding="utf-8")
     assert main(["network", str(path), "--json"]) != 0
     err = capsys.readouterr().err
-    assert f"{path}:{_line(text, 'TotalRate')}:" in err and "TotalRate" in err
+    assert f"{path}:{_line(text, 'MoveConnected')}:" in err and "MoveConnected" in err
 
 
 # ---------------------------------------------------------------- CLI
@@ -415,3 +417,235 @@ def test_expressions_written_in_bngl_syntax():
     assert bngl_expr(Expr.parse("kcat/(Km + Sa0)")) == "kcat/(Km+Sa0)"
     assert bngl_expr(Expr.parse("f()*2")) == "f()*2"
     assert bngl_expr(Expr.parse("1e-3")) == "0.001"
+
+
+def _chain_bngl(n: int) -> str:
+    """M1-M2-...-Mn assembled one link at a time from M1: n monomers and n-1 chains, the
+    last of n molecules (more than the DSL's max_agg of 30 when n > 30)."""
+    types = "\n".join(f"M{i}(l,r)" for i in range(1, n + 1))
+    seeds = "\n".join(f"M{i}(l,r) 10" for i in range(1, n + 1))
+    rules = ["M1(r) + M2(l) -> M1(r!1).M2(l!1) k"]
+    rules += [f"M{i}(l!+,r) + M{i + 1}(l) -> M{i}(l!+,r!1).M{i + 1}(l!1) k" for i in range(2, n)]
+    return ("begin model\nbegin parameters\nk 1\nend parameters\n"
+            f"begin molecule types\n{types}\nend molecule types\n"
+            f"begin seed species\n{seeds}\nend seed species\n"
+            "begin reaction rules\n" + "\n".join(rules) + "\nend reaction rules\nend model\n")
+
+
+def test_bngl_gets_bionetgens_max_agg_default():
+    """BioNetGen's default max_agg is 10^9: a BNGL complex of 35 molecules is not an error
+    (the DSL's fail-fast default of 30 would refuse it), and nothing is cut off."""
+    model = read_bngl(_chain_bngl(35), name="chain")
+    net = generate_network(model)
+    assert (len(net.species), len(net.reactions)) == (35 + 34, 34)
+    assert max(len(s.molecules) for s in net.species) == 35
+    assert not net.stats["truncated"]
+
+
+def test_dsl_keeps_its_fail_fast_max_agg():
+    from il2sbml.lang.dsl import Model
+    from il2sbml.lang.errors import NetworkLimitError
+    m = Model("chain")
+    m.parameter("k", 1)
+    n = 35
+    for i in range(1, n + 1):
+        m.molecule_type(f"M{i}(l,r)")
+        m.seed(f"M{i}(l,r)", 10)
+    m.rule("r1", "M1(r) + M2(l) -> M1(r!1).M2(l!1)", "k")
+    for i in range(2, n):
+        m.rule(f"r{i}", f"M{i}(l!+,r) + M{i + 1}(l) -> M{i}(l!+,r!1).M{i + 1}(l!1)", "k")
+    with pytest.raises(NetworkLimitError, match="max_agg=30"):
+        generate_network(m)
+
+
+def test_bngl_default_max_iter_truncates_with_a_warning():
+    """BioNetGen stops at max_iter 100 by default and keeps what it has: a chain that grows
+    by one molecule per iteration has 101 species after 100 iterations."""
+    text = ("begin model\nbegin parameters\nk 1\nend parameters\n"
+            "begin molecule types\nA(h,t)\nend molecule types\n"
+            "begin seed species\nA(h,t) 10\nend seed species\n"
+            "begin reaction rules\nA(h) + A(h,t) -> A(h!1).A(h,t!1) k\nend reaction rules\nend model\n")
+    with pytest.warns(UserWarning, match="max_iter=100"):
+        net = generate_network(read_bngl(text, name="grow"))
+    assert len(net.species) == 101 and net.stats["truncated"]
+
+
+def test_bngl_merges_reactions_of_rules_only_when_rates_are_names():
+    """BioNetGen (RxnList::add, RateLaw::equivalent) merges the same reaction made by two rules
+    only when their rate constants have the same *names*: a number or an expression becomes its
+    rule's own _rateLawN. (RuleHub's ComplexDegradation: 10 reactions, not 7.)"""
+    def net(r1, r2):
+        text = ("begin model\nbegin parameters\nk 1\nend parameters\n"
+                "begin molecule types\nA(b)\nend molecule types\n"
+                "begin seed species\nA(b) 1\nend seed species\n"
+                f"begin reaction rules\nA(b) -> 0 {r1}\nA() -> 0 {r2}\nend reaction rules\nend model\n")
+        return generate_network(read_bngl(text, name="m"))
+    by_name = net("k", "k")
+    assert len(by_name.reactions) == 1 and by_name.reactions[0].stat_factor == 2
+    assert by_name.reactions[0].rules == ("Rule1", "Rule2")
+    for r1, r2 in (("1", "1"), ("2*k", "2*k"), ("k", "1")):
+        apart = net(r1, r2)
+        assert [r.rule for r in apart.reactions] == ["Rule1", "Rule2"], (r1, r2)
+
+
+TOTALRATE = """begin model
+begin parameters
+k 2
+Km 1
+end parameters
+begin molecule types
+A(s~U~P)
+end molecule types
+begin seed species
+A(s~U) 10
+end seed species
+begin reaction rules
+{rules}
+end reaction rules
+end model
+"""
+
+
+def test_totalrate_is_kept_as_bionetgens_network_generation_keeps_it(tmp_path):
+    """BNG2.pl's generate_network ignores TotalRate for the rates (RxnRule.pm: "TODO: implement
+    TotalRate feature for Network simulations"): each reaction gets the rule's rate times its
+    reactants. Its one effect there is that the rule's rate becomes a function of its own, so
+    its reactions do not merge with another rule's. Read with a warning naming the line."""
+    path = tmp_path / "m.bngl"
+    path.write_text(TOTALRATE.format(rules="A(s~U) -> A(s~P) k TotalRate\nA(s~U) -> A(s~P) k"), encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"m\.bngl:13: rule 'Rule1': TotalRate is ignored"):
+        model = read_bngl(path)
+    assert [r.total_rate for r in model.rules] == [True, False]
+    net = generate_network(model)
+    assert [(r.rule, r.stat_factor, r.rate.text) for r in net.reactions] == [("Rule1", 1.0, "k"),
+                                                                              ("Rule2", 1.0, "k")]
+    assert "k TotalRate" in write_bngl(model)
+    # without TotalRate the two rules' reactions merge (same rate name), as in BioNetGen
+    merged = generate_network(read_bngl(TOTALRATE.format(rules="A(s~U) -> A(s~P) k\nA(s~U) -> A(s~P) k"),
+                                        name="m"))
+    assert [(r.rules, r.stat_factor) for r in merged.reactions] == [(("Rule1", "Rule2"), 2.0)]
+
+
+def test_totalrate_with_a_rate_law_is_refused_as_bionetgen_refuses_it(tmp_path):
+    path = tmp_path / "m.bngl"
+    path.write_text(TOTALRATE.format(rules="A(s~U) -> A(s~P) MM(k,Km) TotalRate"), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"m\.bngl:13: .*TotalRate cannot be used with the MM\(\) rate law"):
+        read_bngl(path)
+
+
+def test_species_observables_with_count_constraints(tmp_path):
+    """``Species X A()==2`` counts the species with exactly two matches of A() (BNG2.pl's
+    Observable.pm compares the number of matches; ``=`` means ``==``). A chain A-A-A... grows
+    to three molecules here; species: A, A2, A3."""
+    text = ("begin model\nbegin parameters\nk 1\nend parameters\n"
+            "begin molecule types\nA(l,r)\nend molecule types\n"
+            "begin seed species\nA(l,r) 10\nend seed species\n"
+            "begin observables\n"
+            "Species Two A()==2\nSpecies Many A>1\nSpecies Few A()<2, A(l!+)=1\nSpecies Any A()\n"
+            "Molecules Mols A()\n"
+            "end observables\n"
+            "begin reaction rules\nA(r) + A(l) -> A(r!1).A(l!1) k\nend reaction rules\nend model\n"
+            "generate_network({overwrite=>1,max_agg=>3})\n")
+    model = read_bngl(text, name="m")
+    net = generate_network(model)
+    size = {s.index: len(s.molecules) for s in net.species}
+    assert sorted(size.values()) == [1, 2, 3]
+    obs = {o.name: {size[i]: w for i, w in o.weights} for o in net.observables}
+    assert obs["Two"] == {2: 1.0}
+    assert obs["Many"] == {2: 1.0, 3: 1.0}
+    # per pattern: A()<2 holds for the monomer; A(l!+)=1 for the dimer (one A with l bound)
+    assert obs["Few"] == {1: 1.0, 2: 1.0}
+    assert obs["Any"] == {1: 1.0, 2: 1.0, 3: 1.0}
+    assert obs["Mols"] == {1: 1.0, 2: 2.0, 3: 3.0}
+    assert model.observables["Two"].texts == ("A()==2",)
+    again = generate_network(read_bngl(write_bngl(model), name="m"))
+    assert [o.weights for o in again.observables] == [o.weights for o in net.observables]
+
+
+def test_count_constraints_elsewhere_are_refused_by_name(tmp_path):
+    path = tmp_path / "m.bngl"
+    path.write_text(MINIMAL.replace("end observables", "Molecules Two A()==2\nend observables"), encoding="utf-8")
+    with pytest.raises(NotSupportedError, match=r"m\.bngl:\d+: the count constraint in 'A\(\)==2'"):
+        read_bngl(path)
+
+
+def test_a_bngl_rule_that_changes_nothing_makes_no_reaction_with_a_warning(tmp_path):
+    """BNG2.pl accepts ``A(s~U) -> A(s~U) k`` and drops its reactions (reactants equal products);
+    a DSL model still refuses such a rule at its declaration."""
+    path = tmp_path / "m.bngl"
+    path.write_text(TOTALRATE.format(rules="A(s~U) -> A(s~U) k\nA(s~U) -> A(s~P) k"), encoding="utf-8")
+    model = read_bngl(path)
+    with pytest.warns(UserWarning, match=r"m\.bngl:13: rule 'Rule1' changes nothing"):
+        net = generate_network(model)
+    assert [r.rule for r in net.reactions] == ["Rule2"]
+    from il2sbml.lang.dsl import Model
+    m = Model("m")
+    m.parameter("k", 1)
+    m.molecule_type("A(s~U~P)")
+    with pytest.raises(ModelError, match="changes nothing"):
+        m.rule("r", "A(s~U) -> A(s~U)", "k")
+
+
+def test_bngl_molecule_with_other_sites_in_the_product_is_replaced_as_in_bionetgen(tmp_path):
+    """BNG2.pl maps a reactant molecule only to a product molecule with the same sites; otherwise
+    the reactant is deleted (here its whole species) and the product created, which must then
+    list every site (BNG2.pl 2.9.3's network for this file: 1 -> 4 and 2 -> 4, the bound A
+    untouched). A DSL rule like it is refused."""
+    text = ("begin model\nbegin parameters\nk 1\nend parameters\n"
+            "begin molecule types\nA(s~U~P,t~U~P,b)\nB(a)\nend molecule types\n"
+            "begin seed species\nA(s~U,t~U,b) 1\nA(s~U,t~P,b) 1\nA(s~U,t~U,b!1).B(a!1) 1\nend seed species\n"
+            "begin reaction rules\nA(s~U,b) -> A(s~P,t~P,b) k\nend reaction rules\nend model\n")
+    net = generate_network(read_bngl(text, name="m"))
+    labels = [s.label for s in net.species]
+    assert len(labels) == 4 and labels[3] == "A(s~P,t~P,b)"
+    assert sorted((r.reactants, r.products, r.stat_factor) for r in net.reactions) == [((0,), (3,), 1.0),
+                                                                                      ((1,), (3,), 1.0)]
+    path = tmp_path / "m.bngl"
+    path.write_text(text.replace("A(s~U,b) -> A(s~P,t~P,b) k", "A(s~U) -> A(s~P,t~P) k"), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"m\.bngl:\d+: rule 'Rule1': new molecule A must list every site; "
+                                         r"'b' is missing \(no reactant A has the same sites"):
+        generate_network(read_bngl(path))
+    from il2sbml.lang.dsl import Model
+    m = Model("m")
+    m.parameter("k", 1)
+    m.molecule_type("A(s~U~P,t~U~P,b)")
+    with pytest.raises(ModelError, match="appear on one side of the rule only"):
+        m.rule("r", "A(s~U,b) -> A(s~P,t~P,b)", "k")
+
+
+def test_bngl_bond_moved_in_one_step_is_broken_and_made_as_in_bionetgen():
+    """``A(b!1).B(a!1) + C(a) -> A(b!1).C(a!1) + B(a)``: BNG2.pl breaks A-B and makes A-C in one
+    reaction; so does a BNGL model (the DSL asks for two rules)."""
+    text = ("begin model\nbegin parameters\nk 1\nend parameters\n"
+            "begin molecule types\nA(b)\nB(a)\nC(a)\nend molecule types\n"
+            "begin seed species\nA(b!1).B(a!1) 1\nC(a) 1\nend seed species\n"
+            "begin reaction rules\nA(b!1).B(a!1) + C(a) -> A(b!1).C(a!1) + B(a) k\nend reaction rules\nend model\n")
+    net = generate_network(read_bngl(text, name="m"))
+    labels = [s.label for s in net.species]
+    assert sorted(labels) == sorted(["A(b!1).B(a!1)", "C(a)", "A(b!1).C(a!1)", "B(a)"])
+    (r,) = net.reactions
+    assert ({labels[i] for i in r.reactants}, {labels[i] for i in r.products}, r.stat_factor) == (
+        {"A(b!1).B(a!1)", "C(a)"}, {"A(b!1).C(a!1)", "B(a)"}, 1.0)
+    from il2sbml.lang.dsl import Model
+    m = Model("m")
+    m.parameter("k", 1)
+    for t in ("A(b)", "B(a)", "C(a)"):
+        m.molecule_type(t)
+    with pytest.raises(ModelError, match="moved to a new partner"):
+        m.rule("r", "A(b!1).B(a!1) + C(a) -> A(b!1).C(a!1) + B(a)", "k")
+
+
+def test_bngl_wildcard_bond_written_free_on_the_right_is_left_as_it_is():
+    """``A(l!?,t!1).T(b!1) -> A(l,t) DeleteMolecules``: BNG2.pl keeps A's l bond (species
+    A.L.T gives A.L), and refuses ``!+`` to free ("illegal wildcard bond breaking")."""
+    rules = "A(l!?,t!1).T(b!1) -> A(l,t) k DeleteMolecules"
+    text = ("begin model\nbegin parameters\nk 1\nend parameters\n"
+            "begin molecule types\nA(l,t)\nL(a)\nT(b)\nend molecule types\n"
+            "begin seed species\nA(l!2,t!1).T(b!1).L(a!2) 1\nA(l,t!1).T(b!1) 1\nend seed species\n"
+            "begin reaction rules\n{}\nend reaction rules\nend model\n")
+    net = generate_network(read_bngl(text.format(rules), name="m"))
+    labels = [s.label for s in net.species]
+    assert sorted((labels[r.reactants[0]], labels[r.products[0]]) for r in net.reactions) == [
+        ("A(l!1,t!2).L(a!1).T(b!2)", "A(l!1,t).L(a!1)"), ("A(l,t!1).T(b!1)", "A(l,t)")]
+    with pytest.raises(ModelError, match=r"changes from !\+ to free; a wildcard bond cannot be made or broken"):
+        generate_network(read_bngl(text.format(rules.replace("l!?", "l!+")), name="m"))

@@ -47,8 +47,12 @@ lines) and ``RateLaw.pm`` (``newRateLaw``, ``validate``: ``MM`` and ``Sat``; see
   functions ``f() = expr``; reaction rules, named (``R1:``) or not (named ``Rule<position>``
   as BioNetGen 2.2 did; a numeric label or leading index is an index), with
   ``include_reactants``/``exclude_reactants`` (several, and several patterns each) and
-  ``DeleteMolecules``; the ``generate_network`` action's ``max_iter``, ``max_agg`` and
-  ``max_stoich`` options.
+  ``DeleteMolecules`` and ``TotalRate`` (which BNG2.pl's network generation ignores, so each
+  reaction gets the rule's rate times its reactants, with a warning; only its effect on which
+  reactions merge is kept, and ``TotalRate`` with ``MM()``/``Sat()`` is refused as BNG2.pl
+  refuses it); the ``generate_network`` action's ``max_iter``, ``max_agg`` and
+  ``max_stoich`` options, and BioNetGen's defaults where it sets none (``max_iter`` 100,
+  ``max_agg`` 10^9, truncating; see :func:`il2sbml.generate.netgen.generate_network`).
 * **Patterns**: every site and bond form of BNG2.pl's grammar (bond labels of letters or
   digits, ``!+``, ``!?``, ``~?``, labels and compartments in any order, empty sites skipped);
   those il2sbml does not model are refused by name: a site with two bonds, a site's own
@@ -59,6 +63,15 @@ lines) and ``RateLaw.pm`` (``newRateLaw``, ``validate``: ``MM`` and ``Sat``; see
 * What BNG2.pl accepts with a warning (a line that is neither a block nor an action, a
   parameter defined twice) is accepted with a warning too (``warnings.warn`` and
   ``model.bngl_warnings``).
+* **Rule semantics as BNG2.pl's** where they differ from the DSL's stricter checks (the
+  dialect ``"bngl"`` switches them on in :mod:`il2sbml.lang.rules` and
+  :mod:`il2sbml.generate.netgen`; each checked against BNG2.pl 2.9.3's ``.net``): a reactant
+  molecule maps only to a product molecule with the same sites, otherwise it is deleted and
+  the product one created (which must then list every site); a bond moved to a new partner
+  is broken and made in one reaction; a site ``!?`` on the left and free on the right is left
+  as it is; a rule whose sides are the same makes no reaction (warned); reactions of two rules
+  merge only when their rates are names (a number or an expression is the rule's own
+  ``_rateLawN`` in BioNetGen).
 
 Every other action (``simulate``, ``writeSBML``, ``setParameter``, ``parameter_scan`` ...)
 is read, **not executed**, and listed on ``model.bngl_actions`` as ``(line, name, argtext)``
@@ -68,10 +81,12 @@ ours.
 
 Refused by name with the line (:class:`~il2sbml.lang.errors.NotSupportedError`): energy patterns,
 population maps and other unknown blocks, local functions ``f(x)`` and ``%x:`` pattern
-labels, ``TotalRate``, ``MoveConnected``, ``priority``, ``include_products``/
+labels, ``MoveConnected``, ``priority``, ``include_products``/
 ``exclude_products``, the ``Hill``/``Arrhenius``/``FunctionProduct`` rate laws, ``mratio``,
-``TFUN``, observables with count constraints (``A()==2``) and unknown ``generate_network``
-options.
+``TFUN``, count constraints (``A()==2``) outside ``Species`` observables, and unknown
+``generate_network`` options. ``Species`` observables with count constraints are read as
+BNG2.pl reads them: a species counts once for each pattern whose number of matches satisfies
+its constraint.
 
 Writing
 -------
@@ -128,6 +143,8 @@ _UNSUPPORTED_BLOCKS = {
     "groups": "a 'groups' block (this is a .net network file, not a rule-based model)",
 }
 _UNSUPPORTED_RATE_LAWS = ("Hill", "Arrhenius", "FunctionProduct")
+# a pattern's count constraint (BNG2.pl's SpeciesGraph.pm quantifier): R==2, R()>1, A(b!+)<=3
+_COUNT_RE = re.compile(r"\s*(==|<=|>=|=|<|>)\s*(\d+)\s*$")
 # generate_network options that only change what BioNetGen prints or where it writes
 _GN_OUTPUT_OPTIONS = {"overwrite", "verbose", "print_iter", "textreaction", "textspecies", "prefix", "suffix"}
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -221,7 +238,8 @@ def _split_top(text: str, seps: str) -> list[str]:
             depth += 1
         elif ch in ")}]":
             depth -= 1
-        if depth == 0 and ch in seps:
+        if depth == 0 and ch in seps and not (ch == "+" and cur and cur[-1] == "!"):
+            # '!+' (a bond to anything) is part of a pattern, not a separator
             parts.append("".join(cur))
             cur = []
         else:
@@ -526,8 +544,9 @@ class _Reader:
         text = text.strip()
         if re.match(r"^%\w+\s*:", text):
             raise self.unsupported(line, f"the pattern label in {text!r} ({where}; local functions)")
-        if re.search(r"(==|<=|>=|<|>)\s*\d+\s*$", text):
-            raise self.unsupported(line, f"the count constraint in {text!r} ({where})")
+        if _COUNT_RE.search(text):
+            raise self.unsupported(line, f"the count constraint in {text!r} ({where})",
+                                   hint="count constraints are read in Species observables only")
         fixed = False
         if text.startswith("$"):
             fixed, text = True, text[1:].strip()
@@ -652,8 +671,21 @@ class _Reader:
         model = self.model
         for e in self.blocks.get("observables", []):
             kind, oname, pats = self.observable_fields(e)
+            counts = []
+            for i, p in enumerate(pats):
+                m = _COUNT_RE.search(p)
+                if m and kind == "species":
+                    # BNG2.pl (Observable.pm): a Species observable counts a species once per
+                    # pattern whose number of matches satisfies the constraint
+                    pats[i] = p[:m.start()]
+                    counts.append(({"=": "=="}.get(m.group(1), m.group(1)), int(m.group(2))))
+                else:
+                    counts.append(None)
             texts = [self.pattern(e.line, p, f"observable {oname!r}")[0] for p in pats]
             o, origin = self.declare(e.line, model.observable, oname, texts, kind=kind)
+            if any(counts):
+                full = tuple(t + (f"{c[0]}{c[1]}" if c else "") for t, c in zip(texts, counts))
+                o = replace(o, texts=full, counts=tuple(counts))
             model.observables[oname] = replace(o, origin=origin)
 
     # -- functions
@@ -730,7 +762,7 @@ class _Reader:
                     depth += 1
                 elif ch == ")":
                     depth -= 1
-                elif depth == 0 and (ch.isspace() or ch in "+,"):
+                elif depth == 0 and (ch.isspace() or ch in "+,") and not (ch == "+" and rhs[k - 1] == "!"):
                     break
                 k += 1
             if k == j:
@@ -749,7 +781,7 @@ class _Reader:
         mods = list(re.finditer(r"\b(include_reactants|exclude_reactants|include_products|exclude_products|"
                                 r"DeleteMolecules|MoveConnected|TotalRate|priority)\b", rest))
         rate_text = rest[:mods[0].start()] if mods else rest
-        include, exclude, delete = [], [], False
+        include, exclude, delete, total_rate = [], [], False, False
         pos = mods[0].start() if mods else len(rest)
         while pos < len(rest):
             mm = re.match(r"\s*(include_reactants|exclude_reactants|include_products|exclude_products|"
@@ -763,8 +795,12 @@ class _Reader:
             if word == "DeleteMolecules":
                 delete = True
                 continue
-            if word in ("MoveConnected", "TotalRate"):
-                raise self.unsupported(e.line, f"the {word} rule modifier")
+            if word == "TotalRate":
+                total_rate = True
+                continue
+            if word == "MoveConnected":
+                raise self.unsupported(e.line, "the MoveConnected rule modifier",
+                                       hint="transport of whole complexes between compartments")
             if word == "priority":
                 raise self.unsupported(e.line, "rule priorities (priority=...)")
             if word in ("include_products", "exclude_products"):
@@ -791,7 +827,7 @@ class _Reader:
                 "reactants": [self.pattern(e.line, p, "rule")[0] for p in reactants],
                 "products": [self.pattern(e.line, p, "rule")[0] for p in products],
                 "reversible": reversible, "rates": rates, "include": include, "exclude": exclude,
-                "delete": delete, "rate_text": rate_text.strip()}
+                "delete": delete, "rate_text": rate_text.strip(), "total_rate": total_rate}
 
     def rules(self):
         model = self.model
@@ -813,6 +849,16 @@ class _Reader:
                                  component=comp, hint="separate forward and reverse rates with a comma"
                                  if want == 2 else None)
             rates = [self.rate(e.line, t, where=comp) for t in r["rates"]]
+            if r["total_rate"]:
+                for t, x in zip(r["rates"], rates):
+                    law = rate_law(x)
+                    if law is not None:
+                        raise self.error(e.line, f"TotalRate cannot be used with the {law[0]}() rate law {t.strip()!r} "
+                                         "(BNG2.pl refuses it too)", component=comp)
+                if r["reactants"] and any(p.strip() != "0" for p in r["reactants"]):
+                    self.warn(e.line, f"rule {rname!r}: TotalRate is ignored by network generation, as BNG2.pl's "
+                              "generate_network ignores it: each reaction gets the rule's rate times its reactants "
+                              "(only NFsim reads it as the rule's total rate)")
             inc: dict = {}
             exc: dict = {}
             for pos, pats in r["include"]:
@@ -825,7 +871,7 @@ class _Reader:
                                        rates[1] if r["reversible"] else None,
                                        include_reactants=inc or None, exclude_reactants=exc or None,
                                        delete_molecules=r["delete"])
-            fixed = [replace(x, origin=origin) for x in out]
+            fixed = [replace(x, origin=origin, total_rate=r["total_rate"]) for x in out]
             model.rules[-len(fixed):] = fixed
             model.rule_names[rname] = origin
 
@@ -1084,7 +1130,7 @@ def _rate_corrections(model: Model, network) -> dict:
 
     out: dict = {}
     for rule in model.rules:
-        cr = compile_rule(model, rule)
+        cr = compile_rule(model, rule, check_only=True)
         out[rule.name] = (1.0 if cr.unit is None else cr.unit.scale, None)
     if not model.compartments:
         return {k: (uf, {}) for k, (uf, _) in out.items()}
@@ -1189,7 +1235,9 @@ def write_bngl(model: Model, *, network=None) -> str:
     out.append("begin observables")
     for o in model.observables.values():
         kind = "Molecules" if o.kind == "molecules" else "Species"
-        out.append(f"    {kind}  {o.name}  " + ", ".join(_graph_text(g) for g in o.patterns))
+        counts = o.counts or (None,) * len(o.patterns)
+        out.append(f"    {kind}  {o.name}  " + ", ".join(_graph_text(g) + (f"{c[0]}{c[1]}" if c else "")
+                                                        for g, c in zip(o.patterns, counts)))
     out.append("end observables")
     if model.functions:
         out.append("begin functions")
@@ -1219,6 +1267,8 @@ def write_bngl(model: Model, *, network=None) -> str:
                 line += f" {key}({pos + 1}," + ",".join(_graph_text(g) for g in graphs) + ")"
         if r.delete_molecules:
             line += " DeleteMolecules"
+        if r.total_rate:
+            line += " TotalRate"
         out.append(line)
     out.append("end reaction rules")
     out.append("end model")

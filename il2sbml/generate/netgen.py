@@ -65,9 +65,14 @@ Design decisions
 * Default limits raise (naming the rule that keeps growing the network); explicit limits
   truncate as BioNetGen does. An aggregate bigger than ``max_agg`` (default 30 molecules,
   raising) is the usual signature of unbounded polymerisation, so it is caught early, before
-  canonicalising ever larger complexes.
+  canonicalising ever larger complexes. A model read from BNGL (``dialect="bngl"``) gets
+  BioNetGen's defaults instead (``max_iter`` 100 and ``max_agg`` 10^9, both truncating, with a
+  warning when ``max_iter`` cuts the network short), so that its network is BNG2.pl's;
+  ``max_species``, ``max_reactions`` and ``timeout`` still raise.
 * Reactions from different rules with the same reactants, products and rate law are merged
-  (as BioNetGen does); ``NetReaction.rules`` lists every contributing rule.
+  (as BioNetGen does); ``NetReaction.rules`` lists every contributing rule. In a model read
+  from BNGL only rates that are names (``k1``, ``f()``, ``MM(kcat,Km)``) merge: BioNetGen gives
+  a number or an expression its own ``_rateLawN`` per rule, so such reactions stay apart.
 
 Performance notes
 -----------------
@@ -104,7 +109,10 @@ BNG2.pl on networks of 1,600 to 153,000 reactions, 153,090 reactions in ~15 s an
 
 from __future__ import annotations
 
+import operator
+import re
 import time
+import warnings
 from collections import Counter
 from itertools import product
 
@@ -133,9 +141,19 @@ from .network import (
 
 DEFAULT_MAX_ITER = 100
 DEFAULT_MAX_AGG = 30
+# BioNetGen's own generate_network defaults (BNG2.pl 2.9.3, BNGModel.pm / BNGAction.pm): they
+# truncate, with a warning, rather than raise.  Only models read from BNGL (dialect "bngl") get
+# them, so that a BNGL file gives BNG2.pl's network; DSL models keep the fail-fast defaults above.
+BNG_DEFAULT_MAX_ITER = 100
+BNG_DEFAULT_MAX_AGG = 10**9
 DEFAULT_MAX_SPECIES = 20_000
 DEFAULT_MAX_REACTIONS = 200_000
 DEFAULT_TIMEOUT = 600.0
+# a rate that BioNetGen names by itself (a parameter or function name, or MM()/Sat() of names):
+# reactions of different rules with such a rate merge, as in BioNetGen
+_NAME = r"[A-Za-z_]\w*"
+_COUNT_OPS = {"==": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_SHARED_RATE = re.compile(rf"^\s*(?:{_NAME}(?:\s*\(\s*\))?|(?:MM|Sat)\s*\(\s*{_NAME}(?:\s*,\s*{_NAME})*\s*\))\s*$")
 
 
 # ======================================================================================
@@ -322,6 +340,7 @@ class _Generator:
         self.parents = {c.name: c.parent for c in model.compartments.values()}
         self.current_rule = None
         self.truncated = False
+        self.bngl = getattr(model, "dialect", "dsl") == "bngl"
 
     # ---------------- species
     def make_species(self, w: _Work, comp: list, cr: CompiledRule, prod_index, reactants) -> Species | None:
@@ -438,7 +457,14 @@ class _Generator:
         # the MM() and Sat() laws read their reactants by position (MM: substrate, then enzyme)
         rs = tuple(reactant_idx) if cr.law else tuple(sorted(reactant_idx))
         vf, uf = self._volume_factor(cr, rs, ps)
-        key = (rs, ps, cr.rule.rate.text, vf, uf)
+        rate = cr.rule.rate.text
+        if self.bngl and (cr.rule.total_rate or not _SHARED_RATE.match(rate)):
+            # BioNetGen merges reactions of different rules only when their rate laws have the same
+            # constants *by name* (RateLaw::equivalent): a rate that is a number or an expression
+            # becomes a new _rateLawN of its rule, and so does any rate of a TotalRate rule (forced
+            # into a function), so such reactions stay apart
+            rate = (rate, cr.rule.name)
+        key = (rs, ps, rate, vf, uf)
         entry = self.reactions.get(key)
         if entry is None:
             entry = [0.0, cr, None]  # weight, first rule, every contributing rule once a second one adds
@@ -534,6 +560,10 @@ class _Generator:
                     if not lim["max_iter_explicit"]:
                         raise NetworkLimitError(self._growth_message("iter", lim["max_iter"], None))
                     self.truncated = True
+                    if lim.get("warn_truncation"):
+                        warnings.warn(f"{model.source or model.name}: network generation stopped at max_iter="
+                                      f"{lim['max_iter']} (BioNetGen's default) with species left to expand: "
+                                      "the network is truncated, as BNG2.pl truncates it", stacklevel=2)
                 break
             snapshot = len(self.species)
             if snapshot == processed and iteration > 0:
@@ -648,11 +678,14 @@ class _Generator:
         for o in model.observables.values():
             weights = []
             pats = [CompiledPattern(g) for g in o.patterns]
+            counts = o.counts or (None,) * len(pats)
             for sp in self.species:
                 if o.kind == "molecules":
                     w = sum(len(embeddings(p, sp)) for p in pats)
                 else:
-                    w = sum(1 for p in pats if embeddings(p, sp))
+                    # a count constraint (BNGL ``R==2``) compares the number of matches
+                    w = sum(1 for p, c in zip(pats, counts)
+                            if (_COUNT_OPS[c[0]](len(embeddings(p, sp)), c[1]) if c else embeddings(p, sp)))
                 if w:
                     weights.append((sp.index, float(w)))
             observables.append(NetObservable(o.name, o.kind, tuple(weights)))
@@ -692,13 +725,21 @@ def generate_network(model: Model, *, max_iter: int | None = None, max_agg: int 
 
     Arguments override the model's own ``generate_network_options``. ``max_iter``,
     ``max_agg`` and ``max_stoich`` truncate when given; left at their defaults they raise
-    :class:`NetworkLimitError` naming the rule that keeps growing the network. ``max_species``,
-    ``max_reactions`` and ``timeout`` (seconds) always raise.
+    :class:`NetworkLimitError` naming the rule that keeps growing the network, except for a model
+    read from BNGL, which gets BioNetGen's truncating defaults (``max_iter`` 100, ``max_agg``
+    10^9; a warning says when ``max_iter`` truncated). ``max_species``, ``max_reactions`` and
+    ``timeout`` (seconds) always raise.
     """
     ml = model.limits
     pick = lambda a, b: a if a is not None else b  # noqa: E731
     mi = pick(max_iter, ml.max_iter)
     ma = pick(max_agg, ml.max_agg)
+    bng_defaults = getattr(model, "dialect", "dsl") == "bngl"
+    warn_truncation = bng_defaults and mi is None
+    if bng_defaults:
+        # BNG2.pl's defaults truncate: they count as explicit limits
+        mi = pick(mi, BNG_DEFAULT_MAX_ITER)
+        ma = pick(ma, BNG_DEFAULT_MAX_AGG)
     limits = {
         "max_iter": mi if mi is not None else DEFAULT_MAX_ITER, "max_iter_explicit": mi is not None,
         "max_agg": ma if ma is not None else DEFAULT_MAX_AGG, "max_agg_explicit": ma is not None,
@@ -706,5 +747,6 @@ def generate_network(model: Model, *, max_iter: int | None = None, max_agg: int 
         "max_species": pick(pick(max_species, ml.max_species), DEFAULT_MAX_SPECIES),
         "max_reactions": pick(pick(max_reactions, ml.max_reactions), DEFAULT_MAX_REACTIONS),
         "timeout": pick(pick(timeout, ml.timeout), DEFAULT_TIMEOUT),
+        "warn_truncation": warn_truncation,
     }
     return _Generator(model, limits).run()

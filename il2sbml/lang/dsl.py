@@ -126,6 +126,10 @@ class Observable:
     patterns: tuple[Graph, ...]
     texts: tuple[str, ...]
     origin: Origin | None
+    # BNGL count constraints of a Species observable, one per pattern: None, or (relation, n)
+    # with relation one of ==, <, <=, >, >= (``Species Rdim R==2``: species whose number of
+    # matches of R() is 2); empty when no pattern has one
+    counts: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,10 @@ class Rule:
     delete_molecules: bool
     reverse_of: str | None
     origin: Origin | None
+    # BNGL's TotalRate modifier, kept so the network merges reactions as BioNetGen does and
+    # write_bngl writes it back; network generation gives each reaction the rule's rate, as
+    # BNG2.pl's generate_network does (only NFsim reads the rate as the rule's total rate)
+    total_rate: bool = False
 
 
 @dataclass
@@ -220,8 +228,8 @@ class Model:
                              hint="use letters, digits and '_', starting with a letter")
         if self.dialect == "bngl":
             if name in _BNGL_NEVER:
-                raise ModelError(f"{what} name {name!r} cannot be used: il2sbml's expressions use it "
-                                 f"({'the time' if name == 'time' else 'a constant' if name in ('_pi', '_e') else 'an operator'})",
+                role = 'the time' if name == 'time' else 'a constant' if name in ('_pi', '_e') else 'an operator'
+                raise ModelError(f"{what} name {name!r} cannot be used: il2sbml's expressions use it ({role})",
                                  origin=origin, component=f"{what} {name!r}", hint="rename it")
             if what in ("parameter", "function") and name in BNGL_BUILTINS:
                 raise ModelError(f"{what} name {name!r} is a BioNetGen built-in function", origin=origin,
@@ -607,7 +615,7 @@ class Model:
             compile_rule,  # validates the rule's operations and rate units
         )
         for r in out:
-            compile_rule(self, r)
+            compile_rule(self, r, check_only=True)
         self.rules.extend(out)
         return tuple(out)
 

@@ -30,6 +30,7 @@ its ``.net``). Their constants are parameters; they are supported in dimension-f
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import permutations, product
@@ -70,7 +71,7 @@ class CompiledRule:
     law: str | None = None             # "MM" or "Sat" for those rate laws; None: elementary
 
 
-def compile_rule(model: Model, rule: Rule) -> CompiledRule:
+def compile_rule(model: Model, rule: Rule, *, check_only: bool = False) -> CompiledRule:
     """Validate a rule and derive its operations, reaction centre and symmetry factor."""
     comp = f"rule {rule.name!r}"
     origin = rule.origin
@@ -79,6 +80,7 @@ def compile_rule(model: Model, rule: Rule) -> CompiledRule:
         return cls(msg, origin=origin, component=comp, hint=hint)
 
     R, P = rule.reactants, rule.products
+    bngl = getattr(model, "dialect", "dsl") == "bngl"
     rmols = [(pi, mi) for pi, g in enumerate(R) for mi in range(len(g.mols))]
     pmols = [(qj, mj) for qj, g in enumerate(P) for mj in range(len(g.mols))]
     # ---- molecule map, by %label then by type in order
@@ -100,6 +102,11 @@ def compile_rule(model: Model, rule: Rule) -> CompiledRule:
         t = P[qj].mols[mj].type
         for pi, mi in rmols:
             if (pi, mi) not in used and R[pi].mols[mi].type == t and not R[pi].mols[mi].label:
+                if bngl and Counter(c.name for c in R[pi].mols[mi].comps) != \
+                        Counter(c.name for c in P[qj].mols[mj].comps):
+                    # BNG2.pl maps molecules only to one with the same sites: otherwise the
+                    # reactant molecule is deleted and the product one created
+                    continue
                 mapping[(qj, mj)] = (pi, mi)
                 used.add((pi, mi))
                 break
@@ -153,7 +160,11 @@ def compile_rule(model: Model, rule: Rule) -> CompiledRule:
             taken[site] += 1
             js = by_name.get(site, [])
             if k >= len(js):
-                raise err(f"new molecule {pm.type} must list every site; {site!r} is missing",
+                why = ""
+                if bngl and any(R[pi].mols[mi].type == pm.type and (pi, mi) not in used for pi, mi in rmols):
+                    why = (f" (no reactant {pm.type} has the same sites, so, as in BNG2.pl, this one is a new "
+                           "molecule: list the same sites on both sides to change one)")
+                raise err(f"new molecule {pm.type} must list every site; {site!r} is missing{why}",
                           hint=f"write it fully, e.g. {mt.declaration()}")
             c = pm.comps[js[k]]
             pos_of[js[k]] = len(comps)
@@ -207,6 +218,8 @@ def compile_rule(model: Model, rule: Rule) -> CompiledRule:
             centre[pi].add(("c", mi, ci))
         ka, kb = _bond_kind(a.bond), _bond_kind(b.bond)
         if ka in ("+", "?") or kb in ("+", "?"):
+            if bngl and ka == "?" and kb == "free":
+                continue  # BNG2.pl keeps the site as it is (its bond, if any, stays)
             if ka != kb:
                 raise err(f"site {R[pi].mols[mi].type}.{a.name} changes from {_show_bond(a.bond)} to "
                           f"{_show_bond(b.bond)}; a wildcard bond cannot be made or broken",
@@ -221,7 +234,8 @@ def compile_rule(model: Model, rule: Rule) -> CompiledRule:
         if qx is None and qy is None:
             continue  # both ends on deleted molecules: implicit
         for end, q in ((x, qx), (y, qy)):
-            if q is not None and p_partner.get(q) is not None:
+            if q is not None and p_partner.get(q) is not None and not bngl:
+                # BNG2.pl reads this as the old bond broken and the new one made (below)
                 raise err("a site's bond is moved to a new partner in one step; break and make bonds in separate rules")
         if qx is None or qy is None:
             # one end deleted with its molecule: the bond goes with it (not reaction centre)
@@ -239,6 +253,9 @@ def compile_rule(model: Model, rule: Rule) -> CompiledRule:
         for r in (rx, ry):
             if r is not None:
                 bond = R[r[0]].mols[r[1]].comps[r[2]].bond
+                if bond is not None and bngl and r in r_partner and (
+                        compmap.get(r_partner[r]) is None or any(r in pair for pair in bond_del)):
+                    bond = None  # its old bond is broken by this rule (or goes with a deleted molecule)
                 if bond is not None:
                     raise err(f"site {R[r[0]].mols[r[1]].type}.{R[r[0]].mols[r[1]].comps[r[2]].name} gains a bond but "
                               f"is not free on the left ({_show_bond(bond)})",
@@ -280,8 +297,15 @@ def compile_rule(model: Model, rule: Rule) -> CompiledRule:
         product_compartments=[g.compartment for g in P],
         centre=[sorted(c) for c in centre], factor=1.0, functional=False, unit=None, order=len(R))
     if not any([state_changes, bond_del, bond_add, mol_del, species_del, created]):
-        raise err("the rule changes nothing: its two sides are the same",
-                  hint="check the states and bonds on the right-hand side")
+        if getattr(model, "dialect", "dsl") != "bngl":
+            raise err("the rule changes nothing: its two sides are the same",
+                      hint="check the states and bonds on the right-hand side")
+        # BNG2.pl accepts such a rule and drops every reaction it makes (RxnList::add: reactants
+        # equal products), so a BNGL file gets the same network, with a warning (once: when the
+        # network is generated, not when the rule is checked at its declaration)
+        if not check_only:
+            warnings.warn(f"{rule.origin or model.name}: rule {rule.name!r} changes nothing (its two sides are "
+                          "the same): it makes no reaction, as in BNG2.pl", stacklevel=2)
     cr.factor = _symmetry_factor(cr, rule, mapping, compmap)
     _compile_rate(model, cr, err)
     return cr
