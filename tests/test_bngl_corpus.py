@@ -110,3 +110,22 @@ def test_same_counts_as_bionetgen_or_refused_by_name(model):
         return
     got = (len(net.species), len(net.reactions))
     assert got == want, f"{model}: il2sbml {got[0]} species / {got[1]} reactions, BNG2.pl {want[0]} / {want[1]}"
+
+
+# every 20th file the table records as `same` (sorted): ~17 models, a few seconds; the whole
+# corpus is checked by benchmarks/bngl_corpus_sbml.py (docs/bngl_corpus_sbml.md)
+SBML_SAMPLE = sorted(m for m in REFERENCE if OUTCOMES.get(m) == "same")[::20]
+
+
+@pytest.mark.parametrize("model", SBML_SAMPLE or ["(no reference)"])
+def test_sbml_of_corpus_models_passes_every_libsbml_check(model):
+    """Dimension-free BNGL is written with dimensionless units that pass libSBML's unit checks:
+    zero errors and zero warnings on the SBML of a matching corpus model."""
+    from il2sbml.formats.sbml import validate_sbml, write_sbml
+
+    _need(COUNTS)
+    _need(CORPUS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = generate_network(read_bngl(CORPUS / model), timeout=120)
+    assert validate_sbml(write_sbml(net)) == [], model
