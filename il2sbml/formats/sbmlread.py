@@ -233,6 +233,17 @@ class _Reader:
                                 "without it")
 
     # ---------------------------------------------------------------- math
+    def maths(self, elements, kind: str, what: str) -> tuple:
+        """((symbol, Expr), ...) of rules (``kind`` "rule") or initial assignments ("ia"), their
+        annotations and MathML kept for writing back."""
+        out = []
+        for el in elements:
+            symbol = el.getVariable() if kind == "rule" else el.getSymbol()
+            out.append((symbol, self.expr(el.getMath(), None, f"{what} {symbol}")))
+            self.decorate((kind, symbol), el)
+            self.keep_math((kind, symbol), el.getMath())
+        return tuple(out)
+
     def expr(self, node, rename: dict | None = None, what: str = "math") -> Expr:
         if node is None:
             raise SBMLError(f"{self.where}: {what} has no math")
@@ -403,16 +414,12 @@ class _Reader:
             sunits[sid] = s.getSubstanceUnits() if s.isSetSubstanceUnits() else ""
             species.append(NetSpecies(i, sid, init, s.getBoundaryCondition(), s.getCompartment(), (),
                                       None, sid, s.getName(), conc, s.getHasOnlySubstanceUnits(), s.getConstant()))
-        # reactions
-        reactions, modifiers = [], {}
-        rules = []
-        for r in (m.getRule(k) for k in range(m.getNumRules())):
-            rules.append((r.getVariable(), self.expr(r.getMath(), None, f"the assignment rule for {r.getVariable()}")))
-            self.decorate(("rule", r.getVariable()), r)
-            self.keep_math(("rule", r.getVariable()), r.getMath())
-        rules = tuple(rules)
+        # rules (before the reactions: a mass-action constant may read rules of constants)
+        rules = self.maths((m.getRule(k) for k in range(m.getNumRules())), "rule", "the assignment rule for")
         rule_vars = {v for v, _ in rules}
         static_vars = _static_rule_variables(m, rules)
+        # reactions
+        reactions, modifiers = [], {}
         for i in range(m.getNumReactions()):
             r = m.getReaction(i)
             rid = r.getId()
@@ -457,13 +464,9 @@ class _Reader:
             constant = _mass_action_constant(law, sides[0], species, rule_vars - set(static_vars))
             reactions.append(NetReaction(i, sides[0], sides[1], constant or Expr.parse(1), 1.0, 1.0, Expr.parse(1),
                                          False, rid, (rid,), None, law, r.getReversible(), rid, constant is not None))
-        # rules, initial assignments, events
-        ias = []
-        for a in (m.getInitialAssignment(k) for k in range(m.getNumInitialAssignments())):
-            ias.append((a.getSymbol(), self.expr(a.getMath(), None, f"the initial assignment to {a.getSymbol()}")))
-            self.decorate(("ia", a.getSymbol()), a)
-            self.keep_math(("ia", a.getSymbol()), a.getMath())
-        ias = tuple(ias)
+        # initial assignments, events
+        ias = self.maths((m.getInitialAssignment(k) for k in range(m.getNumInitialAssignments())), "ia",
+                         "the initial assignment to")
         events = []
         for k in range(m.getNumEvents()):
             ev = m.getEvent(k)
