@@ -241,7 +241,8 @@ def _section_variants(model_path, page, log, *, ligands=None, data=None) -> tupl
                comments=["pSTAT5 EC50 at 30 min, pM of ligand molecules, model_src/il2.py with each variant's "
                          "measured affinities (model_src/variants.py)"])
     page.files.append("variant_selectivity.csv")
-    ratios = validate_variants(page.out, model_path, data or HELDOUT_FILE, progress=lambda line: log.say("  " + line))
+    ratios = validate_variants(page.out, model_path, data or HELDOUT_FILE, progress=lambda line: log.say("  " + line),
+                               known=results)
     page.files += ["variant_ratios.csv", "variant_curves.png"]
     both = [r for r in ratios if math.isfinite(r.fold_error)]
     rho, n = rank_correlation(ratios)
@@ -266,12 +267,12 @@ def _measured_variants(model_path) -> list[str]:
     """The CLI names of the variants the IL-2 model file knows (its affinity table), sorted; not
     the wild-type fusions, which have the wild type's constants (WT stands for them)."""
     import importlib.util
+    import sys
 
     path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "variants.py")
     spec = importlib.util.spec_from_file_location("il2_variants_for_report", path)
     mod = importlib.util.module_from_spec(spec)
-    import sys
-    sys.modules[spec.name] = mod
+    sys.modules[spec.name] = mod          # dataclasses look their module up
     spec.loader.exec_module(mod)
     return sorted(name for name in mod.read_table() if not name.startswith("WT"))
 

@@ -79,8 +79,10 @@ def _measured_ec50(curve: Curve) -> tuple[float, str]:
     return _ec50(curve.dose_pM, curve.mean)
 
 
-def compare(model_path: str = "model_src/il2.py", path: str = HELDOUT_FILE, progress=None) -> list[Row]:
-    """Every (plate, variant with affinities, cell, time) row of the held-out file."""
+def compare(model_path: str = "model_src/il2.py", path: str = HELDOUT_FILE, progress=None,
+            known=()) -> list[Row]:
+    """Every (plate, variant with affinities, cell, time) row of the held-out file. ``known``:
+    selectivity results of this model already computed (reused, not simulated again)."""
     from ..formats.load import load_model
     from .selectivity import selectivity
 
@@ -93,7 +95,7 @@ def compare(model_path: str = "model_src/il2.py", path: str = HELDOUT_FILE, prog
                 names[c.ligand] = _cli_name(c.ligand)
             except Il2sbmlError:
                 names[c.ligand] = None                     # no affinity measurement: not predictable
-    predicted: dict = {}
+    predicted: dict = {(r.ligand, r.time_s): r for r in known}
 
     def model_ec50(name, cell, t):
         if (name, t) not in predicted:
@@ -183,11 +185,11 @@ def figure(rows: list[Row], path: str, model_path: str = "model_src/il2.py", dat
 
 
 def validate_variants(out: str = "build/variants", model_path: str = "model_src/il2.py",
-                      data: str = HELDOUT_FILE, progress=print) -> list[Row]:
+                      data: str = HELDOUT_FILE, progress=print, known=()) -> list[Row]:
     """The CLI's work: ``out/variant_ratios.csv``, ``out/variant_curves.png``, a summary printed."""
     from ..formats.files import atomic_write
 
-    rows = compare(model_path, data, progress=progress)
+    rows = compare(model_path, data, progress=progress, known=known)
     lines = ["# EC50 ratio of a variant to the reference ligand on the same plate (pSTAT5, held-out data "
              f"{data}); predicted by {model_path}; fold error = max(p/m, m/p)",
              "plate,variant,reference,cell,time_min,measured_ratio,predicted_ratio,fold_error,note"]
