@@ -18,6 +18,10 @@ n_runs, method, exact, n_events, trajectories, first_run, sum_x, sum_x2)
     parallel ensembles with exact, thread-count-independent statistics.
 ``simulate(arrays, t_out, seed, method="auto", *, index=0, ...) -> int64[T, Q]``
     one trajectory (the same as trajectory ``index`` of an ensemble with that seed).
+``run_values(n_runs, *, x0_index, x0, rate_index, rates, param_index, params) -> RunValues``
+    per-trajectory initial counts, rate constants and law parameters (``run_ensemble(...,
+    values=)``): ensembles of non-identical cells. ``lognormal_values``, ``table_rows``,
+    ``population_seed`` (:mod:`kernels.population`): each cell's parameters from its own stream.
 ``combine_results(results) -> EnsembleResult``
     merge ensembles of disjoint ``first_run`` ranges exactly (e.g. from several workers).
 ``words_to_ints``, ``ints_to_words``, ``exact_moments(s1, s2, n)``
@@ -141,16 +145,19 @@ from .ensemble import (  # noqa: E402
     AUTO_TREE_MIN_REACTIONS,
     METHODS,
     EnsembleResult,
+    RunValues,
     SimulationError,
     choose_method,
     combine_results,
     exact_moments,
     ints_to_words,
     run_ensemble,
+    run_values,
     simulate,
     words_to_ints,
 )
 from .events import EventArrays, law_event, make_event_arrays, species_event, time_event  # noqa: E402
+from .population import lognormal_values, population_seed, table_rows  # noqa: E402
 from .laws import LAW_SIGNATURE, compile_law, law_source  # noqa: E402
 from .network import (  # noqa: E402
     NetworkArrays,
@@ -164,6 +171,7 @@ __all__ = [
     "METHODS",
     "EnsembleResult",
     "EventArrays",
+    "RunValues",
     "LAW_SIGNATURE",
     "NetworkArrays",
     "SimulationError",
@@ -182,5 +190,9 @@ __all__ = [
     "time_event",
     "law_event",
     "law_source",
+    "lognormal_values",
+    "population_seed",
+    "run_values",
+    "table_rows",
     "words_to_ints",
 ]

@@ -45,9 +45,11 @@ from .ssa import (
 
 __all__ = [
     "EnsembleResult",
+    "RunValues",
     "SimulationError",
     "combine_results",
     "run_ensemble",
+    "run_values",
     "simulate",
     "choose_method",
     "AUTO_TREE_MIN_REACTIONS",
@@ -87,6 +89,78 @@ class EnsembleResult(NamedTuple):
     first_run: int  # trajectories first_run .. first_run + n_runs - 1 of stream ``seed``
     sum_x: np.ndarray  # uint64[T, Q, 2]: exact sum of counts, (lo, hi) 64-bit words
     sum_x2: np.ndarray  # uint64[T, Q, 2]: exact sum of squared counts
+
+
+class RunValues(NamedTuple):
+    """Per-trajectory values for ensembles of non-identical cells (a population).
+
+    Row i applies to trajectory ``first_run + i`` of the :func:`run_ensemble` call. Each part
+    lists the entries it replaces and their values per trajectory; the others keep the
+    network's. Build with :func:`run_values` (which checks shapes and values).
+    """
+
+    x0_index: np.ndarray  # int64[a]            species whose initial count varies
+    x0: np.ndarray  # int64[n_runs, a]          their counts, >= 0
+    rate_index: np.ndarray  # int64[b]          reactions whose rate constant varies
+    rates: np.ndarray  # float64[n_runs, b]     their rate constants, finite, >= 0
+    param_index: np.ndarray  # int64[c]         law parameters that vary
+    params: np.ndarray  # float64[n_runs, c]    their values, finite
+
+    @property
+    def n_runs(self) -> int:
+        return int(self.x0.shape[0])
+
+    def rows(self, start: int, stop: int) -> "RunValues":
+        return RunValues(self.x0_index, self.x0[start:stop], self.rate_index, self.rates[start:stop],
+                         self.param_index, self.params[start:stop])
+
+
+def run_values(n_runs, *, x0_index=(), x0=None, rate_index=(), rates=None, param_index=(),
+               params=None, arrays: NetworkArrays | None = None) -> RunValues:
+    """A checked :class:`RunValues` for ``n_runs`` trajectories (ValueError naming what is wrong;
+    with ``arrays``, indices are also checked against the network)."""
+    n_runs = int(n_runs)
+
+    def part(idx, vals, dtype, what, limit):
+        idx = np.ascontiguousarray(np.asarray(idx, np.int64).reshape(-1))
+        if vals is None:
+            if idx.shape[0]:
+                raise ValueError(f"run_values: {what} indices given without values")
+            vals = np.zeros((n_runs, 0), dtype)
+        vals = np.asarray(vals)
+        if vals.dtype.kind == "f" and dtype == np.int64:
+            raise ValueError(f"run_values: {what} values must be whole counts (int64), got {vals.dtype}")
+        vals = np.ascontiguousarray(vals, dtype)
+        if vals.shape != (n_runs, idx.shape[0]):
+            raise ValueError(f"run_values: {what} values have shape {vals.shape}, expected "
+                             f"({n_runs}, {idx.shape[0]})")
+        if idx.shape[0] != np.unique(idx).shape[0]:
+            raise ValueError(f"run_values: repeated {what} index")
+        if limit is not None and idx.shape[0] and (idx.min() < 0 or idx.max() >= limit):
+            raise ValueError(f"run_values: {what} index out of range 0..{limit - 1}")
+        return idx, vals
+
+    n = arrays.n_species if arrays is not None else None
+    m = arrays.n_reactions if arrays is not None else None
+    p = arrays.params.shape[0] if arrays is not None else None
+    xi, xv = part(x0_index, x0, np.int64, "x0", n)
+    ri, rvv = part(rate_index, rates, np.float64, "rate", m)
+    pi, pv = part(param_index, params, np.float64, "parameter", p)
+    if xv.size and xv.min() < 0:
+        r, c = np.argwhere(xv < 0)[0]
+        raise ValueError(f"run_values: trajectory row {r}: initial count of species {xi[c]} is {xv[r, c]} < 0")
+    if rvv.size and not (np.all(np.isfinite(rvv)) and rvv.min() >= 0.0):
+        r, c = np.argwhere(~(np.isfinite(rvv) & (rvv >= 0.0)))[0]
+        raise ValueError(f"run_values: trajectory row {r}: rate constant of reaction {ri[c]} is {rvv[r, c]!r} "
+                         "(must be finite and >= 0)")
+    if pv.size and not np.all(np.isfinite(pv)):
+        r, c = np.argwhere(~np.isfinite(pv))[0]
+        raise ValueError(f"run_values: trajectory row {r}: law parameter {pi[c]} is {pv[r, c]!r}")
+    if arrays is not None and ri.shape[0] and np.any(arrays.law_reactions[ri]):
+        j = int(ri[np.argmax(arrays.law_reactions[ri])])
+        raise ValueError(f"run_values: reaction {j} takes its propensity from the law; vary its law "
+                         "parameters instead of its rate constant")
+    return RunValues(xi, xv, ri, rvv, pi, pv)
 
 
 def combine_results(results) -> EnsembleResult:
@@ -156,6 +230,57 @@ def _ensemble_tau_approx(net, law, ev, aux, gdata, t_out, obs, seed, run0, out, 
         n_events[i] = tau_leap_approx_trajectory(
             net, law, ev, aux, gdata, t_out, obs, rng, out[i], max_events, tau_f[0], tau_i[0],
             tau_f[1], tau_i[1], tau_f[2], status[i], fstatus[i])
+
+
+@njit(cache=True)
+def _net_of_run(net, i, rv):
+    """The network tuple of trajectory row ``i`` of a population: ``net`` with the row's own
+    initial counts, rate constants and law parameters (``rv``, see :class:`RunValues`), and
+    the dependency records' rate copies (``drate``) refreshed from its rates."""
+    (x0, ridx, rsto, pa, ps, pkind, guard, cptr, cidx, cdel, rates, params, dep_ptr, dep_idx,
+     drec, drate) = net
+    x_idx, x_val, r_idx, r_val, p_idx, p_val = rv
+    x0r = x0.copy()
+    for a in range(x_idx.shape[0]):
+        x0r[x_idx[a]] = x_val[i, a]
+    ratesr = rates.copy()
+    for b in range(r_idx.shape[0]):
+        ratesr[r_idx[b]] = r_val[i, b]
+    paramsr = params.copy()
+    for c in range(p_idx.shape[0]):
+        paramsr[p_idx[c]] = p_val[i, c]
+    if r_idx.shape[0] > 0:
+        drater = np.empty_like(drate)
+        for q in range(dep_idx.shape[0]):
+            drater[q] = ratesr[dep_idx[q]]
+    else:
+        drater = drate
+    return (x0r, ridx, rsto, pa, ps, pkind, guard, cptr, cidx, cdel, ratesr, paramsr, dep_ptr,
+            dep_idx, drec, drater)
+
+
+@njit(parallel=True, cache=True)
+def _ensemble_exact_runs(use_tree, net, law, ev, aux, t_out, obs, seed, run0, out, n_events,
+                         status, fstatus, max_events, rv):
+    """:func:`_ensemble_exact` where every trajectory has its own values (``rv``, row i for
+    trajectory run0 + i). A separate driver, so ensembles of identical cells keep their code."""
+    for i in prange(out.shape[0]):
+        rng = np.empty(4, np.uint64)
+        seed_stream(seed, run0 + i, rng)
+        n_events[i] = exact_trajectory(use_tree, _net_of_run(net, i, rv), law, ev, aux, t_out, obs,
+                                       rng, out[i], max_events, status[i], fstatus[i])
+
+
+@njit(parallel=True, cache=True)
+def _ensemble_tau_approx_runs(net, law, ev, aux, gdata, t_out, obs, seed, run0, out, n_events,
+                              status, fstatus, max_events, tau_f, tau_i, rv):
+    """:func:`_ensemble_tau_approx` with per-trajectory values (see :func:`_ensemble_exact_runs`)."""
+    for i in prange(out.shape[0]):
+        rng = np.empty(4, np.uint64)
+        seed_stream(seed, run0 + i, rng)
+        n_events[i] = tau_leap_approx_trajectory(
+            _net_of_run(net, i, rv), law, ev, aux, gdata, t_out, obs, rng, out[i], max_events,
+            tau_f[0], tau_i[0], tau_f[1], tau_i[1], tau_f[2], status[i], fstatus[i])
 
 
 _M32 = np.uint64(0xFFFFFFFF)
@@ -407,7 +532,7 @@ def _raise_status(status, fstatus, run0):
 def run_ensemble(arrays: NetworkArrays, t_out, n_runs, seed, method="auto", n_threads=None,
                  chunk_size=None, keep_trajectories=False, *, species=None, max_events=None,
                  tau_epsilon=0.03, n_critical=10, ssa_factor=10.0, ssa_steps=100,
-                 tau_max=math.inf, first_run=0) -> EnsembleResult:
+                 tau_max=math.inf, first_run=0, values: RunValues | None = None) -> EnsembleResult:
     """Simulate ``n_runs`` trajectories from t = 0 and return counts statistics on ``t_out``.
 
     arrays : NetworkArrays (see :func:`kernels.make_network_arrays`).
@@ -429,6 +554,10 @@ def run_ensemble(arrays: NetworkArrays, t_out, n_runs, seed, method="auto", n_th
     species : observed species indices (default all).
     max_events : stop with :class:`SimulationError` when one trajectory exceeds this many
         reaction events (default: no limit).
+    values : per-trajectory initial counts, rate constants and law parameters
+        (:class:`RunValues`, one row per run of this call: a population of non-identical
+        cells). Trajectory i keeps the reaction stream of ``(seed, first_run + i)``, so rows
+        equal to the network's values give bitwise today's ensemble.
 
     Raises ValueError for bad arguments and :class:`SimulationError` (a ValueError) naming
     the reaction, species or event when a trajectory cannot continue.
@@ -455,6 +584,14 @@ def run_ensemble(arrays: NetworkArrays, t_out, n_runs, seed, method="auto", n_th
     if int(n_critical) < 0 or int(ssa_steps) < 1 or not (ssa_factor >= 0.0):
         raise ValueError("n_critical must be >= 0, ssa_steps >= 1 and ssa_factor >= 0")
 
+    if values is not None:
+        if not isinstance(values, RunValues):
+            raise TypeError("values must be a RunValues (use kernels.run_values)")
+        if values.n_runs != n_runs:
+            raise ValueError(f"values has {values.n_runs} rows for {n_runs} runs")
+        values = run_values(n_runs, x0_index=values.x0_index, x0=values.x0, rate_index=values.rate_index,
+                            rates=values.rates, param_index=values.param_index, params=values.params,
+                            arrays=arrays)
     per_run = max(1, t.shape[0] * obs.shape[0])
     threads_before = numba.get_num_threads()
     if n_threads is not None:
@@ -493,7 +630,16 @@ def run_ensemble(arrays: NetworkArrays, t_out, n_runs, seed, method="auto", n_th
             status[:c] = 0
             run0 = np.int64(first_run + start)
             with numba.parallel_chunksize(1):
-                if name == "tau_approx":
+                if values is not None:
+                    rv = values.rows(start, start + c)
+                    if name == "tau_approx":
+                        _ensemble_tau_approx_runs(net, law, ev, aux, gdata, t, obs, seed_u, run0, out,
+                                                  n_ev[:c], status[:c], fstatus[:c], max_ev, tau_f, tau_i,
+                                                  tuple(rv))
+                    else:
+                        _ensemble_exact_runs(name == "tree", net, law, ev, aux, t, obs, seed_u, run0, out,
+                                             n_ev[:c], status[:c], fstatus[:c], max_ev, tuple(rv))
+                elif name == "tau_approx":
                     _ensemble_tau_approx(net, law, ev, aux, gdata, t, obs, seed_u, run0, out,
                                          n_ev[:c], status[:c], fstatus[:c], max_ev, tau_f, tau_i)
                 else:

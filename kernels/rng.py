@@ -18,6 +18,7 @@ Draws (each consumes a number of 64-bit outputs that the stream itself fixes):
 * ``uniform_pos(s)`` in (0, 1]: (top 53 bits + 1) times 2**-53 (safe for ``log``);
 * ``exponential(s)``, mean 1: a ziggurat (one output 98.9% of the time, more on its rare
   rejection steps);
+* ``normal(s)``: standard normal, Box-Muller (two outputs);
 * ``poisson(lam, s)``: sequential inversion for lam < 10, Hörmann's PTRS transformed
   rejection (1993) above.
 
@@ -95,6 +96,15 @@ def uniform01(s):
 def uniform_pos(s):
     """Uniform on (0, 1] with 53 random bits (never 0, so ``log`` is finite)."""
     return float((next_u64(s) >> _S11) + _ONE) * _TWO_M53
+
+
+@njit(cache=True)
+def normal(s):
+    """Standard normal by the Box-Muller transform (Box & Muller 1958), the cosine branch only:
+    two 64-bit outputs per draw. Used for the per-cell parameter draws of populations, outside
+    the SSA's inner loop, so clarity beats speed here."""
+    r = math.sqrt(-2.0 * math.log(uniform_pos(s)))
+    return r * math.cos(6.283185307179586 * uniform01(s))
 
 
 def _ziggurat_tables():

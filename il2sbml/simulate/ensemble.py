@@ -150,6 +150,7 @@ class ModelPayload:
     law_source: str | None = None
     round_initial: bool = False
     name: str = ""
+    population: Any = None   # il2sbml.simulate.population.CellSampler: every run a cell of its own
 
     @property
     def shippable(self) -> bool:
@@ -164,7 +165,7 @@ class ModelPayload:
                 "Numba function without a source from kernels.compile_law), which cannot be sent to worker "
                 "processes; compile the law with kernels.compile_law, or run embedded (no --workers/--scheduler)")
         return ModelPayload(self.fingerprint, self.arrays._replace(law=None), self.law_source,
-                            self.round_initial, self.name)
+                            self.round_initial, self.name, self.population)
 
     def materialize(self):
         """The ``NetworkArrays``, with their law compiled once per process when it was shipped as source."""
@@ -182,7 +183,13 @@ class ModelPayload:
 
     def __reduce__(self):  # never pickle a compiled law
         p = self.for_workers()
-        return (ModelPayload, (p.fingerprint, p.arrays, p.law_source, p.round_initial, p.name))
+        return (ModelPayload, (p.fingerprint, p.arrays, p.law_source, p.round_initial, p.name, p.population))
+
+    def run_values(self, arrays, seed, first_run, n_runs):
+        """The kernels' per-run values of runs first_run .. + n_runs (None: identical cells)."""
+        if self.population is None:
+            return None
+        return self.population.run_values(seed, first_run, n_runs, arrays)
 
 
 def _hash_array(h, name, a) -> None:
@@ -213,12 +220,21 @@ def fingerprint_arrays(arrays, law_source: str | None = None) -> str:
     return h.hexdigest()
 
 
-def payload(model, *, round_initial: bool = False, name: str = "") -> ModelPayload:
+def payload(model, *, round_initial: bool = False, name: str = "", population=None) -> ModelPayload:
     """A :class:`ModelPayload` from ``kernels.NetworkArrays`` (a law compiled by
     ``kernels.compile_law``, as ``il2sbml.simulate.compile`` does, carries its source, which is
-    what ships to workers and fingerprints the model), or the payload itself."""
+    what ships to workers and fingerprints the model), or the payload itself.
+
+    ``population`` (a :class:`~il2sbml.simulate.population.CellSampler`) makes every run a cell
+    with its own parameters; its distribution is part of the fingerprint."""
     if isinstance(model, ModelPayload):
         return model
+    if population is not None:
+        base = payload(model, round_initial=round_initial, name=name)
+        fp = base.fingerprint
+        if not fp.startswith("unverifiable:"):
+            fp = hashlib.sha256(f"{fp};population;{population.fingerprint()}".encode()).hexdigest()
+        return ModelPayload(fp, base.arrays, base.law_source, round_initial, name, population)
     import kernels
 
     if not isinstance(model, kernels.NetworkArrays):
@@ -387,7 +403,7 @@ def _chunk_task(model: ModelPayload, t, species, n_runs, seed, method, first_run
     arrays = model.materialize()
     return kernels.run_ensemble(arrays, t, n_runs, seed, method, n_threads=n_threads,
                                 keep_trajectories=keep, species=species, first_run=first_run,
-                                max_events=max_events)
+                                max_events=max_events, values=model.run_values(arrays, seed, first_run, n_runs))
 
 
 class _Inline:
@@ -1037,6 +1053,8 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
                 "time": [float(x) for x in t], "time_units": time_units, "species": ids,
                 "species_index": [int(i) for i in obs], "keep_trajectories": bool(keep_trajectories),
                 "sweep": sw.to_json() if sw else None, "complete": False, "created_by": "il2sbml.simulate.ensemble"}
+        if payloads[0].population is not None:
+            want["population"] = payloads[0].population.population.describe()
         if resume and os.path.exists(store):
             st = _Store.open_existing(store, want)
         else:
@@ -1138,6 +1156,9 @@ def add_ensemble_arguments(parser) -> None:
     g.add_argument("--sweep", action="append", metavar="NAME=v1,v2,...|SETS.csv",
                    help="one ensemble per parameter value (repeat for a grid) or per CSV row; same seed at every point")
     g.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    g.add_argument("--population", metavar="FILE.csv",
+                   help="every run is a cell with its own parameters drawn from FILE (log-normal per parameter, or an "
+                        "empirical table of cells; see il2sbml.simulate.population); the seed fixes the cells")
 
 
 def _sweep_csv_path(path: str, label: str) -> str:
@@ -1171,9 +1192,20 @@ def ensemble_command(args) -> int:
     path = args.model
     is_sbml = path.endswith(".xml") or path.endswith(".sbml")
 
+    population = getattr(args, "population", None)
+    if population:
+        from .population import read_population
+
+        population = read_population(population)
+
     def compiled(net, values=None):
         arrays = compile_network(net, round_initial=round_initial)
-        return payload(arrays, round_initial=round_initial, name=os.path.basename(path))
+        cells = None
+        if population is not None:
+            from .population import sampler
+
+            cells = sampler(net, population)
+        return payload(arrays, round_initial=round_initial, name=os.path.basename(path), population=cells)
 
     if sweep is None:
         net = select.load_network(path, args)

@@ -1,0 +1,246 @@
+"""Populations of non-identical cells (il2sbml.simulate.population, kernels.population).
+
+Exactness: a birth-death model whose birth rate is log-normal across cells has known population
+moments; the simulated ones are compared with a z-test at |z| < 4.4 (two-sided false-alarm rate
+1e-5 per statistic, 5e-5 for the five statistics of these tests together; the seeds are fixed and
+were not chosen). Zero variance is bitwise today's ensemble; threads, chunk sizes, Dask worker
+processes and a resumed store are bitwise one run. Per-cell values equal those of a network
+generated with the cell's parameters. Bad input is refused naming the file and line.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kernels
+from il2sbml import cli
+from il2sbml.formats.load import load_model
+from il2sbml.generate.netgen import generate_network
+from il2sbml.simulate import ensemble as E
+from il2sbml.simulate.compile import compile_network
+from il2sbml.simulate.population import PopulationError, sampler
+
+ROOT = Path(__file__).resolve().parents[1]
+SIMPLE = str(ROOT / "tests" / "models" / "simple_system.py")
+Z = 4.4
+
+BD = """\
+from il2sbml import Model
+
+m = Model("birth_death_population")
+m.parameter("k", 10.0, "molecule/s", doc="birth rate")
+m.parameter("g", 0.5, "1/s", doc="death rate constant")
+m.parameter("N_per_cell", 1000.0, "molecule", doc="steady-state count")
+m.parameter("ksyn", "N_per_cell*g", "molecule/s", doc="synthesis of Y, derived")
+m.molecule_type("X()")
+m.molecule_type("Y()")
+m.seed("X()", 0)
+m.seed("Y()", "N_per_cell")
+m.observable("X_total", "X()")
+m.observable("Y_total", "Y()")
+m.rule("birth", "0 -> X()", "k")
+m.rule("death", "X() -> 0", "g")
+m.rule("synth", "0 -> Y()", "ksyn")
+m.rule("decay", "Y() -> 0", "g")
+model = m
+"""
+
+
+@pytest.fixture(scope="module")
+def bd(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pop")
+    path = d / "bd.py"
+    path.write_text(BD)
+    return str(path), generate_network(load_model(str(path)))
+
+
+def _pop(tmp_path, text, name="pop.csv"):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def _z(est, expected, se):
+    return abs(est - expected) / se
+
+
+def test_lognormal_draws_have_the_declared_moments_and_do_not_depend_on_the_batch():
+    mu = np.log([100.0, 10.0])
+    chol = np.array([[0.5, 0.0], [0.3, 0.4]])
+    v = kernels.lognormal_values(1, 0, 100_000, mu, chol)
+    logs = np.log(v)
+    n = v.shape[0]
+    assert _z(logs[:, 0].mean(), mu[0], 0.5 / math.sqrt(n)) < Z
+    r = np.corrcoef(logs.T)[0, 1]            # true 0.6; se of r ~ (1 - rho^2) / sqrt(n)
+    assert _z(r, 0.6, (1 - 0.36) / math.sqrt(n)) < Z
+    # cell i's values depend on (seed, i) only
+    assert np.array_equal(kernels.lognormal_values(1, 777, 50, mu, chol), v[777:827])
+    assert not np.array_equal(kernels.lognormal_values(2, 0, 50, mu, chol), v[:50])
+    # a fixed parameter takes its value exactly and leaves the other's draws alone
+    f = kernels.lognormal_values(1, 0, 1000, mu, chol, fixed=[True, False], fixed_value=[123.456, 0.0])
+    assert np.all(f[:, 0] == 123.456) and np.array_equal(f[:, 1], v[:1000, 1])
+
+
+def test_birth_death_with_lognormal_birth_rate_matches_the_analytic_population_moments(bd, tmp_path):
+    """X(t) | k ~ Poisson(k/g (1 - e^{-gt})): mean E[k] m, variance E[k] m + Var(k) m^2 (m = (1 - e^{-gt})/g)."""
+    path, net = bd
+    cells = sampler(net, _pop(tmp_path, "# k in molecule/s\nparameter,mean,cv,unit\nk,model,0.5,molecule/s\n"))
+    arrays = compile_network(net)
+    t = np.array([0.0, 1.0, 4.0])
+    n = 20_000
+    ix = net.species_index("X()")
+    res = kernels.run_ensemble(arrays, t, n, 2024, species=[ix], keep_trajectories=True,
+                               values=cells.run_values(2024, 0, n, arrays))
+    k_mean, k_var = 10.0, (0.5 * 10.0) ** 2
+    for j, tj in enumerate(t[1:], start=1):
+        m = (1.0 - math.exp(-0.5 * tj)) / 0.5
+        x = res.trajectories[:, j, 0].astype(float)
+        mean, var = k_mean * m, k_mean * m + k_var * m * m
+        assert _z(x.mean(), mean, math.sqrt(x.var(ddof=1) / n)) < Z
+        c = x - x.mean()
+        se_var = math.sqrt((np.mean(c ** 4) - x.var() ** 2) / n)
+        assert _z(x.var(ddof=1), var, se_var) < Z
+    # without the variation the variance would be Poisson's: the test can tell the difference
+    assert x.var(ddof=1) > 2.0 * x.mean()
+
+
+def test_zero_variance_is_bitwise_todays_ensemble(tmp_path):
+    net = generate_network(load_model(SIMPLE))
+    arrays = compile_network(net)
+    t = np.linspace(0.0, 1.0, 6)
+    ref = kernels.run_ensemble(arrays, t, 300, 11)
+    for text in ("parameter,mean,sd\nkon,model,0\nkcat,model,0\n", "parameter,mean,cv\nkon,10,0\n"):
+        cells = sampler(net, _pop(tmp_path, text))
+        out = E.run(E.payload(arrays, population=cells), t, 300, 11, progress=False)
+        assert out.result.mean.tobytes() == ref.mean.tobytes() and out.result.sd.tobytes() == ref.sd.tobytes()
+        assert np.array_equal(out.result.sum_x2, ref.sum_x2) and out.result.n_events == ref.n_events
+
+
+def test_threads_chunks_dask_workers_and_resume_are_bitwise_one_run(bd, tmp_path):
+    path, net = bd
+    arrays = compile_network(net)
+    cells = sampler(net, _pop(tmp_path, "parameter,mean,cv,N_per_cell\nk,model,0.8,0.5\nN_per_cell,model,0.3,1\n"))
+    model = E.payload(arrays, population=cells)
+    t = np.linspace(0.0, 2.0, 5)
+    ref = kernels.run_ensemble(arrays, t, 400, 9, n_threads=1, values=cells.run_values(9, 0, 400, arrays))
+    runs = [E.run(model, t, 400, 9, threads=1, chunk_size=400, progress=False),
+            E.run(model, t, 400, 9, threads=2, chunk_size=7, progress=False),
+            E.run(model, t, 400, 9, workers=2, chunk_size=50, progress=False)]
+    store = str(tmp_path / "pop.zarr")
+
+    def stop_after_three(done, total, info):
+        if done >= 150:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        E.run(model, t, 400, 9, threads=1, chunk_size=50, store=store, progress=stop_after_three)
+    resumed = E.run(model, t, 400, 9, threads=2, store=store, resume=True, progress=False)
+    assert resumed.chunks_reused == 3 and resumed.chunks_computed == 5
+    runs.append(resumed)
+    for out in runs:
+        assert out.result.mean.tobytes() == ref.mean.tobytes() and out.result.sd.tobytes() == ref.sd.tobytes()
+        assert np.array_equal(out.result.sum_x, ref.sum_x) and np.array_equal(out.result.sum_x2, ref.sum_x2)
+    # the population is part of the model's fingerprint: a store made with another one is refused
+    other = E.payload(arrays, population=sampler(net, _pop(tmp_path, "parameter,mean,cv\nk,model,0.7\n", "o.csv")))
+    with pytest.raises(E.StoreError):
+        E.run(other, t, 400, 9, store=store, resume=True, progress=False)
+
+
+def test_per_cell_values_equal_a_network_generated_with_the_cells_parameters(bd, tmp_path):
+    """Derived parameters (ksyn = N_per_cell * g) and seeds are recomputed per cell, bit for bit."""
+    path, net = bd
+    cells = sampler(net, _pop(tmp_path, "parameter,mean,cv\nN_per_cell,model,0.6\ng,model,0.2\n"))
+    vals = cells.draw(3, 0, 4)
+    rv = cells.run_values(3, 0, 4)
+    base = load_model(path)
+    for i in range(4):
+        base.parameter_set("cell", {"N_per_cell": float(vals[i, 0]), "g": float(vals[i, 1])})
+        ref = compile_network(generate_network(base.with_parameter_set("cell"), ), round_initial=True)
+        base.parameter_sets.pop("cell")
+        x0 = ref.x0.copy()
+        x0[rv.x0_index] = rv.x0[i]
+        rates = ref.rates.copy()
+        rates[rv.rate_index] = rv.rates[i]
+        assert np.array_equal(x0, ref.x0) and rates.tobytes() == ref.rates.tobytes()
+    assert sorted(net.reactions[j].rule for j in rv.rate_index) == ["death", "decay", "synth"]
+    assert [net.species[i].label for i in rv.x0_index] == [net.species[net.species_index("Y()")].label]
+
+
+def test_empirical_table_cells_are_rows_of_the_table(bd, tmp_path):
+    path, net = bd
+    cells = sampler(net, _pop(tmp_path, "# two measured cells\nk,N_per_cell\n5,100\n20,3000\n"))
+    v = cells.draw(1, 0, 1000)
+    assert set(map(tuple, v)) == {(5.0, 100.0), (20.0, 3000.0)}
+    assert 400 < int((v[:, 0] == 5.0).sum()) < 600
+
+
+def test_il2_model_receptor_population_changes_only_what_reads_the_receptor_numbers(tmp_path):
+    model = load_model(str(ROOT / "model_src" / "il2.py")).with_parameter_set("Treg")
+    net = generate_network(model)
+    cells = sampler(net, _pop(tmp_path, "parameter,mean,cv\nCD25_per_cell,model,1.0\nCD122_per_cell,model,0.5\n"
+                                        "CD132_per_cell,model,0.5\n"))
+    rv = cells.run_values(1, 0, 3)
+    labels = [net.species[i].label for i in rv.x0_index]
+    assert len(labels) == 3 and all("IL2R" in lb for lb in labels)
+    assert {net.reactions[j].rule for j in rv.rate_index} <= {r.rule for r in net.reactions if "syn" in r.rule.lower()}
+    assert rv.rates.shape == (3, len(rv.rate_index)) and len(rv.rate_index) >= 2
+    d = cells.draw(1, 0, 3)
+    i25 = net.species_index("@PM::IL2RA(l)")
+    assert list(rv.x0[:, list(rv.x0_index).index(i25)]) == [int(round(v)) for v in d[:, 0]]
+
+
+@pytest.mark.parametrize("text, match", [
+    ("parameter,mean,sd\nk,10,-1\n", r"pop\.csv:2: k has sd -1\.0; a standard deviation is >= 0"),
+    ("parameter,mean,cv\nk,10,-0.5\n", r"pop\.csv:2: k has cv"),
+    ("parameter,mean,cv,g\nk,10,0.5,1.5\ng,0.5,0.1,1\n", r"outside \[-1, 1\]"),
+    ("parameter,mean,cv,g,N_per_cell\nk,10,0.5,0.9,0.9\ng,0.5,0.1,1,-0.9\nN_per_cell,100,0.1,,1\n",
+     r"pop\.csv: the correlation matrix is not positive semi-definite"),
+    ("parameter,mean,cv\nkoff,10,0.5\n", r"pop\.csv:2: the model has no parameter 'koff'"),
+    ("parameter,mean,cv\nksyn,10,0.5\n", r"pop\.csv:2: parameter 'ksyn' of model .* is derived"),
+    ("parameter,mean,cv,unit\nk,10,0.5,1/min\n", r"pop\.csv:2: k is declared in 'molecule/s'"),
+    ("parameter,mean\nk,10\n", r"give an 'sd' or a 'cv' column"),
+    ("parameter,mean,cv\nk,ten,0.5\n", r"pop\.csv:2: mean 'ten' is not a number"),
+    ("k,N_per_cell\n5,-100\n", r"pop\.csv:2: N_per_cell is -100\.0"),
+])
+def test_bad_population_files_are_refused_naming_file_and_line(bd, tmp_path, text, match):
+    path, net = bd
+    with pytest.raises(PopulationError, match=match):
+        sampler(net, _pop(tmp_path, text))
+
+
+def test_cli_population_option_and_its_errors(bd, tmp_path, capsys):
+    path, net = bd
+    good = _pop(tmp_path, "parameter,mean,cv\nk,model,0.5\n", "good.csv")
+    out = tmp_path / "s.csv"
+    argv = ["ensemble", path, "--runs", "200", "--t-end", "2", "--points", "3", "--seed", "4", "--quiet",
+            "--stats-csv", str(out), "--species", "s1"]
+    assert cli.main([*argv, "--population", good]) == 0
+    with_pop = out.read_text()
+    assert cli.main(argv) == 0
+    assert out.read_text() != with_pop
+    bad = _pop(tmp_path, "parameter,mean,sd\nk,10,-2\n", "bad.csv")
+    out.unlink()
+    assert cli.main([*argv, "--population", bad]) != 0
+    assert "bad.csv:2" in capsys.readouterr().err and not out.exists()
+
+
+def test_committed_receptor_populations_are_reproducible_and_fit_the_il2_model(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_populations", ROOT / "data" / "make_populations.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for path in mod.write(str(tmp_path)):
+        name = Path(path).name
+        assert Path(path).read_bytes() == (ROOT / "data" / "populations" / name).read_bytes(), name
+    cvs = mod.spreads(mod.read())
+    assert cvs["Treg", "CD25"][1].startswith("measured") and cvs["Treg", "CD132"][1].startswith("assumed")
+    model = load_model(str(ROOT / "model_src" / "il2.py"))
+    for cell in ("Treg", "CD4_helper", "CD8", "NK"):
+        net = generate_network(model.with_parameter_set(cell))
+        pop = sampler(net, str(ROOT / "data" / "populations" / f"{cell}.csv")).population
+        assert pop.mean[0] == net.parameters["CD25_per_cell"]      # the mean is the cell type's value
+        assert np.all(pop.sd > 0)
