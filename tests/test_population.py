@@ -143,6 +143,14 @@ def test_threads_chunks_dask_workers_and_resume_are_bitwise_one_run(bd, tmp_path
     for out in runs:
         assert out.result.mean.tobytes() == ref.mean.tobytes() and out.result.sd.tobytes() == ref.sd.tobytes()
         assert np.array_equal(out.result.sum_x, ref.sum_x) and np.array_equal(out.result.sum_x2, ref.sum_x2)
+        for key in ("skew", "kurtosis", "quantiles", "cov", "corr", "hist"):     # the distributions too
+            assert out.distributions[0][key].tobytes() == runs[0].distributions[0][key].tobytes(), key
+    import zarr
+
+    g = zarr.open_group(store, mode="r")
+    assert g["skew"][0].tobytes() == runs[0].distributions[0]["skew"].tobytes()
+    assert np.array_equal(g["hist"][0], runs[0].distributions[0]["hist"])
+    assert g.attrs["il2sbml_ensemble"]["population"]["parameters"] == ["k", "N_per_cell"]
     # the population is part of the model's fingerprint: a store made with another one is refused
     other = E.payload(arrays, population=sampler(net, _pop(tmp_path, "parameter,mean,cv\nk,model,0.7\n", "o.csv")))
     with pytest.raises(E.StoreError):
@@ -244,3 +252,69 @@ def test_committed_receptor_populations_are_reproducible_and_fit_the_il2_model(t
         pop = sampler(net, str(ROOT / "data" / "populations" / f"{cell}.csv")).population
         assert pop.mean[0] == net.parameters["CD25_per_cell"]      # the mean is the cell type's value
         assert np.all(pop.sd > 0)
+
+
+def test_distribution_sums_are_exact_and_mergeable():
+    import scipy.stats
+
+    import kernels.stats as KS
+
+    rng = np.random.default_rng(0)
+    lam = rng.lognormal(np.log(3000), 0.8, size=(5000, 1, 1)) * np.ones((1, 2, 2))
+    x = rng.poisson(lam).astype(np.int64)
+    x[:, 0, 0] = rng.integers(0, 150, 5000)
+    p = rng.lognormal(np.log(1000), 0.5, size=(5000, 2))
+    q, shift = KS.fixed_point(p, [1000.0, 1000.0])
+    whole = KS.distribution_sums(x, q)
+    merged = KS.merge([KS.distribution_sums(x[a:b], q[a:b]) for a, b in ((0, 7), (7, 2500), (2500, 5000))])
+    for f in whole._fields[1:]:
+        assert np.array_equal(getattr(whole, f), getattr(merged, f)), f
+    s1 = np.zeros((2, 2, 2), np.uint64)
+    s2 = s1.copy()
+    kernels.ensemble.accumulate_sums(x, s1, s2)
+    d = KS.finish(s1, s2, whole, shift)
+    xf = x.astype(float)
+    assert np.allclose(d["skew"][1], scipy.stats.skew(xf[:, 1, :], axis=0), rtol=1e-12, atol=0)
+    assert np.allclose(d["kurtosis"][1], scipy.stats.kurtosis(xf[:, 1, :], axis=0), rtol=1e-12, atol=0)
+    exact_q = np.quantile(xf, KS.QUANTILES, method="inverted_cdf", axis=0)
+    low = exact_q < 100
+    assert low.sum() >= 4 and np.array_equal(d["quantiles"][low], exact_q[low])         # below 100: exact
+    assert np.all(np.abs(d["quantiles"][~low] / exact_q[~low] - 1) <= 10 ** (1 / 400) - 1)
+    cov = np.array([[np.cov(p[:, j], xf[:, 1, s])[0, 1] for j in range(2)] for s in range(2)])
+    assert np.allclose(d["cov"][1], cov, rtol=1e-9)
+    assert np.allclose(d["covariate_sd"], p.std(axis=0, ddof=1), rtol=1e-9)
+    with pytest.raises(ValueError, match="2\\*\\*32"):
+        KS.distribution_sums(np.full((1, 1, 1), 1 << 33, np.int64))
+
+
+def test_covariance_of_birth_rate_and_count_matches_theory(bd, tmp_path):
+    """cov(k, X(t)) = m Var(k) for X | k ~ Poisson(k m): the sign and size of a parameter-observable
+    covariance, the statistic compared with the measured CD25-pSTAT5 covariance."""
+    path, net = bd
+    cells = sampler(net, _pop(tmp_path, "parameter,mean,cv\nk,model,0.5\n"))
+    arrays = compile_network(net)
+    t = np.array([0.0, 4.0])
+    n = 20_000
+    out = E.run(E.payload(arrays, population=cells), t, n, 77, species=[net.species_index("X()")],
+                keep_trajectories=True, progress=False)
+    m = (1.0 - math.exp(-0.5 * 4.0)) / 0.5
+    x = out.result.trajectories[:, 1, 0].astype(float)
+    k = cells.draw(77, 0, n)[:, 0]
+    se = np.std((k - k.mean()) * (x - x.mean()), ddof=1) / math.sqrt(n)
+    assert _z(out.distributions[0]["cov"][1, 0, 0], m * 25.0, se) < Z
+    assert abs(out.distributions[0]["cov"][1, 0, 0] - np.cov(k, x)[0, 1]) < 1e-9 * abs(np.cov(k, x)[0, 1])
+
+
+def test_cli_distribution_csv(bd, tmp_path):
+    path, net = bd
+    good = _pop(tmp_path, "parameter,mean,cv\nk,model,0.5\n", "good.csv")
+    out = tmp_path / "d.csv"
+    argv = ["ensemble", path, "--runs", "300", "--t-end", "2", "--points", "2", "--seed", "4", "--quiet",
+            "--distribution-csv", str(out), "--sweep", "g=0.5,1"]
+    assert cli.main([*argv, "--population", good]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("point,time,species,n,mean,sd,var_over_mean2,skew,kurtosis,q05,")
+    assert lines[0].endswith("cov_k,corr_k") and len(lines) == 1 + 2 * 2 * 2
+    assert lines[1].startswith("g=0.5,0.0,s1,300,")
+    out.unlink()
+    assert cli.main(argv) != 0 and not out.exists()

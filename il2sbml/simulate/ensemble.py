@@ -185,11 +185,7 @@ class ModelPayload:
         p = self.for_workers()
         return (ModelPayload, (p.fingerprint, p.arrays, p.law_source, p.round_initial, p.name, p.population))
 
-    def run_values(self, arrays, seed, first_run, n_runs):
-        """The kernels' per-run values of runs first_run .. + n_runs (None: identical cells)."""
-        if self.population is None:
-            return None
-        return self.population.run_values(seed, first_run, n_runs, arrays)
+
 
 
 def _hash_array(h, name, a) -> None:
@@ -401,9 +397,19 @@ def _chunk_task(model: ModelPayload, t, species, n_runs, seed, method, first_run
     import kernels
 
     arrays = model.materialize()
-    return kernels.run_ensemble(arrays, t, n_runs, seed, method, n_threads=n_threads,
-                                keep_trajectories=keep, species=species, first_run=first_run,
-                                max_events=max_events, values=model.run_values(arrays, seed, first_run, n_runs))
+    if model.population is None:
+        return kernels.run_ensemble(arrays, t, n_runs, seed, method, n_threads=n_threads,
+                                    keep_trajectories=keep, species=species, first_run=first_run,
+                                    max_events=max_events)
+    # a population: every run a cell of its own; the chunk's runs are kept (memory bounded by the
+    # chunk) for the exact distribution sums, and shipped back only when asked for
+    import kernels.stats
+
+    values, q, _shift = model.population.chunk(seed, first_run, n_runs, arrays)
+    res = kernels.run_ensemble(arrays, t, n_runs, seed, method, n_threads=n_threads, keep_trajectories=True,
+                               species=species, first_run=first_run, max_events=max_events, values=values)
+    dist = kernels.stats.distribution_sums(res.trajectories, q)
+    return (res if keep else res._replace(trajectories=None)), dist
 
 
 class _Inline:
@@ -565,13 +571,18 @@ class _Totals:
         self.n = 0
         self.n_events = 0
         self.chunks: set = set()
+        self.dist = None   # kernels.stats.DistributionSums of the chunks so far (populations)
 
-    def add(self, k, sum_x, sum_x2, n, n_events):
+    def add(self, k, sum_x, sum_x2, n, n_events, dist=None):
         from kernels import words_to_ints
 
         if k in self.chunks:  # never count a chunk twice (a chunk record is idempotent)
             raise EnsembleError(f"internal error: chunk {k} merged twice")
         self.chunks.add(k)
+        if dist is not None:
+            import kernels.stats
+
+            self.dist = dist if self.dist is None else kernels.stats.merge([self.dist, dist])
         self.s1 = self.s1 + words_to_ints(np.asarray(sum_x))
         self.s2 = self.s2 + words_to_ints(np.asarray(sum_x2))
         self.n += int(n)
@@ -608,6 +619,7 @@ class _Store:
         self.chunk_sums = group["chunk_sums"]
         self.chunk_info = group["chunk_info"]
         self.trajectories = group["trajectories"] if meta["keep_trajectories"] else None
+        self.population = bool(meta.get("population"))
 
     # -- opening
     @staticmethod
@@ -660,6 +672,8 @@ class _Store:
                       "time": (T,), "species_index": (Q,)}
             if meta["keep_trajectories"]:
                 shapes["trajectories"] = (P, meta["n_runs"], T, Q)
+            if meta.get("population"):
+                shapes.update(_dist_shapes(P, K, T, Q, len(meta["population"]["parameters"])))
             for name, shape in shapes.items():
                 a = group[name]
                 if tuple(a.shape) != shape:
@@ -718,6 +732,8 @@ class _Store:
                 g.create_array(name, shape=(P, T, Q), chunks=(1, T, Q), dtype="float64", fill_value=float("nan"),
                                dimension_names=("point", "time", "species"),
                                attributes={"units": "molecule", "description": what + " over all runs"})
+            if meta.get("population"):
+                _create_dist_arrays(g, P, K, T, Q, meta["population"]["parameters"], zstd, every)
             if meta["keep_trajectories"]:
                 g.create_array("trajectories", shape=(P, meta["n_runs"], T, Q),
                                chunks=(1, _traj_zarr_chunk(C, T, Q), T, Q), dtype="int64", fill_value=0,
@@ -755,16 +771,41 @@ class _Store:
                              "nothing was changed") from None
         return sums[0], sums[1], int(info[0]), int(info[1])
 
-    def write_chunk(self, p, k, first, res):
+    def read_dist(self, p, k, n):
+        """The distribution sums of a finished chunk (populations)."""
+        import kernels.stats
+
+        where = f"chunk {k}" + (f" of point {p}" if self.meta["sweep"] else "")
+        try:
+            g = self.group
+            m34 = np.asarray(g["chunk_moments34"][p, k])
+            cov = np.asarray(g["chunk_covariates"][p, k])
+            return kernels.stats.DistributionSums(n, m34[0], m34[1], np.asarray(g["chunk_hist"][p, k]), cov[0],
+                                                  cov[1], np.asarray(g["chunk_sqx"][p, k]))
+        except Exception as exc:
+            raise StoreError(f"{self.path}: corrupted store: the distribution sums of {where} are unreadable "
+                             f"({type(exc).__name__}: {exc}); nothing was changed") from None
+
+    def write_chunk(self, p, k, first, res, dist=None):
         if self.trajectories is not None:
             self.trajectories[p, first:first + res.n_runs] = res.trajectories
         self.chunk_sums[p, k] = np.stack([res.sum_x, res.sum_x2])
+        if self.population:
+            g = self.group
+            g["chunk_moments34"][p, k] = np.stack([dist.s3, dist.s4])
+            g["chunk_hist"][p, k] = dist.hist
+            g["chunk_covariates"][p, k] = np.stack([dist.sq, dist.sq2])
+            g["chunk_sqx"][p, k] = dist.sqx
         self.chunk_info[p, k] = np.array([res.n_runs, res.n_events], np.int64)  # the commit record: last
 
-    def finish(self, results):
+    def finish(self, results, distributions=None):
         for p, r in enumerate(results):
             self.group["mean"][p] = r.mean
             self.group["sd"][p] = r.sd
+            if self.population:
+                d = distributions[p]
+                for name in ("skew", "kurtosis", "quantiles", "cov", "corr", "hist"):
+                    self.group[name][p] = d[name]
         meta = dict(self.meta)
         meta["complete"] = True
         meta["n_events"] = [int(r.n_events) for r in results]
@@ -779,6 +820,55 @@ class _Store:
                         os.unlink(os.path.join(root, f))
                     except OSError:
                         pass
+
+
+def _dist_shapes(P, K, T, Q, k) -> dict:
+    from kernels.stats import N_BINS, QUANTILES
+
+    return {"chunk_moments34": (P, K, 2, T, Q, 2), "chunk_hist": (P, K, T, Q, N_BINS),
+            "chunk_covariates": (P, K, 2, k, 2), "chunk_sqx": (P, K, T, Q, k, 2), "skew": (P, T, Q),
+            "kurtosis": (P, T, Q), "quantiles": (P, len(QUANTILES), T, Q), "cov": (P, T, Q, k),
+            "corr": (P, T, Q, k), "hist": (P, T, Q, N_BINS)}
+
+
+def _create_dist_arrays(g, P, K, T, Q, names, zstd, every) -> None:
+    """The arrays of a population's store: per-chunk exact distribution sums (written before the
+    chunk's commit record) and the statistics of all runs (written at the end)."""
+    from kernels.stats import N_BINS, QUANTILES, bin_edges
+
+    k = len(names)
+    words = {"dtype": "uint64", "fill_value": 0, "compressors": zstd, "config": every}
+    g.create_array("chunk_moments34", shape=(P, K, 2, T, Q, 2), chunks=(1, 1, 2, T, Q, 2), **words,
+                   dimension_names=("point", "chunk", "moment", "time", "species", "word"),
+                   attributes={"units": ["molecule^3", "molecule^4"],
+                               "description": "exact per-chunk sums of x^3 and x^4, 128-bit (lo, hi) words"})
+    g.create_array("chunk_hist", shape=(P, K, T, Q, N_BINS), chunks=(1, 1, T, Q, N_BINS), dtype="int64",
+                   fill_value=0, compressors=zstd, config=every,
+                   dimension_names=("point", "chunk", "time", "species", "bin"),
+                   attributes={"description": "runs per count bin (kernels.stats.bin_edges)",
+                               "bin_lower_edges": [float(e) for e in bin_edges()[:-1]]})
+    g.create_array("chunk_covariates", shape=(P, K, 2, max(k, 0), 2), chunks=(1, 1, 2, max(k, 1), 2), **words,
+                   dimension_names=("point", "chunk", "moment", "parameter", "word"),
+                   attributes={"parameters": list(names),
+                               "description": "exact per-chunk sums of q and q^2, q the fixed-point parameter"})
+    g.create_array("chunk_sqx", shape=(P, K, T, Q, max(k, 0), 2), chunks=(1, 1, T, Q, max(k, 1), 2), **words,
+                   dimension_names=("point", "chunk", "time", "species", "parameter", "word"),
+                   attributes={"parameters": list(names), "description": "exact per-chunk sums of q x"})
+    final = {"dtype": "float64", "fill_value": float("nan")}
+    for name, shape, dims, units, what in (
+            ("skew", (P, T, Q), ("point", "time", "species"), "1", "skewness g1 = m3 / m2^1.5 (population)"),
+            ("kurtosis", (P, T, Q), ("point", "time", "species"), "1", "excess kurtosis g2 = m4 / m2^2 - 3"),
+            ("quantiles", (P, len(QUANTILES), T, Q), ("point", "quantile", "time", "species"), "molecule",
+             f"inverted-CDF quantiles {list(QUANTILES)} from the histogram (exact below 100, else within 0.58 %)"),
+            ("cov", (P, T, Q, k), ("point", "time", "species", "parameter"), "molecule x parameter unit",
+             "sample covariance of each sampled parameter with each species"),
+            ("corr", (P, T, Q, k), ("point", "time", "species", "parameter"), "1", "their correlation")):
+        g.create_array(name, shape=shape, chunks=shape[:1] and (1,) + shape[1:], dimension_names=dims,
+                       attributes={"units": units, "description": what, "parameters": list(names)}, **final)
+    g.create_array("hist", shape=(P, T, Q, N_BINS), chunks=(1, T, Q, N_BINS), dtype="int64", fill_value=0,
+                   dimension_names=("point", "time", "species", "bin"),
+                   attributes={"description": "runs per count bin over all runs",
+                               "bin_lower_edges": [float(e) for e in bin_edges()[:-1]]})
 
 
 def _traj_zarr_chunk(C, T, Q) -> int:
@@ -925,6 +1015,9 @@ class EnsembleRun:
         return self.results[0]
 
     computed_runs: int = 0
+    # populations: per point, kernels.stats.finish's dict (skew, kurtosis, quantiles, cov, corr) plus
+    # "hist" (runs per count bin) and "parameters" (the sampled parameters, the covariances' order)
+    distributions: list | None = None
 
     def summary(self) -> str:
         pts = len(self.results)
@@ -1054,7 +1147,10 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
                 "species_index": [int(i) for i in obs], "keep_trajectories": bool(keep_trajectories),
                 "sweep": sw.to_json() if sw else None, "complete": False, "created_by": "il2sbml.simulate.ensemble"}
         if payloads[0].population is not None:
-            want["population"] = payloads[0].population.population.describe()
+            cells = payloads[0].population
+            want["population"] = {"description": cells.population.describe(),
+                                  "parameters": list(cells.population.names),
+                                  "fixed_point_scale": [float(v) for v in cells.scale]}
         if resume and os.path.exists(store):
             st = _Store.open_existing(store, want)
         else:
@@ -1078,7 +1174,7 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
                 if n_done != nk:
                     raise StoreError(f"{store}: corrupted store: chunk {k} records {n_done} runs, expected {nk}; "
                                      "nothing was changed")
-                totals[p].add(k, s1, s2, n_done, n_ev)
+                totals[p].add(k, s1, s2, n_done, n_ev, st.read_dist(p, k, n_done) if st.population else None)
                 reused += 1
         st.clean_partials()
     for k in range(K):
@@ -1110,11 +1206,14 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
         stream = ex.run(todo, dict(enumerate(payloads)), args_of)
         try:
             for ch, res in stream:
+                dist = None
+                if type(res) is tuple:   # a population: the run statistics and the distribution sums
+                    res, dist = res
                 if st is not None:
-                    st.write_chunk(ch.point, ch.index, ch.first_run, res)
+                    st.write_chunk(ch.point, ch.index, ch.first_run, res, dist)
                 elif traj_mem is not None:
                     traj_mem[ch.point][ch.first_run:ch.first_run + ch.n_runs] = res.trajectories
-                totals[ch.point].add(ch.index, res.sum_x, res.sum_x2, res.n_runs, res.n_events)
+                totals[ch.point].add(ch.index, res.sum_x, res.sum_x2, res.n_runs, res.n_events, dist)
                 computed += 1
                 computed_runs += ch.n_runs
                 prog.update(ch.n_runs, {"point": ch.point, "chunk": ch.index, "where": where})
@@ -1128,10 +1227,22 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
             raise EnsembleError(f"internal error: point {p} has {totals[p].n} runs, expected {n_runs}")
         results.append(totals[p].result(t, obs, mname, mname != "tau_approx",
                                         traj_mem[p] if traj_mem is not None else None))
+    distributions = None
+    if payloads[0].population is not None:
+        import kernels.stats
+
+        shift = kernels.stats.fixed_point(np.zeros((0, len(payloads[0].population.scale))),
+                                          payloads[0].population.scale)[1]
+        distributions = []
+        for p in range(P):
+            d = kernels.stats.finish(results[p].sum_x, results[p].sum_x2, totals[p].dist, shift)
+            d["hist"] = totals[p].dist.hist
+            d["parameters"] = list(payloads[0].population.population.names)
+            distributions.append(d)
     if st is not None:
-        st.finish(results)
+        st.finish(results, distributions)
     return EnsembleRun(results, sw, store, n_runs, C, K, computed, reused, time.perf_counter() - t0, where,
-                       computed_runs)
+                       computed_runs, distributions)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1156,9 +1267,42 @@ def add_ensemble_arguments(parser) -> None:
     g.add_argument("--sweep", action="append", metavar="NAME=v1,v2,...|SETS.csv",
                    help="one ensemble per parameter value (repeat for a grid) or per CSV row; same seed at every point")
     g.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    g.add_argument("--distribution-csv", metavar="OUT.csv",
+                   help="with --population: per sweep point, time and species the population's mean, sd, "
+                        "variance/mean^2, skewness, excess kurtosis, quantiles and each sampled parameter's "
+                        "covariance and correlation with the species")
     g.add_argument("--population", metavar="FILE.csv",
                    help="every run is a cell with its own parameters drawn from FILE (log-normal per parameter, or an "
                         "empirical table of cells; see il2sbml.simulate.population); the seed fixes the cells")
+
+
+def distribution_table(res: EnsembleRun, ids) -> str:
+    """The population statistics of a run as CSV text: one row per (sweep point, time, species).
+
+    Columns: ``point`` (the sweep label, or empty), ``time``, ``species``, ``n``, ``mean`` and
+    ``sd`` (molecules), ``var_over_mean2`` (variance / mean^2), ``skew``, ``kurtosis`` (excess),
+    ``q05`` ... ``q95`` (molecules; from the histogram, exact below 100, else within 0.58 %), then
+    ``cov_<p>`` (molecules times p's unit) and ``corr_<p>`` for each sampled parameter p."""
+    from kernels.stats import QUANTILES
+
+    from . import select
+
+    d0 = res.distributions[0]
+    names = d0["parameters"]
+    header = (["point", "time", "species", "n", "mean", "sd", "var_over_mean2", "skew", "kurtosis"]
+              + [f"q{round(q * 100):02d}" for q in QUANTILES] + [f"cov_{p}" for p in names]
+              + [f"corr_{p}" for p in names])
+    rows = []
+    for p, (r, d) in enumerate(zip(res.results, res.distributions)):
+        label = res.sweep.label(p) if res.sweep is not None else ""
+        for k, tk in enumerate(r.t):
+            for j, sid in enumerate(ids):
+                m, sd = float(r.mean[k, j]), float(r.sd[k, j])
+                rows.append([label, float(tk), sid, r.n_runs, m, sd, sd * sd / (m * m) if m else float("nan"),
+                             float(d["skew"][k, j]), float(d["kurtosis"][k, j])]
+                            + [float(v) for v in d["quantiles"][:, k, j]]
+                            + [float(v) for v in d["cov"][k, j]] + [float(v) for v in d["corr"][k, j]])
+    return select.csv_table(rows, header)
 
 
 def _sweep_csv_path(path: str, label: str) -> str:
@@ -1180,8 +1324,11 @@ def ensemble_command(args) -> int:
         raise Il2sbmlError("--runs must be at least 1")
     stats_csv = getattr(args, "stats_csv", None)
     store = getattr(args, "store", None)
-    if not stats_csv and not store:
+    dist_csv = getattr(args, "distribution_csv", None)
+    if not stats_csv and not store and not dist_csv:
         raise EnsembleError("give --stats-csv OUT.csv and/or --store OUT.zarr")
+    if dist_csv and not getattr(args, "population", None):
+        raise EnsembleError("--distribution-csv needs --population FILE.csv (the distribution over cells)")
     if getattr(args, "keep_trajectories", False) and not store:
         raise EnsembleError("--keep-trajectories needs --store OUT.zarr (trajectories are written, not held in memory)")
     if getattr(args, "resume", False) and not store:
@@ -1264,6 +1411,9 @@ def ensemble_command(args) -> int:
         rows = [[float(ti)] + [float(v) for v in r.mean[k]] + [float(v) for v in r.sd[k]] for k, ti in enumerate(t)]
         atomic_write(out, select.csv_table(rows, header))
         written.append(out)
+    if dist_csv:
+        atomic_write(dist_csv, distribution_table(res, ids))
+        written.append(dist_csv)
     r0 = res.results[0]
     kind = "exact" if r0.exact else "APPROXIMATE (tau-leaping)"
     dest = ", ".join(written + ([store] if store else []))

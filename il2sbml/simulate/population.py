@@ -379,6 +379,23 @@ class CellSampler:
     def run_values(self, seed: int, first: int, n: int, arrays=None):
         return self.cells.run_values(self.draw(seed, first, n), arrays)
 
+    @property
+    def scale(self) -> np.ndarray:
+        """float64[k]: each parameter's reference magnitude (its mean), which sets the fixed
+        point of the covariances (``kernels.stats.fixed_point``)."""
+        pop = self.population
+        m = pop.table.mean(axis=0) if pop.kind == "table" else pop.mean
+        return np.where(m > 0, m, 1.0)
+
+    def chunk(self, seed: int, first: int, n: int, arrays=None):
+        """``(run_values, q, shift)`` for runs first .. first + n: the kernels' per-run values and
+        the cells' parameters as fixed-point covariates."""
+        import kernels.stats
+
+        v = self.draw(seed, first, n)
+        q, shift = kernels.stats.fixed_point(v, self.scale)
+        return self.cells.run_values(v, arrays), q, shift
+
     def fingerprint(self) -> str:
         return self.population.fingerprint()
 
