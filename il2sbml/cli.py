@@ -236,8 +236,9 @@ def main(argv=None) -> int:
             q.set_defaults(func=cmd_simulate)
         else:
             q.add_argument("--runs", type=int, required=True)
-            q.add_argument("--method", default="auto", choices=["auto", "direct", "tree", "tau"],
-                           help="exact (auto, direct, tree) or approximate tau-leaping (tau)")
+            q.add_argument("--method", default="auto", choices=["auto", "direct", "tree", "tau", "ode"],
+                           help="exact (auto, direct, tree) or approximate tau-leaping (tau); with --population, "
+                                "ode: one deterministic libRoadRunner ODE per cell (the same cells)")
             q.add_argument("--threads", type=int, help="Numba threads (results do not depend on it)")
             q.add_argument("--stats-csv", help="mean and sd CSV (SBML Test Suite layout); with --sweep, one "
                            "per point")

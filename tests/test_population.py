@@ -318,3 +318,59 @@ def test_cli_distribution_csv(bd, tmp_path):
     assert lines[1].startswith("g=0.5,0.0,s1,300,")
     out.unlink()
     assert cli.main(argv) != 0 and not out.exists()
+
+
+def test_ode_population_is_one_libroadrunner_integration_per_cell_and_bitwise_reproducible(bd, tmp_path):
+    from il2sbml.formats.sbml import write_sbml
+    from il2sbml.simulate.ode import Simulator
+
+    path, net = bd
+    cells = sampler(net, _pop(tmp_path, "parameter,mean,cv\nk,model,0.5\nN_per_cell,model,0.3\n"))
+    sbml = write_sbml(net)
+    model = E.payload(compile_network(net), population=cells, sbml=sbml)
+    t = np.array([0.0, 1.0, 4.0])
+    a = E.run(model, t, 60, 3, method="ode", keep_trajectories=True, chunk_size=60, progress=False)
+    b = E.run(model, t, 60, 3, method="ode", chunk_size=7, workers=2, progress=False)
+    assert a.result.sum_x2.tobytes() == b.result.sum_x2.tobytes()
+    assert a.distributions[0]["cov"].tobytes() == b.distributions[0]["cov"].tobytes()
+    sim = Simulator(sbml, rtol=E.ODE_RTOL)
+    v = cells.draw(3, 0, 60)
+    for i in (0, 59):        # each run is the cell's own ODE, rounded to whole molecules
+        x = sim.at_times(t, ["s1", "s2"], k=float(v[i, 0]), N_per_cell=float(v[i, 1]))
+        assert np.array_equal(a.result.trajectories[i], np.rint(x).astype(np.int64))
+    # X(t) = k m exactly in the ODE: the population mean is E[k] m (rounding aside)
+    m = (1.0 - math.exp(-0.5 * 4.0)) / 0.5
+    assert abs(a.result.mean[2, 0] - v[:, 0].mean() * m) <= 0.5
+    # observables in the ODE path: the rounded weighted sum of the cell's species amounts
+    W = np.array([[1, 1], [0, 2]], np.int64)
+    c = E.run(model, t, 5, 3, method="ode", species=[0, 1], observables=W, keep_trajectories=True, progress=False)
+    x = sim.at_times(t, ["s1", "s2"], k=float(v[4, 0]), N_per_cell=float(v[4, 1]))
+    assert np.array_equal(c.result.trajectories[4], np.rint(x @ W.T.astype(float)).astype(np.int64))
+    with pytest.raises(E.EnsembleError, match="needs a population"):
+        E.run(E.payload(compile_network(net)), t, 10, 3, method="ode", progress=False)
+
+
+def test_observables_are_integer_weighted_sums_of_species_in_ssa_ode_and_store(tmp_path):
+    from il2sbml.simulate import select
+
+    net = generate_network(load_model(SIMPLE))
+    arrays = compile_network(net)
+    sp, W, names = select.pick_observables(net, "X_p_total,XY,Xtotal")
+    t = np.linspace(0.0, 1.0, 4)
+    full = kernels.run_ensemble(arrays, t, 50, 8, species=sp, keep_trajectories=True)
+    y = np.einsum("itq,oq->ito", full.trajectories, W)
+    store = str(tmp_path / "o.zarr")
+    out = E.run(arrays, t, 50, 8, species=sp, species_ids=names, observables=W, keep_trajectories=True,
+                chunk_size=9, store=store, progress=False)
+    assert np.allclose(out.result.mean, y.mean(axis=0), rtol=1e-15)
+    import zarr
+
+    g = zarr.open_group(store, mode="r")
+    assert np.array_equal(g["trajectories"][0], y)
+    mem = E.run(arrays, t, 50, 8, species=sp, species_ids=names, observables=W, keep_trajectories=True,
+                progress=False)
+    assert np.array_equal(mem.result.trajectories, y)
+    assert list(g["species_index"][:]) == [-1, -1, -1] and g.attrs["il2sbml_ensemble"]["species"] == names
+    assert g.attrs["il2sbml_ensemble"]["observables"]["weights"] == W.tolist()
+    with pytest.raises(Exception, match="no observable 'pSTAT5'"):
+        select.pick_observables(net, "pSTAT5")

@@ -37,7 +37,8 @@ chunk_size, method, the time grid and units, species ids, the sweep, ``complete`
 Arrays (dimension names in Zarr's ``dimension_names``; ``units`` and ``description`` as
 attributes); the leading dimension ``point`` is the sweep point (length 1 without a sweep):
 
-``time[time]``, ``species_index[species]``, ``sweep_values[point, parameter]``
+``time[time]``, ``species_index[species]`` (-1 for an observable: the attribute ``observables``
+    gives the species it reads and their weights), ``sweep_values[point, parameter]``
 ``chunk_sums[point, chunk, moment, time, species, word]`` uint64: S1 (moment 0) and S2
     (moment 1) of each chunk as 128-bit (lo, hi) words -- the exact statistics, per chunk
 ``chunk_info[point, chunk, field]`` int64: (runs, reaction events) of a finished chunk, 0 if not
@@ -151,6 +152,7 @@ class ModelPayload:
     round_initial: bool = False
     name: str = ""
     population: Any = None   # il2sbml.simulate.population.CellSampler: every run a cell of its own
+    sbml: str | None = None  # the network as SBML: method "ode" simulates each cell on libRoadRunner
 
     @property
     def shippable(self) -> bool:
@@ -165,7 +167,7 @@ class ModelPayload:
                 "Numba function without a source from kernels.compile_law), which cannot be sent to worker "
                 "processes; compile the law with kernels.compile_law, or run embedded (no --workers/--scheduler)")
         return ModelPayload(self.fingerprint, self.arrays._replace(law=None), self.law_source,
-                            self.round_initial, self.name, self.population)
+                            self.round_initial, self.name, self.population, self.sbml)
 
     def materialize(self):
         """The ``NetworkArrays``, with their law compiled once per process when it was shipped as source."""
@@ -183,7 +185,8 @@ class ModelPayload:
 
     def __reduce__(self):  # never pickle a compiled law
         p = self.for_workers()
-        return (ModelPayload, (p.fingerprint, p.arrays, p.law_source, p.round_initial, p.name, p.population))
+        return (ModelPayload, (p.fingerprint, p.arrays, p.law_source, p.round_initial, p.name, p.population,
+                               p.sbml))
 
 
 
@@ -216,21 +219,24 @@ def fingerprint_arrays(arrays, law_source: str | None = None) -> str:
     return h.hexdigest()
 
 
-def payload(model, *, round_initial: bool = False, name: str = "", population=None) -> ModelPayload:
+def payload(model, *, round_initial: bool = False, name: str = "", population=None, sbml=None) -> ModelPayload:
     """A :class:`ModelPayload` from ``kernels.NetworkArrays`` (a law compiled by
     ``kernels.compile_law``, as ``il2sbml.simulate.compile`` does, carries its source, which is
     what ships to workers and fingerprints the model), or the payload itself.
 
     ``population`` (a :class:`~il2sbml.simulate.population.CellSampler`) makes every run a cell
-    with its own parameters; its distribution is part of the fingerprint."""
+    with its own parameters; its distribution is part of the fingerprint. ``sbml`` (the network's
+    SBML text) lets method ``"ode"`` simulate each cell deterministically on libRoadRunner."""
     if isinstance(model, ModelPayload):
         return model
-    if population is not None:
+    if population is not None or sbml is not None:
         base = payload(model, round_initial=round_initial, name=name)
         fp = base.fingerprint
         if not fp.startswith("unverifiable:"):
-            fp = hashlib.sha256(f"{fp};population;{population.fingerprint()}".encode()).hexdigest()
-        return ModelPayload(fp, base.arrays, base.law_source, round_initial, name, population)
+            extra = (f";population;{population.fingerprint()}" if population is not None else "") + (
+                f";sbml;{hashlib.sha256(sbml.encode()).hexdigest()}" if sbml is not None else "")
+            fp = hashlib.sha256(f"{fp}{extra}".encode()).hexdigest()
+        return ModelPayload(fp, base.arrays, base.law_source, round_initial, name, population, sbml)
     import kernels
 
     if not isinstance(model, kernels.NetworkArrays):
@@ -392,24 +398,89 @@ class _Chunk:
     n_runs: int
 
 
-def _chunk_task(model: ModelPayload, t, species, n_runs, seed, method, first_run, keep, n_threads, max_events):
-    """One chunk: ``kernels.run_ensemble`` over runs first_run .. first_run + n_runs - 1."""
+def _chunk_task(model: ModelPayload, t, species, n_runs, seed, method, first_run, keep, n_threads, max_events,
+                weights=None):
+    """One chunk: ``kernels.run_ensemble`` over runs first_run .. first_run + n_runs - 1.
+
+    ``weights`` (int64[n_obs, len(species)]): the chunk reports observables, integer-weighted sums
+    of the species read, instead of the species. Populations also return the distribution sums."""
     import kernels
 
+    if method == "ode":
+        return _ode_chunk(model, t, species, n_runs, seed, first_run, keep, weights)
     arrays = model.materialize()
-    if model.population is None:
+    if model.population is None and weights is None:
         return kernels.run_ensemble(arrays, t, n_runs, seed, method, n_threads=n_threads,
                                     keep_trajectories=keep, species=species, first_run=first_run,
                                     max_events=max_events)
-    # a population: every run a cell of its own; the chunk's runs are kept (memory bounded by the
-    # chunk) for the exact distribution sums, and shipped back only when asked for
-    import kernels.stats
-
-    values, q, _shift = model.population.chunk(seed, first_run, n_runs, arrays)
+    # the chunk's runs are kept (memory bounded by the chunk) for observables and the exact
+    # distribution sums, and shipped back only when asked for
+    values = q = None
+    if model.population is not None:
+        values, q, _shift = model.population.chunk(seed, first_run, n_runs, arrays)
     res = kernels.run_ensemble(arrays, t, n_runs, seed, method, n_threads=n_threads, keep_trajectories=True,
                                species=species, first_run=first_run, max_events=max_events, values=values)
+    if weights is not None:
+        res = _observed(res, weights)
+    if model.population is None:
+        return res if keep else res._replace(trajectories=None)
+    import kernels.stats
+
     dist = kernels.stats.distribution_sums(res.trajectories, q)
     return (res if keep else res._replace(trajectories=None)), dist
+
+
+def _observed(res, weights):
+    """The result with observables (weights @ species per run and time, exact int64) for species."""
+    import kernels
+
+    y = np.einsum("itq,oq->ito", res.trajectories, weights)
+    s1 = np.zeros((y.shape[1], y.shape[2], 2), np.uint64)
+    s2 = np.zeros_like(s1)
+    kernels.ensemble.accumulate_sums(y, s1, s2)
+    mean, sd = kernels.exact_moments(s1, s2, y.shape[0])
+    return res._replace(species=np.arange(y.shape[2]), mean=mean, sd=sd, trajectories=y, sum_x=s1, sum_x2=s2)
+
+
+_WORKER_SIMULATORS: dict[str, Any] = {}   # per process: fingerprint -> ode.Simulator (compiled once)
+ODE_RTOL = 1e-6   # relative tolerance of the per-cell ODEs (absolute: ode.Simulator's, per state variable)
+
+
+def _ode_chunk(model: ModelPayload, t, species, n_runs, seed, first_run, keep, weights=None):
+    """A deterministic population chunk: one libRoadRunner integration per cell (the cells of the
+    SSA population with the same seed), counts rounded to whole molecules (error <= 0.5 molecule
+    per cell, none in the statistics' arithmetic), then the same exact sums as an SSA chunk."""
+    import kernels
+    import kernels.stats
+
+    from .ode import Simulator
+
+    sim = _WORKER_SIMULATORS.get(model.fingerprint)
+    if sim is None:
+        sim = _WORKER_SIMULATORS[model.fingerprint] = Simulator(model.sbml, rtol=ODE_RTOL)
+    cells = model.population
+    values = cells.draw(seed, first_run, n_runs)
+    q, _shift = kernels.stats.fixed_point(values, cells.scale)
+    ids = [f"s{int(i) + 1}" for i in species]
+    names = cells.population.names
+    n_out = len(ids) if weights is None else weights.shape[0]
+    out = np.empty((n_runs, len(t), n_out), np.int64)
+    for i in range(n_runs):
+        x = sim.at_times(t, ids, **{n: float(v) for n, v in zip(names, values[i])})
+        if weights is not None:
+            x = x @ weights.T.astype(np.float64)
+        if np.any(x < -0.5) or not np.all(np.isfinite(x)):
+            raise EnsembleError(f"cell {first_run + i} ({dict(zip(names, values[i]))}): the ODE gave amounts "
+                                f"down to {np.nanmin(x):.3g} molecules; tighten the tolerance or check the model")
+        out[i] = np.rint(np.maximum(x, 0.0))
+    s1 = np.zeros((len(t), n_out, 2), np.uint64)
+    s2 = np.zeros_like(s1)
+    kernels.ensemble.accumulate_sums(out, s1, s2)
+    mean, sd = kernels.exact_moments(s1, s2, n_runs)
+    res = kernels.EnsembleResult(np.asarray(t), np.asarray(species) if weights is None else np.arange(n_out),
+                                 mean, sd, n_runs, "ode", False, 0,
+                                 out if keep else None, first_run, s1, s2)
+    return res, kernels.stats.distribution_sums(out, q)
 
 
 class _Inline:
@@ -1038,6 +1109,8 @@ def default_chunk_size(n_runs: int, slots: int = 1) -> int:
 def _resolve_method(method, arrays):
     import kernels
 
+    if method == "ode":
+        return "ode"
     if method not in kernels.METHODS:
         raise EnsembleError(f"method {method!r}: expected one of {', '.join(kernels.METHODS)}")
     if method == "auto":
@@ -1050,7 +1123,7 @@ def _resolve_method(method, arrays):
 def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=None, species_ids=None,
         scheduler=None, scheduler_file=None, workers=None, threads=None, store=None, resume=False,
         keep_trajectories=False, sweep=None, progress=True, max_events=None, time_units="s",
-        connect_timeout=30) -> EnsembleRun:
+        connect_timeout=30, observables=None) -> EnsembleRun:
     """Run an SSA ensemble (or one per sweep point) in chunks; see the module docstring.
 
     model : ``kernels.NetworkArrays`` or :class:`ModelPayload` (see :func:`payload`); with a
@@ -1067,6 +1140,8 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
         ``keep_trajectories`` without a store returns the trajectories in memory.
     progress : True (a bar on stderr), False, or a callable ``(done_runs, total_runs, info)``.
     species_ids : names of the observed species (recorded in the store; default ``s<index+1>``).
+    observables : int64[n_obs, len(species)] weights: report observables (weighted sums of the
+        ``species`` read; ``species_ids`` then names the observables) instead of the species.
 
     Returns an :class:`EnsembleRun`; ``.result`` (or ``.results[p]`` per sweep point) is a
     ``kernels.EnsembleResult`` whose mean, sd, sum_x, sum_x2 and n_events are bitwise those of
@@ -1116,10 +1191,23 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
         obs = _check_species(species, n_species)
     except ValueError as exc:
         raise EnsembleError(str(exc)) from None
+    W = None
+    if observables is not None:
+        W = np.ascontiguousarray(observables, np.int64)
+        if W.ndim != 2 or W.shape[1] != len(obs) or W.shape[0] < 1 or np.any(W < 0):
+            raise EnsembleError(f"observables: non-negative int64 weights of shape (n_obs, {len(obs)}) expected, "
+                                f"got {W.shape}")
+    n_out = len(obs) if W is None else W.shape[0]
     mname = _resolve_method(method, arrays0)
-    ids = list(species_ids) if species_ids is not None else [f"s{int(i) + 1}" for i in obs]
-    if len(ids) != len(obs):
-        raise EnsembleError(f"species_ids: {len(ids)} names for {len(obs)} species")
+    if mname == "ode" and any(pl.population is None or pl.sbml is None for pl in payloads):
+        raise EnsembleError("method 'ode' (a deterministic population: one ODE per cell) needs a population and "
+                            "the model's SBML: il2sbml ensemble MODEL --population FILE --method ode")
+    ids = list(species_ids) if species_ids is not None else (
+        [f"s{int(i) + 1}" for i in obs] if W is None else [f"observable{j + 1}" for j in range(n_out)])
+    if len(ids) != n_out:
+        raise EnsembleError(f"species_ids: {len(ids)} names for {n_out} " + ("species" if W is None else "observables"))
+    # what the store and the results index: the species, or (observables) -1 per observable
+    out_index = obs if W is None else np.full(n_out, -1, np.int64)
 
     # 2. the store: open (validated, read-only until it passes) or plan its creation
     st = None
@@ -1142,10 +1230,12 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
         want = {"format": STORE_FORMAT, "version": STORE_VERSION,
                 "fingerprints": [pl.fingerprint for pl in payloads],
                 "model_names": [pl.name for pl in payloads], "seed": seed, "n_runs": n_runs, "chunk_size": C,
-                "n_chunks": K, "method": mname, "exact": mname != "tau_approx",
+                "n_chunks": K, "method": mname, "exact": mname not in ("tau_approx", "ode"),
                 "time": [float(x) for x in t], "time_units": time_units, "species": ids,
-                "species_index": [int(i) for i in obs], "keep_trajectories": bool(keep_trajectories),
+                "species_index": [int(i) for i in out_index], "keep_trajectories": bool(keep_trajectories),
                 "sweep": sw.to_json() if sw else None, "complete": False, "created_by": "il2sbml.simulate.ensemble"}
+        if W is not None:
+            want["observables"] = {"species_index": [int(i) for i in obs], "weights": W.tolist()}
         if payloads[0].population is not None:
             cells = payloads[0].population
             want["population"] = {"description": cells.population.describe(),
@@ -1155,11 +1245,11 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
             st = _Store.open_existing(store, want)
         else:
             sv = np.asarray(sw.points, np.float64) if sw else np.zeros((1, 0))
-            st = _Store.create(store, want, t, obs, sv, time_units)
+            st = _Store.create(store, want, t, out_index, sv, time_units)
 
     # 3. what is already done
     P = len(payloads)
-    totals = [_Totals((t.shape[0], obs.shape[0])) for _ in range(P)]
+    totals = [_Totals((t.shape[0], n_out)) for _ in range(P)]
     todo = []
     reused = 0
     if st is not None:
@@ -1185,10 +1275,10 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
     keep = bool(keep_trajectories)
     traj_mem = None
     if keep and st is None:
-        traj_mem = [np.empty((n_runs, t.shape[0], obs.shape[0]), np.int64) for _ in range(P)]
+        traj_mem = [np.empty((n_runs, t.shape[0], n_out), np.int64) for _ in range(P)]
 
     def args_of(ch, n_threads):
-        return (t, obs, ch.n_runs, seed, method, ch.first_run, keep, n_threads, max_events)
+        return (t, obs, ch.n_runs, seed, method, ch.first_run, keep, n_threads, max_events, W)
 
     done_runs = sum(tt.n for tt in totals)
     prog = _Progress(progress, n_runs * P, done_runs)
@@ -1225,7 +1315,7 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
     for p in range(P):
         if totals[p].n != n_runs:  # pragma: no cover - guarded by the chunk bookkeeping
             raise EnsembleError(f"internal error: point {p} has {totals[p].n} runs, expected {n_runs}")
-        results.append(totals[p].result(t, obs, mname, mname != "tau_approx",
+        results.append(totals[p].result(t, out_index, mname, mname not in ("tau_approx", "ode"),
                                         traj_mem[p] if traj_mem is not None else None))
     distributions = None
     if payloads[0].population is not None:
@@ -1267,6 +1357,8 @@ def add_ensemble_arguments(parser) -> None:
     g.add_argument("--sweep", action="append", metavar="NAME=v1,v2,...|SETS.csv",
                    help="one ensemble per parameter value (repeat for a grid) or per CSV row; same seed at every point")
     g.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    g.add_argument("--observables", metavar="NAMES",
+                   help="report these model observables (comma-separated, e.g. pSTAT5) instead of species")
     g.add_argument("--distribution-csv", metavar="OUT.csv",
                    help="with --population: per sweep point, time and species the population's mean, sd, "
                         "variance/mean^2, skewness, excess kurtosis, quantiles and each sampled parameter's "
@@ -1345,18 +1437,34 @@ def ensemble_command(args) -> int:
 
         population = read_population(population)
 
+    ode = args.method == "ode"
+    if ode and population is None:
+        raise EnsembleError("--method ode simulates a deterministic population (one ODE per cell): give "
+                            "--population FILE.csv")
+
     def compiled(net, values=None):
-        arrays = compile_network(net, round_initial=round_initial)
-        cells = None
+        arrays = compile_network(net, round_initial=round_initial or ode)
+        cells = sbml = None
         if population is not None:
             from .population import sampler
 
             cells = sampler(net, population)
-        return payload(arrays, round_initial=round_initial, name=os.path.basename(path), population=cells)
+        if ode:
+            from ..formats.sbml import write_sbml
 
+            sbml = write_sbml(net)
+        return payload(arrays, round_initial=round_initial, name=os.path.basename(path), population=cells,
+                       sbml=sbml)
+
+    wanted_obs = getattr(args, "observables", None)
+    if wanted_obs and args.species:
+        raise EnsembleError("give --species or --observables, not both")
+    W = None
     if sweep is None:
         net = select.load_network(path, args)
         idx, ids = select.pick_species(net, args.species)
+        if wanted_obs:
+            idx, W, ids = select.pick_observables(net, wanted_obs)
         model = compiled(net)
     else:
         if is_sbml:
@@ -1384,6 +1492,8 @@ def ensemble_command(args) -> int:
             m.parameter_sets.pop("_sweep_point", None)
             nets.append(generate_network(variant, **select.limits(args)))
         idx, ids = select.pick_species(nets[0], args.species)
+        if wanted_obs:
+            idx, W, ids = select.pick_observables(nets[0], wanted_obs)
         ids0 = select.species_ids(nets[0])
         for p, n in enumerate(nets[1:], start=1):
             if select.species_ids(n) != ids0:
@@ -1401,7 +1511,7 @@ def ensemble_command(args) -> int:
               scheduler_file=getattr(args, "scheduler_file", None), workers=getattr(args, "workers", None),
               threads=getattr(args, "threads", None), store=store, resume=getattr(args, "resume", False),
               keep_trajectories=getattr(args, "keep_trajectories", False), sweep=sweep,
-              progress=not quiet)
+              progress=not quiet, observables=W)
     header = ["time"] + [f"{i}-mean" for i in ids] + [f"{i}-sd" for i in ids]
     written = []
     for p, r in enumerate(res.results):
@@ -1415,7 +1525,8 @@ def ensemble_command(args) -> int:
         atomic_write(dist_csv, distribution_table(res, ids))
         written.append(dist_csv)
     r0 = res.results[0]
-    kind = "exact" if r0.exact else "APPROXIMATE (tau-leaping)"
+    kind = ("deterministic population, one ODE per cell, counts rounded to whole molecules" if r0.method == "ode"
+            else "exact" if r0.exact else "APPROXIMATE (tau-leaping)")
     dest = ", ".join(written + ([store] if store else []))
     if sweep is None:
         print(f"{args.model}: {args.runs} runs, method {r0.method} ({kind}), seed {args.seed}, "

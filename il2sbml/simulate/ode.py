@@ -256,6 +256,30 @@ class Simulator:
         data = self._simulate(0.0, float(t_end), int(points), sel, overrides)
         return {"time": data[:, 0].copy(), **{name: data[:, i + 1].copy() for i, name in enumerate(sel)}}
 
+    def at_times(self, times, selections=None, **params) -> np.ndarray:
+        """float64[len(times), len(selections)]: the values at ``times`` (s, sorted, first >= 0),
+        integrating from t = 0 with ``params`` overriding parameters for this call only (as
+        :meth:`time_course`; used once per cell by deterministic populations)."""
+        times = np.asarray(times, np.float64)
+        sel = self._selections(selections)
+        overrides = self._check(params)
+        self._reset(overrides)
+        out = np.empty((times.shape[0], len(sel)))
+        k = 0
+        while k < times.shape[0] and times[k] <= 0.0:
+            out[k] = [self._rr[name] for name in sel]
+            k += 1
+        if k < times.shape[0]:
+            grid = np.concatenate(([0.0], times[k:]))
+            try:
+                data = np.array(self._rr.simulate(times=grid.tolist(), selections=["time"] + sel))
+            except RuntimeError as exc:
+                where = ", ".join(f"{n}={v:g}" for n, v in {**self._baseline, **overrides}.items())
+                raise SimulationError(f"integration to t={times[-1]:g} s failed"
+                                      f"{' with ' + where if where else ''}: {exc}") from None
+            out[k:] = data[1:, 1:]
+        return out
+
     def _simulate(self, start, end, points, sel, overrides) -> np.ndarray:
         try:
             return np.array(self._rr.simulate(start, end, points, ["time"] + sel))

@@ -53,6 +53,33 @@ def pick_species(net, wanted: str | None):
     return picked, [ids[i] for i in picked]
 
 
+def pick_observables(net, wanted: str):
+    """``(species, weights, names)`` for the observables named in ``wanted`` (comma-separated):
+    the species they read (indices), int64 weights[n_obs, len(species)] and the names. Weights are
+    whole numbers (pattern matches per species), so an observable of counts is a count."""
+    import numpy as np
+
+    by_name = {o.name: o for o in net.observables}
+    names = [w.strip() for w in wanted.split(",") if w.strip()]
+    if not names:
+        raise Il2sbmlError("--observables: give one or more observable names")
+    for name in names:
+        if name not in by_name:
+            raise Il2sbmlError(f"--observables: no observable {name!r}; the model has "
+                               + (", ".join(o.name for o in net.observables[:12]) or "none")
+                               + (" ..." if len(net.observables) > 12 else ""))
+    species = sorted({i for name in names for i, _ in by_name[name].weights})
+    col = {i: c for c, i in enumerate(species)}
+    W = np.zeros((len(names), len(species)), np.int64)
+    for r, name in enumerate(names):
+        for i, w in by_name[name].weights:
+            if w != int(w) or w < 0:
+                raise Il2sbmlError(f"--observables: {name} weighs species {i + 1} by {w}; only whole, non-negative "
+                                   "weights give counts")
+            W[r, col[i]] += int(w)
+    return species, W, names
+
+
 def time_grid(args):
     """``--points`` output times from 0 to ``--t-end`` inclusive (model time units)."""
     import numpy as np
