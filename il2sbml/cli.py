@@ -190,6 +190,12 @@ def cmd_ensemble(args) -> int:
     return ensemble_command(args)
 
 
+def cmd_noise(args) -> int:
+    from .analysis.populations import noise_command
+
+    return noise_command(args)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="il2sbml", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -219,7 +225,9 @@ def main(argv=None) -> int:
     _add_limits(b)
     b.set_defaults(func=cmd_build)
     for name, helptext in (("simulate", "one stochastic trajectory (Gillespie SSA) to a CSV"),
-                           ("ensemble", "an SSA ensemble's mean and sd (SBML Test Suite layout) to a CSV")):
+                           ("ensemble", "an SSA ensemble's mean and sd (SBML Test Suite layout) to a CSV"),
+                           ("noise", "a population's variance split into extrinsic (cell-to-cell parameters) and "
+                                     "intrinsic (reaction noise) parts: the same cells by SSA and by ODE")):
         q = sub.add_parser(name, help=helptext)
         q.add_argument("model", help="model file (.py DSL, .bngl or SBML .xml)")
         q.add_argument("--seed", type=int, required=True, help="fixes every trajectory")
@@ -244,7 +252,11 @@ def main(argv=None) -> int:
                            "per point")
             from .simulate.ensemble import add_ensemble_arguments
             add_ensemble_arguments(q)
-            q.set_defaults(func=cmd_ensemble)
+            if name == "noise":
+                q.add_argument("--out", required=True, help="decomposition CSV (one row per point, time and output)")
+                q.set_defaults(func=cmd_noise)
+            else:
+                q.set_defaults(func=cmd_ensemble)
     r = sub.add_parser("report", help="the IL-2 model's main job: build every cell type, run binding assays, "
                        "dose-responses, time courses, co-culture and an SSA ensemble; write an HTML report")
     r.add_argument("--model", default="model_src/il2.py", help="the IL-2 model file (default: model_src/il2.py)")

@@ -374,3 +374,42 @@ def test_observables_are_integer_weighted_sums_of_species_in_ssa_ode_and_store(t
     assert g.attrs["il2sbml_ensemble"]["observables"]["weights"] == W.tolist()
     with pytest.raises(Exception, match="no observable 'pSTAT5'"):
         select.pick_observables(net, "pSTAT5")
+
+
+def test_noise_decomposition_recovers_poisson_intrinsic_and_lognormal_extrinsic_variance(bd, tmp_path):
+    """Birth-death, log-normal k: intrinsic Var = E[k] m (Poisson), extrinsic = Var(k) m^2."""
+    from il2sbml.analysis.populations import noise_decomposition, variance_se
+    from il2sbml.formats.sbml import write_sbml
+
+    path, net = bd
+    cells = sampler(net, _pop(tmp_path, "parameter,mean,cv\nk,model,0.5\n"))
+    model = E.payload(compile_network(net), population=cells, sbml=write_sbml(net))
+    t = np.array([0.0, 2.0, 4.0])
+    n = 20_000
+    ix = [net.species_index("X()")]
+    ssa = E.run(model, t, n, 31, species=ix, progress=False)
+    ode = E.run(model, t, n, 31, species=ix, method="ode", workers=2, progress=False)
+    rows = noise_decomposition(ssa, ode, ["X"])
+    for row, tk in zip(rows[1:], t[1:]):
+        m = (1.0 - math.exp(-0.5 * tk)) / 0.5
+        vi, lo, hi = row[8], row[9], row[10]
+        se = (hi - lo) / (2 * 1.96)
+        assert _z(vi, 10.0 * m, se) < Z
+        ve = row[7]
+        se_e = variance_se(n, math.sqrt(ve), float(ode.distributions[0]["kurtosis"][list(t).index(tk), 0]))
+        assert _z(ve, 25.0 * m * m, se_e + 1.0 / 12.0) < Z       # rounding adds at most ~1/12
+    assert variance_se(1000, 2.0, 0.0) == pytest.approx(math.sqrt(2 * 16 / 1000), rel=0.01)  # normal: 2 s^4 / n
+
+
+def test_cli_noise(bd, tmp_path):
+    path, net = bd
+    pop = _pop(tmp_path, "parameter,mean,cv\nk,model,0.5\n", "n.csv")
+    out = tmp_path / "noise.csv"
+    argv = ["noise", path, "--runs", "200", "--t-end", "2", "--points", "2", "--seed", "4", "--quiet",
+            "--out", str(out), "--species", "s1"]
+    assert cli.main([*argv, "--population", pop]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("point,time,output,n,mean_ssa,mean_ode,var_total,var_extrinsic,var_intrinsic")
+    assert len(lines) == 3
+    out.unlink()
+    assert cli.main(argv) != 0 and not out.exists()

@@ -1402,25 +1402,17 @@ def _sweep_csv_path(path: str, label: str) -> str:
     return f"{root}.{label}{ext or '.csv'}"
 
 
-def ensemble_command(args) -> int:
-    """``il2sbml ensemble``.
-
-    Without the new options it runs one embedded ``kernels.run_ensemble`` call and writes the same
-    --stats-csv bytes and stdout line as before.
-    """
-    from ..formats.files import atomic_write
+def command_run(args):
+    """The run behind ``il2sbml ensemble`` (and ``il2sbml noise``): the model file, cell type,
+    population, sweep and outputs of the options; returns ``(EnsembleRun, ids, sweep, t)``."""
     from . import select
     from .compile import compile_network
 
     if args.runs < 1:
         raise Il2sbmlError("--runs must be at least 1")
-    stats_csv = getattr(args, "stats_csv", None)
-    store = getattr(args, "store", None)
-    dist_csv = getattr(args, "distribution_csv", None)
-    if not stats_csv and not store and not dist_csv:
-        raise EnsembleError("give --stats-csv OUT.csv and/or --store OUT.zarr")
-    if dist_csv and not getattr(args, "population", None):
+    if getattr(args, "distribution_csv", None) and not getattr(args, "population", None):
         raise EnsembleError("--distribution-csv needs --population FILE.csv (the distribution over cells)")
+    store = getattr(args, "store", None)
     if getattr(args, "keep_trajectories", False) and not store:
         raise EnsembleError("--keep-trajectories needs --store OUT.zarr (trajectories are written, not held in memory)")
     if getattr(args, "resume", False) and not store:
@@ -1512,6 +1504,25 @@ def ensemble_command(args) -> int:
               threads=getattr(args, "threads", None), store=store, resume=getattr(args, "resume", False),
               keep_trajectories=getattr(args, "keep_trajectories", False), sweep=sweep,
               progress=not quiet, observables=W)
+    return res, ids, sweep, t
+
+
+def ensemble_command(args) -> int:
+    """``il2sbml ensemble``.
+
+    Without the new options it runs one embedded ``kernels.run_ensemble`` call and writes the same
+    --stats-csv bytes and stdout line as before.
+    """
+    from ..formats.files import atomic_write
+    from . import select
+
+    stats_csv = getattr(args, "stats_csv", None)
+    store = getattr(args, "store", None)
+    dist_csv = getattr(args, "distribution_csv", None)
+    if not stats_csv and not store and not dist_csv:
+        raise EnsembleError("give --stats-csv OUT.csv and/or --store OUT.zarr")
+    res, ids, sweep, t = command_run(args)
+    quiet = getattr(args, "quiet", False)
     header = ["time"] + [f"{i}-mean" for i in ids] + [f"{i}-sd" for i in ids]
     written = []
     for p, r in enumerate(res.results):
