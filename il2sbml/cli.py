@@ -190,6 +190,12 @@ def cmd_ensemble(args) -> int:
     return ensemble_command(args)
 
 
+def cmd_populations(args) -> int:
+    from .analysis.populations import populations_command
+
+    return populations_command(args)
+
+
 def cmd_noise(args) -> int:
     from .analysis.populations import noise_command
 
@@ -257,6 +263,15 @@ def main(argv=None) -> int:
                 q.set_defaults(func=cmd_noise)
             else:
                 q.set_defaults(func=cmd_ensemble)
+    pp = sub.add_parser("populations", help="deterministic populations of Treg, CD4 helper, CD8 and NK cells (receptor "
+                        "numbers varying as measured) against the held-out single-cell pSTAT5 moments")
+    pp.add_argument("--model", default="model_src/il2.py", help="the IL-2 model file (default: model_src/il2.py)")
+    pp.add_argument("--out", default="build/populations", help="output folder (default: build/populations)")
+    pp.add_argument("--cells", type=int, default=1000, help="cells per cell type and dose (default: 1000)")
+    pp.add_argument("--seed", type=int, default=1, help="fixes the cells (default: 1)")
+    pp.add_argument("--workers", type=int, default=2, help="worker processes (default: 2)")
+    pp.add_argument("--quiet", action="store_true")
+    pp.set_defaults(func=cmd_populations)
     r = sub.add_parser("report", help="the IL-2 model's main job: build every cell type, run binding assays, "
                        "dose-responses, time courses, co-culture and an SSA ensemble; write an HTML report")
     r.add_argument("--model", default="model_src/il2.py", help="the IL-2 model file (default: model_src/il2.py)")

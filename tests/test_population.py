@@ -413,3 +413,24 @@ def test_cli_noise(bd, tmp_path):
     assert len(lines) == 3
     out.unlink()
     assert cli.main(argv) != 0 and not out.exists()
+
+
+def test_single_cell_moment_comparison_pairs_wells_with_predictions():
+    """The held-out single-cell moments (never fitted) against a small deterministic Treg population."""
+    from il2sbml.analysis import heldout
+    from il2sbml.analysis.populations import compare_moments, predict_populations, summarize_moments
+
+    data = heldout.load_single_cell_moments()
+    assert len(data) == 288 and {w.time_s for w in data} == {1800.0, 3600.0}
+    assert all(w.cov_cd25 is None for w in data if w.cell_type in ("NK", "CD8"))
+    doses = sorted({w.dose_pM for w in data})[-3:]
+    runs = predict_populations(cell_types=("Treg",), doses_pM=doses, n_cells=12, workers=None)
+    rows = compare_moments(runs, data)
+    assert len(rows) == 2 * 3 and all(r[3] == 3 for r in rows)          # three dates per well
+    for r in rows:
+        wells = [w for w in data if w.cell_type == "Treg" and w.time_s == r[1] * 3600 and w.dose_pM == r[2]]
+        assert r[4] == pytest.approx(np.median([w.variance / w.mean ** 2 for w in wells]))
+        assert r[6] == pytest.approx(r[5] / r[4])
+        assert r[11] == int(np.sign(np.median([w.cov_cd25 for w in wells])))
+    s = summarize_moments(rows)
+    assert set(s) == {("Treg", 0.5), ("Treg", 1.0)} and s["Treg", 0.5]["doses"] == 3

@@ -16,6 +16,11 @@ issue names them:
     were not measured: -1). IL-2Ralpha is 0 (the line is CD25-negative by its selection) and
     IL-2Rbeta is an assumption (:data:`YT1_CD122`), the time of stimulation is not recorded.
 
+The single-cell moments of (c)'s file for all three dates (3/15 and 3/27 re-analyse the training
+wells, 4/18 is the independent lot) are held out too, for the population predictions
+(:func:`load_single_cell_moments`, used by :mod:`il2sbml.analysis.populations`): nothing is
+fitted to them.
+
 For (b)-(d) the plates have no calibrated offset or scale, so the comparison is of what does not
 depend on them: the EC50 of a Hill fit (measured) against the EC50 of the model's curve
 (predicted), and curve shapes scaled to each curve's own range. Misses are reported as they are.
@@ -123,6 +128,39 @@ def load_lot_0418(path: str) -> list[Curve]:
         curves.append(Curve("(c)", f"{cells[cell]} {hours:g} h, lot 2019-04-18", cells[cell], hours * 3600,
                             np.array([p[0] for p in pts]), np.array([p[1] for p in pts])))
     return curves
+
+
+@dataclass
+class Moments:
+    """One well's single-cell pSTAT5 moments (file (c), IL-2 rows): mean background-subtracted by the
+    block's lowest well (a.u.), variance not (a.u.^2, ddof 0), skew and excess kurtosis
+    (scipy.stats), covariance with IL-2Ralpha staining (a.u. x a.u.; None for NK and CD8, where
+    the file holds a 0 placeholder)."""
+
+    date: str
+    cell_type: str
+    time_s: float
+    dose_pM: float
+    mean: float
+    variance: float
+    skew: float
+    kurtosis: float
+    cov_cd25: float | None
+
+
+def load_single_cell_moments(path: str = f"{HELDOUT}/WTDimericMutSingleCellData_IL2.csv",
+                             times_h=(0.5, 1.0)) -> list[Moments]:
+    """The IL-2 single-cell moments at ``times_h`` (all dates); doses converted from nM to pM."""
+    cells = {"Treg": "Treg", "Thelper": "CD4_helper", "NK": "NK", "CD8": "CD8"}
+    out = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for rec in csv.DictReader(fh):
+            if rec["Ligand"] != "IL2" or _f(rec["Time"]) not in times_h:
+                continue
+            cov = _f(rec["alphStatCov"]) if rec["Cell"] in ("Treg", "Thelper") else None
+            out.append(Moments(rec["Date"], cells[rec["Cell"]], _f(rec["Time"]) * 3600, _f(rec["Dose"]) * 1000,
+                               _f(rec["Mean"]), _f(rec["Variance"]), _f(rec["Skew"]), _f(rec["Kurtosis"]), cov))
+    return out
 
 
 def load_yt1(path: str, receptors: str) -> list[Curve]:

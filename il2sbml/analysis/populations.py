@@ -97,3 +97,231 @@ def noise_command(args) -> int:
         print(ssa.summary(), file=sys.stderr)
         print(ode.summary(), file=sys.stderr)
     return 0
+
+
+# ------------------------------------------------------------------------------ the IL-2 model's populations
+CELL_TYPES = ("Treg", "CD4_helper", "CD8", "NK")
+MOMENT_HEADER = ["cell_type", "time_h", "dose_pM", "n_dates", "measured_cv2", "predicted_cv2", "cv2_fold_error",
+                 "measured_skew", "predicted_skew", "measured_kurtosis", "predicted_kurtosis",
+                 "measured_cov_cd25_sign", "predicted_cov_cd25", "predicted_corr_cd25"]
+
+
+def predict_populations(model_path="model_src/il2.py", cell_types=CELL_TYPES, doses_pM=None, times_s=(1800.0, 3600.0),
+                        n_cells=1000, seed=1, workers=2, populations="data/populations", progress=False) -> dict:
+    """Deterministic populations (one ODE per cell) of each cell type over ``doses_pM``: ``{cell_type:
+    EnsembleRun}`` with the observable pSTAT5 (molecules per cell) at 0 and ``times_s``; cells from
+    ``populations/<cell_type>.csv`` (receptor numbers; covariances are with each sampled one)."""
+    import numpy as np
+
+    from ..formats.load import load_model
+    from ..formats.sbml import write_sbml
+    from ..generate.netgen import generate_network
+    from ..simulate import ensemble as E
+    from ..simulate import select
+    from ..simulate.compile import compile_network
+    from ..simulate.population import sampler
+
+    doses = [float(d) for d in (doses_pM if doses_pM is not None else np.logspace(-0.5, 5, 12))]
+    t = np.array([0.0, *times_s])
+    base = load_model(model_path)
+    runs = {}
+    for cell in cell_types:
+        net = generate_network(base.with_parameter_set(cell))
+        arrays = compile_network(net, round_initial=True)
+        cells = sampler(net, f"{populations}/{cell}.csv")
+        sbml = write_sbml(net)      # one compiled model per cell type; the dose is set on it per cell
+        models = {d: E.payload(arrays, population=cells, sbml=sbml, overrides={"IL2_pM": d}, name=cell)
+                  for d in doses}
+        sp, W, names = select.pick_observables(net, "pSTAT5")
+        sweep = E.Sweep(("IL2_pM",), tuple((d,) for d in doses))
+        runs[cell] = E.run(lambda v, models=models: models[float(v["IL2_pM"])], t, n_cells, seed, method="ode",
+                           species=sp, species_ids=names, observables=W, sweep=sweep, workers=workers,
+                           progress=progress)
+    return runs
+
+
+def compare_moments(runs: dict, data) -> list[list]:
+    """Rows of :data:`MOMENT_HEADER`: per cell type, time and dose the median over the dates of the
+    measured CV^2 (variance / mean^2; the file's mean is background-subtracted, its variance is not),
+    skewness, excess kurtosis and the sign of the CD25-pSTAT5 covariance (+1, -1; empty for NK and CD8)
+    against the deterministic population's. cv2_fold_error = predicted / measured."""
+    import statistics
+
+    import numpy as np
+
+    rows = []
+    for cell, run in runs.items():
+        doses = [float(p[0]) for p in run.sweep.points]
+        times = list(run.results[0].t)
+        names = run.distributions[0]["parameters"]
+        j25 = names.index("CD25_per_cell") if "CD25_per_cell" in names else None
+        for time_s in times[1:]:
+            k = times.index(time_s)
+            for d_i, dose in enumerate(doses):
+                wells = [w for w in data if w.cell_type == cell and w.time_s == time_s
+                         and abs(w.dose_pM - dose) <= 1e-6 * dose]
+                if not wells:
+                    continue
+                r, dist = run.results[d_i], run.distributions[d_i]
+                mean, sd = float(r.mean[k, 0]), float(r.sd[k, 0])
+                pcv2 = sd * sd / (mean * mean) if mean > 0 else float("nan")
+                mcv2 = statistics.median(w.variance / (w.mean * w.mean) for w in wells if w.mean > 0) \
+                    if any(w.mean > 0 for w in wells) else float("nan")
+                covs = [w.cov_cd25 for w in wells if w.cov_cd25 is not None]
+                sign = "" if not covs else int(np.sign(statistics.median(covs)))
+                rows.append([cell, time_s / 3600, dose, len(wells), mcv2, pcv2,
+                             pcv2 / mcv2 if mcv2 and mcv2 == mcv2 else float("nan"),
+                             statistics.median(w.skew for w in wells), float(dist["skew"][k, 0]),
+                             statistics.median(w.kurtosis for w in wells), float(dist["kurtosis"][k, 0]), sign,
+                             float(dist["cov"][k, 0, j25]) if j25 is not None else float("nan"),
+                             float(dist["corr"][k, 0, j25]) if j25 is not None else float("nan")])
+    return rows
+
+
+def summarize_moments(rows) -> dict:
+    """Per cell type and time: median |log10| CV^2 fold error, Spearman rank correlation of the
+    measured and predicted skewness across doses, and the share of doses where the CD25-pSTAT5
+    covariance has the measured sign."""
+    import math
+
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    out = {}
+    for cell in dict.fromkeys(r[0] for r in rows):
+        for th in sorted({r[1] for r in rows if r[0] == cell}):
+            sel = [r for r in rows if r[0] == cell and r[1] == th]
+            folds = [abs(math.log10(r[6])) for r in sel if r[6] == r[6] and r[6] > 0]
+            ms, ps = [r[7] for r in sel], [r[8] for r in sel]
+            ok = [(a, b) for a, b in zip(ms, ps) if a == a and b == b]
+            rho = spearmanr(*zip(*ok)).statistic if len(ok) >= 3 else float("nan")
+            signs = [(r[11], r[12]) for r in sel if r[11] != "" and r[12] == r[12]]
+            agree = (sum(1 for s, c in signs if s == int(np.sign(c))) / len(signs)) if signs else float("nan")
+            out[(cell, th)] = {"median_cv2_fold": 10 ** float(np.median(folds)) if folds else float("nan"),
+                               "skew_spearman": float(rho), "cov_sign_agreement": agree, "doses": len(sel)}
+    return out
+
+
+def responding_fraction(run, threshold: float):
+    """float[points, times]: the share of cells whose pSTAT5 is >= ``threshold`` molecules, read from
+    the streamed histogram (bins whose lower edge reaches the threshold; within one bin, 1.2 %)."""
+    import numpy as np
+
+    from kernels.stats import bin_edges
+
+    lower = bin_edges()[:-1]
+    out = np.empty((len(run.results), len(run.results[0].t)))
+    for p, d in enumerate(run.distributions):
+        h = d["hist"][:, 0, :]
+        out[p] = h[:, lower >= threshold].sum(axis=1) / run.n_runs
+    return out
+
+
+def figures(runs: dict, rows, out_dir: str) -> list[str]:
+    """``histograms.png`` (flow-style pSTAT5 histograms across doses, Treg and NK, 1 h),
+    ``responding.png`` (share of responding cells against dose) and ``moments.png`` (predicted
+    against measured CV^2 and skewness)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kernels.stats import bin_edges
+
+    paths = []
+    edges = bin_edges()
+    lo = edges[100:-1]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for ax, cell in zip(axes, ("Treg", "NK")):
+        run = runs.get(cell)
+        if run is None:
+            continue
+        k = len(run.results[0].t) - 1
+        cmap = plt.get_cmap("viridis")
+        for p, d in enumerate(run.distributions):
+            h = d["hist"][k, 0, 100:-1].astype(float)
+            # 200 bins per decade -> 20 per decade, as a cytometer shows
+            n20 = h[: len(h) // 10 * 10].reshape(-1, 10).sum(axis=1)
+            x = lo[: len(h) // 10 * 10].reshape(-1, 10)[:, 0]
+            ax.plot(x, n20 / run.n_runs, color=cmap(p / max(len(run.distributions) - 1, 1)),
+                    label=f"{run.sweep.points[p][0]:.3g} pM" if p % 3 == 0 else None)
+        ax.set_xscale("log")
+        ax.set_xlim(100, 1e6)
+        ax.set_xlabel("pSTAT5 (molecules per cell)")
+        ax.set_title(f"{cell}, {run.results[0].t[k] / 3600:g} h, {run.n_runs} cells (model)")
+    axes[0].set_ylabel("fraction of cells per bin (20 per decade)")
+    axes[0].legend(fontsize=7, title="IL-2")
+    fig.tight_layout()
+    paths.append(f"{out_dir}/histograms.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for cell, run in runs.items():
+        top = max(float(r.mean[-1, 0]) for r in run.results)
+        frac = responding_fraction(run, 0.1 * top)
+        doses = [p[0] for p in run.sweep.points]
+        ax.plot(doses, frac[:, -1], marker="o", label=cell)
+    ax.set_xscale("log")
+    ax.set_xlabel("IL-2 (pM)")
+    ax.set_ylabel("share of cells >= 10 % of the cell type's top mean")
+    ax.set_title("responding cells at 1 h (model, deterministic population)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(f"{out_dir}/responding.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(2, len(runs), figsize=(3.2 * len(runs), 6), squeeze=False)
+    for c, cell in enumerate(runs):
+        for th, marker in ((0.5, "o"), (1.0, "s")):
+            sel = [r for r in rows if r[0] == cell and r[1] == th]
+            d = [r[2] for r in sel]
+            for row_i, (mi, pi, name) in enumerate(((4, 5, "CV$^2$"), (7, 8, "skewness"))):
+                ax = axes[row_i, c]
+                ax.plot(d, [r[mi] for r in sel], marker, color="k" if th == 0.5 else "grey", mfc="none",
+                        label=f"measured {th:g} h (held out)")
+                ax.plot(d, [r[pi] for r in sel], "-", color="C0" if th == 0.5 else "C1", label=f"model {th:g} h")
+                ax.set_xscale("log")
+                if name == "CV$^2$":
+                    ax.set_yscale("log")
+                ax.set_title(f"{cell}: {name}", fontsize=9)
+                ax.set_xlabel("IL-2 (pM)", fontsize=8)
+    axes[0, 0].legend(fontsize=6)
+    fig.tight_layout()
+    paths.append(f"{out_dir}/moments.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def populations_command(args) -> int:
+    """``il2sbml populations``: deterministic populations of Treg, CD4 helper, CD8 and NK at the held-out
+    file's doses; ``moments.csv`` (predicted against measured single-cell moments), ``summary.csv`` and
+    the figures under ``--out``."""
+    import os
+
+    from ..formats.files import atomic_write
+    from ..simulate import select
+    from .heldout import load_single_cell_moments
+
+    data = load_single_cell_moments()
+    doses = sorted({w.dose_pM for w in data})
+    t0 = __import__("time").perf_counter()
+    runs = predict_populations(args.model, doses_pM=doses, n_cells=args.cells, seed=args.seed, workers=args.workers,
+                               progress=not args.quiet)
+    wall = __import__("time").perf_counter() - t0
+    rows = compare_moments(runs, data)
+    os.makedirs(args.out, exist_ok=True)
+    atomic_write(f"{args.out}/moments.csv", "# held-out single-cell pSTAT5 moments (median over dates; never fitted) "
+                 "against the model's deterministic population\n" + select.csv_table(rows, MOMENT_HEADER))
+    summ = summarize_moments(rows)
+    srows = [[c, th, v["doses"], v["median_cv2_fold"], v["skew_spearman"], v["cov_sign_agreement"]]
+             for (c, th), v in summ.items()]
+    atomic_write(f"{args.out}/summary.csv", select.csv_table(
+        srows, ["cell_type", "time_h", "doses", "median_cv2_fold_error", "skew_spearman", "cov_cd25_sign_agreement"]))
+    paths = figures(runs, rows, args.out)
+    n_solves = args.cells * len(doses) * len(runs)
+    print(f"{args.model}: {args.cells} cells x {len(doses)} doses x {len(runs)} cell types ({n_solves} ODE solves, "
+          f"{wall:.0f} s) -> {args.out}/moments.csv, summary.csv, " + ", ".join(os.path.basename(p) for p in paths))
+    return 0

@@ -153,6 +153,8 @@ class ModelPayload:
     name: str = ""
     population: Any = None   # il2sbml.simulate.population.CellSampler: every run a cell of its own
     sbml: str | None = None  # the network as SBML: method "ode" simulates each cell on libRoadRunner
+    overrides: Any = None    # {SBML parameter id: value} set on that SBML for every cell (method "ode"): sweep
+                             # points of one compiled model (e.g. doses) instead of one model per point
 
     @property
     def shippable(self) -> bool:
@@ -167,7 +169,7 @@ class ModelPayload:
                 "Numba function without a source from kernels.compile_law), which cannot be sent to worker "
                 "processes; compile the law with kernels.compile_law, or run embedded (no --workers/--scheduler)")
         return ModelPayload(self.fingerprint, self.arrays._replace(law=None), self.law_source,
-                            self.round_initial, self.name, self.population, self.sbml)
+                            self.round_initial, self.name, self.population, self.sbml, self.overrides)
 
     def materialize(self):
         """The ``NetworkArrays``, with their law compiled once per process when it was shipped as source."""
@@ -186,7 +188,7 @@ class ModelPayload:
     def __reduce__(self):  # never pickle a compiled law
         p = self.for_workers()
         return (ModelPayload, (p.fingerprint, p.arrays, p.law_source, p.round_initial, p.name, p.population,
-                               p.sbml))
+                               p.sbml, p.overrides))
 
 
 
@@ -219,24 +221,30 @@ def fingerprint_arrays(arrays, law_source: str | None = None) -> str:
     return h.hexdigest()
 
 
-def payload(model, *, round_initial: bool = False, name: str = "", population=None, sbml=None) -> ModelPayload:
+def payload(model, *, round_initial: bool = False, name: str = "", population=None, sbml=None,
+            overrides=None) -> ModelPayload:
     """A :class:`ModelPayload` from ``kernels.NetworkArrays`` (a law compiled by
     ``kernels.compile_law``, as ``il2sbml.simulate.compile`` does, carries its source, which is
     what ships to workers and fingerprints the model), or the payload itself.
 
     ``population`` (a :class:`~il2sbml.simulate.population.CellSampler`) makes every run a cell
     with its own parameters; its distribution is part of the fingerprint. ``sbml`` (the network's
-    SBML text) lets method ``"ode"`` simulate each cell deterministically on libRoadRunner."""
+    SBML text) lets method ``"ode"`` simulate each cell deterministically on libRoadRunner, with
+    ``overrides`` ({SBML parameter: value}, e.g. a dose) set on it for every cell."""
     if isinstance(model, ModelPayload):
         return model
+    if overrides and sbml is None:
+        raise EnsembleError("overrides set parameters of the SBML of method 'ode'; give sbml= too")
     if population is not None or sbml is not None:
         base = payload(model, round_initial=round_initial, name=name)
         fp = base.fingerprint
         if not fp.startswith("unverifiable:"):
             extra = (f";population;{population.fingerprint()}" if population is not None else "") + (
-                f";sbml;{hashlib.sha256(sbml.encode()).hexdigest()}" if sbml is not None else "")
+                f";sbml;{hashlib.sha256(sbml.encode()).hexdigest()}" if sbml is not None else "") + (
+                f";overrides;{sorted((k, float(v)) for k, v in overrides.items())!r}" if overrides else "")
             fp = hashlib.sha256(f"{fp}{extra}".encode()).hexdigest()
-        return ModelPayload(fp, base.arrays, base.law_source, round_initial, name, population, sbml)
+        return ModelPayload(fp, base.arrays, base.law_source, round_initial, name, population, sbml,
+                            dict(overrides) if overrides else None)
     import kernels
 
     if not isinstance(model, kernels.NetworkArrays):
@@ -455,9 +463,11 @@ def _ode_chunk(model: ModelPayload, t, species, n_runs, seed, first_run, keep, w
 
     from .ode import Simulator
 
-    sim = _WORKER_SIMULATORS.get(model.fingerprint)
+    key = hashlib.sha256(model.sbml.encode()).hexdigest()   # one compiled model serves every point on it
+    sim = _WORKER_SIMULATORS.get(key)
     if sim is None:
-        sim = _WORKER_SIMULATORS[model.fingerprint] = Simulator(model.sbml, rtol=ODE_RTOL)
+        sim = _WORKER_SIMULATORS[key] = Simulator(model.sbml, rtol=ODE_RTOL)
+    fixed = dict(model.overrides or {})
     cells = model.population
     values = cells.draw(seed, first_run, n_runs)
     q, _shift = kernels.stats.fixed_point(values, cells.scale)
@@ -466,7 +476,7 @@ def _ode_chunk(model: ModelPayload, t, species, n_runs, seed, first_run, keep, w
     n_out = len(ids) if weights is None else weights.shape[0]
     out = np.empty((n_runs, len(t), n_out), np.int64)
     for i in range(n_runs):
-        x = sim.at_times(t, ids, **{n: float(v) for n, v in zip(names, values[i])})
+        x = sim.at_times(t, ids, **fixed, **{n: float(v) for n, v in zip(names, values[i])})
         if weights is not None:
             x = x @ weights.T.astype(np.float64)
         if np.any(x < -0.5) or not np.all(np.isfinite(x)):
@@ -1199,6 +1209,8 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
                                 f"got {W.shape}")
     n_out = len(obs) if W is None else W.shape[0]
     mname = _resolve_method(method, arrays0)
+    if mname != "ode" and any(pl.overrides for pl in payloads):
+        raise EnsembleError("parameter overrides of a model payload apply to method 'ode' only")
     if mname == "ode" and any(pl.population is None or pl.sbml is None for pl in payloads):
         raise EnsembleError("method 'ode' (a deterministic population: one ODE per cell) needs a population and "
                             "the model's SBML: il2sbml ensemble MODEL --population FILE --method ode")
@@ -1491,7 +1503,16 @@ def command_run(args):
             if select.species_ids(n) != ids0:
                 raise SweepError(f"sweep point {p} ({sweep.label(p)}): the network's species differ from point 0's; "
                                  "a sweep needs the same species at every point")
-        points = [compiled(n) for n in nets]
+        if ode:   # one compiled SBML for every point: the sweep values are set on it per cell
+            from ..formats.sbml import write_sbml
+            from .population import sampler
+
+            sbml0 = write_sbml(nets[0])
+            points = [payload(compile_network(n, round_initial=True), round_initial=round_initial,
+                              name=os.path.basename(path), population=sampler(n, population), sbml=sbml0,
+                              overrides=sweep.values(p)) for p, n in enumerate(nets)]
+        else:
+            points = [compiled(n) for n in nets]
         by_values = {sweep.points[p]: points[p] for p in range(len(points))}
 
         def model(values):
