@@ -182,3 +182,22 @@ def test_variants_section_tables_selectivity_and_held_out_ratios(tmp_path):
     assert ratios and all(r.split(",")[0] == "11/27/2019" and r.split(",")[2] == "WT_C_term" for r in ratios)
     assert "V91K_C_term" in body and "within 3-fold" in body and "variant_curves.png" in body
     assert (tmp_path / "variant_curves.png").stat().st_size > 10_000
+
+
+def test_populations_section_draws_histograms_and_compares_held_out_moments(tmp_path):
+    """Report step i on two cell types, three doses and a few cells (the full report: four cell
+    types, the file's twelve doses, 200 cells)."""
+    from il2sbml.analysis.heldout import load_single_cell_moments
+    from il2sbml.analysis.report import _Log, _Page, _section_populations
+
+    doses = sorted({w.dose_pM for w in load_single_cell_moments()})[::5]
+    page = _Page(str(tmp_path))
+    sid, title, body = _section_populations(str(ROOT / "model_src" / "il2.py"), page, _Log(None),
+                                            cell_types=("Treg", "NK"), n_cells=8, doses_pM=doses)
+    assert sid == "populations" and title.startswith("i.")
+    rows = [r for r in (tmp_path / "population_moments.csv").read_text(encoding="utf-8").splitlines()
+            if not r.startswith("#")]
+    assert rows[0].startswith("cell_type,time_h,dose_pM") and len(rows) == 1 + 2 * 2 * len(doses)
+    for name in ("histograms.png", "responding.png", "moments.png"):
+        assert name in body and (tmp_path / name).stat().st_size > 10_000
+    assert "Treg" in body and "NK" in body and "n/a" in body     # no CD25 covariance measured on NK

@@ -15,7 +15,11 @@ g. the model against data: training data and held-out sets on the calibrated mod
 h. engineered IL-2: every measured variant's selectivity at 30 min, and its EC50 ratio to the
    reference fusion on the same plate predicted against the held-out measurement
    (:mod:`il2sbml.analysis.selectivity`, :mod:`il2sbml.analysis.variant_check`; skipped in
-   quick runs).
+   quick runs);
+i. cell populations: Treg, CD4 helper, CD8 and NK cells whose receptor numbers vary as measured,
+   one ODE per cell: flow-style pSTAT5 histograms, responding cells against dose, and the
+   held-out single-cell moments against the prediction (:mod:`il2sbml.analysis.populations`;
+   skipped in quick runs).
 
 All single-cell ODE work runs on one compiled :class:`~il2sbml.simulate.ode.Simulator` (compiling the
 746-reaction model takes 5-8 s); a cell type is its receptor numbers and STAT5, passed as
@@ -192,7 +196,12 @@ def run_report(model_path: str = "model_src/il2.py", out: str = "build/report", 
     else:
         with log.step("h. engineered IL-2 (variants)"):
             page.sections.append(_section_variants(model_path, page, log))
-    with log.step("i. index.html"):
+    if quick:
+        page.sections.append(("populations", "i. cell populations", "<p>Skipped (quick run).</p>"))
+    else:
+        with log.step("i. cell populations"):
+            page.sections.append(_section_populations(model_path, page, log))
+    with log.step("j. index.html"):
         index = os.path.join(out, "index.html")
         _write_text(index, _html(model, page, log))
     log.say(f"report: {index} ({len(page.files)} files)")
@@ -261,6 +270,45 @@ def _section_variants(model_path, page, log, *, ligands=None, data=None) -> tupl
             + page.img("variant_curves.png", "held-out variant pSTAT5 on predicted curves")
             + table + f"<p>All rows with notes: {page.link('variant_ratios.csv')}</p>")
     return ("variants", "h. engineered IL-2 (variants)", body)
+
+
+def _section_populations(model_path, page, log, *, cell_types=None, n_cells=200, doses_pM=None) -> tuple:
+    """Deterministic populations against the held-out single-cell moments (docs/populations.md);
+    ``cell_types``, ``n_cells`` and ``doses_pM`` narrow it for tests."""
+    from .heldout import load_single_cell_moments
+    from .populations import CELL_TYPES, MOMENT_HEADER, compare_moments, figures, predict_populations, \
+        summarize_moments
+
+    data = load_single_cell_moments()
+    doses = doses_pM or sorted({w.dose_pM for w in data})
+    start = time.perf_counter()
+    runs = predict_populations(model_path, cell_types=cell_types or CELL_TYPES, doses_pM=doses, n_cells=n_cells)
+    log.say(f"  {n_cells} cells x {len(doses)} doses x {len(runs)} cell types in {time.perf_counter() - start:.0f} s")
+    rows = compare_moments(runs, data)
+    _write_csv(os.path.join(page.out, "population_moments.csv"), MOMENT_HEADER, rows,
+               comments=["held-out single-cell pSTAT5 moments (median over dates; never fitted) against the model's "
+                         "deterministic population; dose in pM, time in h"])
+    page.files.append("population_moments.csv")
+    for path in figures(runs, rows, page.out):
+        page.files.append(os.path.basename(path))
+    summ = summarize_moments(rows)
+    table = _table(["cell type", "time", "doses", "median CV² fold error", "skewness rank correlation",
+                    "CD25-pSTAT5 covariance sign agreement"],
+                   [[c, f"{th:g} h", v["doses"], f"{v['median_cv2_fold']:.2g}x", _g(v["skew_spearman"], 2),
+                     "n/a" if v["cov_sign_agreement"] != v["cov_sign_agreement"] else
+                     f"{v['cov_sign_agreement']:.0%}"] for (c, th), v in summ.items()])
+    body = ("<p>Each cell draws its IL-2Rα, IL-2Rβ and γc numbers from the cell type's measured spread "
+            "(log-normal, data/populations/; the mean is the calibrated one) and is simulated by its own ODE "
+            f"({n_cells} cells per cell type and dose). A cytometer's view: pSTAT5 histograms across doses, and the "
+            "share of cells above 10 % of the cell type's top mean.</p>"
+            + page.img("histograms.png", "pSTAT5 histograms across IL-2 doses (model)")
+            + page.img("responding.png", "responding cells against dose (model)")
+            + "<p>Against the held-out single-cell moments (gcSolver.jl; three dates; never fitted): CV² "
+              "(the file's mean is background-subtracted, its variance is not, so low-dose CV² is inflated), "
+              "skewness, and the sign of the CD25-pSTAT5 covariance (Treg and CD4 helper only).</p>"
+            + page.img("moments.png", "predicted against measured single-cell moments")
+            + table + f"<p>Every row: {page.link('population_moments.csv')}</p>")
+    return ("populations", "i. cell populations", body)
 
 
 def _measured_variants(model_path) -> list[str]:
