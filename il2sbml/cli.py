@@ -270,6 +270,15 @@ def main(argv=None) -> int:
     pp.add_argument("--cells", type=int, default=1000, help="cells per cell type and dose (default: 1000)")
     pp.add_argument("--seed", type=int, default=1, help="fixes the cells (default: 1)")
     pp.add_argument("--workers", type=int, default=2, help="worker processes (default: 2)")
+    pp.add_argument("--coculture", metavar="SET=FRACTION,...",
+                    help="instead: an ensemble of co-cultures of these cell types, each population split into "
+                         "--classes cell classes whose receptor numbers every culture draws anew")
+    pp.add_argument("--populations", default="data/populations",
+                    help="folder of <cell type>.csv receptor spreads (default: data/populations)")
+    pp.add_argument("--readout", default="pSTAT5", help="co-culture: the observable per cell (default pSTAT5)")
+    pp.add_argument("--classes", type=int, default=4, help="cell classes per population of a co-culture (default 4)")
+    pp.add_argument("--cultures", type=int, default=50, help="co-cultures in the ensemble (default 50)")
+    pp.add_argument("--doses", help="co-culture IL-2 doses in pM, comma-separated (default 1,10,100,1000)")
     pp.add_argument("--quiet", action="store_true")
     pp.set_defaults(func=cmd_populations)
     r = sub.add_parser("report", help="the IL-2 model's main job: build every cell type, run binding assays, "

@@ -341,6 +341,12 @@ def test_ode_population_is_one_libroadrunner_integration_per_cell_and_bitwise_re
     # X(t) = k m exactly in the ODE: the population mean is E[k] m (rounding aside)
     m = (1.0 - math.exp(-0.5 * 4.0)) / 0.5
     assert abs(a.result.mean[2, 0] - v[:, 0].mean() * m) <= 0.5
+    # ode_scale: amounts resolved to 1/100 molecule before rounding
+    s100 = E.run(model, t, 60, 3, method="ode", keep_trajectories=True, chunk_size=60, progress=False, ode_scale=100)
+    x = sim.at_times(t, ["s1", "s2"], k=float(v[0, 0]), N_per_cell=float(v[0, 1]))
+    assert np.array_equal(s100.result.trajectories[0], np.rint(100 * x).astype(np.int64))
+    with pytest.raises(E.EnsembleError, match="ode_scale"):
+        E.run(model, t, 6, 3, progress=False, ode_scale=100)
     # observables in the ODE path: the rounded weighted sum of the cell's species amounts
     W = np.array([[1, 1], [0, 2]], np.int64)
     c = E.run(model, t, 5, 3, method="ode", species=[0, 1], observables=W, keep_trajectories=True, progress=False)
@@ -434,3 +440,71 @@ def test_single_cell_moment_comparison_pairs_wells_with_predictions():
         assert r[11] == int(np.sign(np.median([w.cov_cd25 for w in wells])))
     s = summarize_moments(rows)
     assert set(s) == {("Treg", 0.5), ("Treg", 1.0)} and s["Treg", 0.5]["doses"] == 3
+
+
+CC_MODEL = """\
+from il2sbml import Model
+
+m = Model("cc_test", doc="ligand L in the medium binds R on the membrane; R.L recruits S (2-D, area-based)")
+m.parameter("V", 1.0, doc="medium per cell")
+m.parameter("A", 2.0, doc="membrane area per cell")
+m.compartment("EC", dimension=3, size="V")
+m.compartment("PM", dimension=2, size="A", parent="EC")
+m.parameter("L0", 1000.0)
+m.parameter("R_per_cell", 100.0)
+m.parameter("S_per_cell", 50.0)
+m.parameter("kon", 1e-3)
+m.parameter("koff", 0.05)
+m.parameter("k2", 0.02)
+m.parameter("k2r", 0.01)
+m.molecule_type("L(r)")
+m.molecule_type("R(l,s)")
+m.molecule_type("S(r)")
+m.seed("L(r)@EC", "L0")
+m.seed("R(l,s)@PM", "R_per_cell")
+m.seed("S(r)@PM", "S_per_cell")
+m.rule("bind", "L(r)@EC + R(l)@PM <-> L(r!1)@EC.R(l!1)@PM", "kon", "koff")
+m.rule("recruit", "R(l!+,s) + S(r) <-> R(l!+,s!1).S(r!1)", "k2", "k2r")
+m.observable("RS", "R(s!+)")
+m.parameter_set("A", {"R_per_cell": 100.0})
+m.parameter_set("B", {"R_per_cell": 20.0})
+model = m
+"""
+
+
+def test_heterogeneous_coculture_ensemble_of_cultures(tmp_path):
+    """Two populations, each K = 2 classes drawn per culture: the homogeneous culture equals the
+    plain co-culture's ODE (splitting a population into identical classes changes nothing), and
+    heterogeneity moves the mean and spreads the cultures."""
+    from il2sbml.analysis.coculture import coculture
+    from il2sbml.analysis.populations import coculture_ensemble
+    from il2sbml.formats.sbml import write_sbml
+    from il2sbml.simulate.ode import Simulator
+
+    path = tmp_path / "cc.py"
+    path.write_text(CC_MODEL)
+    (tmp_path / "A.csv").write_text("parameter,mean,cv\nR_per_cell,model,1.0\n")
+    (tmp_path / "B.csv").write_text("parameter,mean,cv\nR_per_cell,model,1.0\n")
+    frac = {"A": 0.2, "B": 0.8}
+    rows = coculture_ensemble(str(path), frac, [1000.0], classes=2, cultures=30, workers=None,
+                              populations=str(tmp_path), readout="RS", time_s=60.0, dose_parameter="L0")
+    sim = Simulator(write_sbml(generate_network(coculture(load_model(str(path)), frac))))
+    for dose, popname, mean_het, sd_het, homo in rows:
+        ref = sim.at_times([0.0, 60.0], [f"RS_{popname}"], L0=dose)[1, 0]
+        assert homo == pytest.approx(ref, rel=1e-5, abs=2e-3 / frac[popname])   # 1e-3 molecule per average cell
+        assert sd_het > 0 and mean_het != pytest.approx(homo, rel=1e-3)
+
+
+def test_cli_coculture_populations(tmp_path):
+    path = tmp_path / "cc.py"
+    path.write_text(CC_MODEL.replace('m.parameter("L0", 1000.0)', 'm.parameter("IL2_pM", 1000.0)')
+                    .replace('"L0"', '"IL2_pM"'))
+    for name in ("A", "B"):
+        (tmp_path / f"{name}.csv").write_text("parameter,mean,cv\nR_per_cell,model,1.0\n")
+    argv = ["populations", "--model", str(path), "--coculture", "A=0.2,B=0.8", "--classes", "2", "--cultures", "5",
+            "--doses", "100,1000", "--populations", str(tmp_path), "--out", str(tmp_path / "out"), "--workers", "1",
+            "--quiet", "--readout", "RS"]
+    assert cli.main(argv) == 0
+    lines = [x for x in (tmp_path / "out" / "coculture.csv").read_text().splitlines() if not x.startswith("#")]
+    assert lines[0].startswith("dose_pM,population,") and len(lines) == 1 + 2 * 2
+    assert cli.main([*argv[:3], "--coculture", "A=0.5,B=0.6", *argv[5:]]) != 0       # fractions must add to 1

@@ -109,7 +109,8 @@ MOMENT_HEADER = ["cell_type", "time_h", "dose_pM", "n_dates", "measured_cv2", "p
 def predict_populations(model_path="model_src/il2.py", cell_types=CELL_TYPES, doses_pM=None, times_s=(1800.0, 3600.0),
                         n_cells=1000, seed=1, workers=2, populations="data/populations", progress=False) -> dict:
     """Deterministic populations (one ODE per cell) of each cell type over ``doses_pM``: ``{cell_type:
-    EnsembleRun}`` with the observable pSTAT5 (molecules per cell) at 0 and ``times_s``; cells from
+    EnsembleRun}`` with the observable pSTAT5 (units of 1 / :data:`ODE_SCALE` molecule per cell) at 0 and
+    ``times_s``; cells from
     ``populations/<cell_type>.csv`` (receptor numbers; covariances are with each sampled one)."""
     import numpy as np
 
@@ -136,8 +137,15 @@ def predict_populations(model_path="model_src/il2.py", cell_types=CELL_TYPES, do
         sweep = E.Sweep(("IL2_pM",), tuple((d,) for d in doses))
         runs[cell] = E.run(lambda v, models=models: models[float(v["IL2_pM"])], t, n_cells, seed, method="ode",
                            species=sp, species_ids=names, observables=W, sweep=sweep, workers=workers,
-                           progress=progress)
+                           progress=progress, ode_scale=ODE_SCALE)
     return runs
+
+
+ODE_SCALE = 100
+"""The deterministic populations resolve pSTAT5 to 0.01 molecule (``ode_scale``): low-dose cells carry a
+few molecules, which rounding to whole ones would distort. Means, sds, quantiles, histograms and
+covariances of :func:`predict_populations` are in units of 0.01 molecule; shape statistics (CV^2,
+skewness, kurtosis, correlations) do not depend on it."""
 
 
 def compare_moments(runs: dict, data) -> list[list]:
@@ -173,7 +181,7 @@ def compare_moments(runs: dict, data) -> list[list]:
                              pcv2 / mcv2 if mcv2 and mcv2 == mcv2 else float("nan"),
                              statistics.median(w.skew for w in wells), float(dist["skew"][k, 0]),
                              statistics.median(w.kurtosis for w in wells), float(dist["kurtosis"][k, 0]), sign,
-                             float(dist["cov"][k, 0, j25]) if j25 is not None else float("nan"),
+                             float(dist["cov"][k, 0, j25]) / ODE_SCALE if j25 is not None else float("nan"),
                              float(dist["corr"][k, 0, j25]) if j25 is not None else float("nan")])
     return rows
 
@@ -243,10 +251,10 @@ def figures(runs: dict, rows, out_dir: str) -> list[str]:
             # 200 bins per decade -> 20 per decade, as a cytometer shows
             n20 = h[: len(h) // 10 * 10].reshape(-1, 10).sum(axis=1)
             x = lo[: len(h) // 10 * 10].reshape(-1, 10)[:, 0]
-            ax.plot(x, n20 / run.n_runs, color=cmap(p / max(len(run.distributions) - 1, 1)),
+            ax.plot(x / ODE_SCALE, n20 / run.n_runs, color=cmap(p / max(len(run.distributions) - 1, 1)),
                     label=f"{run.sweep.points[p][0]:.3g} pM" if p % 3 == 0 else None)
         ax.set_xscale("log")
-        ax.set_xlim(100, 1e6)
+        ax.set_xlim(1, 1e6)
         ax.set_xlabel("pSTAT5 (molecules per cell)")
         ax.set_title(f"{cell}, {run.results[0].t[k] / 3600:g} h, {run.n_runs} cells (model)")
     axes[0].set_ylabel("fraction of cells per bin (20 per decade)")
@@ -305,11 +313,13 @@ def populations_command(args) -> int:
     from ..simulate import select
     from .heldout import load_single_cell_moments
 
+    if getattr(args, "coculture", None):
+        return _coculture_command(args)
     data = load_single_cell_moments()
     doses = sorted({w.dose_pM for w in data})
     t0 = __import__("time").perf_counter()
     runs = predict_populations(args.model, doses_pM=doses, n_cells=args.cells, seed=args.seed, workers=args.workers,
-                               progress=not args.quiet)
+                               progress=not args.quiet, populations=args.populations)
     wall = __import__("time").perf_counter() - t0
     rows = compare_moments(runs, data)
     os.makedirs(args.out, exist_ok=True)
@@ -324,4 +334,132 @@ def populations_command(args) -> int:
     n_solves = args.cells * len(doses) * len(runs)
     print(f"{args.model}: {args.cells} cells x {len(doses)} doses x {len(runs)} cell types ({n_solves} ODE solves, "
           f"{wall:.0f} s) -> {args.out}/moments.csv, summary.csv, " + ", ".join(os.path.basename(p) for p in paths))
+    return 0
+
+
+# ------------------------------------------------------------------------------ heterogeneous co-cultures
+def heterogeneous_coculture(model, fractions: dict, classes: int = 4, populations="data/populations"):
+    """A co-culture (:func:`il2sbml.analysis.coculture.coculture`) in which each population is
+    itself heterogeneous: population P is ``classes`` cell classes ``P_1 .. P_K``, each with the
+    fraction ``f_P / K`` of the culture and its own receptor numbers, and the returned
+    :class:`~il2sbml.simulate.population.Population` draws every class's receptor numbers from P's
+    measured spread (``populations/<P>.csv``: log-normal, mean the cell type's). A run of an
+    ensemble with this population is one culture: K cells per population drawn at random and
+    competing for the shared IL-2; the ensemble of cultures averages over the draws (its mean is a
+    Monte Carlo estimate of the infinitely many cells' culture, its spread the error of K classes).
+
+    Returns ``(model, population, groups)``; ``groups[P]`` lists P's classes (co-culture names)."""
+    import numpy as np
+
+    from ..simulate.population import Population, read_population
+    from .coculture import coculture
+
+    if int(classes) != classes or classes < 1:
+        raise Il2sbmlError(f"classes must be a whole number >= 1, got {classes!r}")
+    fr = {}
+    groups = {}
+    names, cvs, lines, units = [], [], [], []
+    for pop, frac in fractions.items():
+        if pop not in model.parameter_sets:
+            raise Il2sbmlError(f"model {model.name!r} has no cell type {pop!r} (parameter sets: "
+                               f"{', '.join(model.parameter_sets)})")
+        spread = read_population(f"{populations}/{pop}.csv")
+        if spread.kind != "lognormal" or spread.cv is None or np.any(np.isnan(spread.cv)):
+            raise Il2sbmlError(f"{populations}/{pop}.csv: a heterogeneous co-culture needs cv per parameter")
+        groups[pop] = []
+        for i in range(1, int(classes) + 1):
+            name = f"{pop}_{i}"
+            if name not in model.parameter_sets:
+                model.parameter_set(name, model.parameter_sets[pop].as_dict(), doc=f"class {i} of {pop}")
+            fr[name] = frac / classes
+            groups[pop].append(name)
+            for j, p in enumerate(spread.names):
+                names.append(f"{p}_{name}")
+                cvs.append(float(spread.cv[j]))
+                lines.append(spread.lines[j])
+                units.append(spread.units[j] if spread.units else None)
+    cc = coculture(model, fr, name=f"{model.name}_heterogeneous_coculture")
+    k = len(names)
+    pop = Population(f"{populations}/{{{','.join(fractions)}}}.csv", tuple(names), "lognormal",
+                     np.full(k, np.nan), np.full(k, np.nan), np.eye(k), None, tuple(units), tuple(lines),
+                     np.array(cvs))
+    return cc, pop, groups
+
+
+def coculture_ensemble(model, fractions: dict, doses_pM, classes=4, cultures=50, seed=1, time_s=1800.0,
+                       workers=2, populations="data/populations", progress=False, readout="pSTAT5",
+                       dose_parameter="IL2_pM"):
+    """Ensembles of heterogeneous co-cultures (one ODE per culture) over ``doses_pM``: per dose, per
+    population, the culture's ``readout`` per cell of that population (mean and sd over the cultures),
+    and the same for the homogeneous co-culture (every class at the cell type's mean, one culture).
+    ``model``: a model file or a loaded model. Returns rows ``[dose_pM, population,
+    mean_heterogeneous, sd_over_cultures, homogeneous]`` (molecules per cell of the population)."""
+    import numpy as np
+
+    from ..formats.load import load_model
+    from ..formats.sbml import write_sbml
+    from ..generate.netgen import generate_network
+    from ..simulate import ensemble as E
+    from ..simulate import select
+    from ..simulate.compile import compile_network
+    from ..simulate.population import sampler
+
+    base = load_model(model) if isinstance(model, str) else model
+    cc, pop, groups = heterogeneous_coculture(base, fractions, classes, populations)
+    net = generate_network(cc)
+    arrays = compile_network(net, round_initial=True)
+    sbml = write_sbml(net)
+    hetero = sampler(net, pop)
+    homo_pop = type(pop)(pop.source, pop.names, pop.kind, pop.mean, pop.sd, pop.corr, None, pop.units, pop.lines,
+                         np.zeros(len(pop.names)))
+    homo = sampler(net, homo_pop)
+    wanted = [f"{readout}_{c}_all" for p in fractions for c in groups[p]]
+    sp, W, names = select.pick_observables(net, ",".join(wanted))
+    # one output per population: the sum over its classes (integer weights), per average cell of the culture
+    G = np.array([[1 if n in {f"{readout}_{c}_all" for c in groups[p]} else 0 for n in names] for p in fractions])
+    W = G @ W
+    scale = 1000      # amounts per average cell of the culture, resolved to 1e-3 molecule (not rounded to one)
+    t = np.array([0.0, float(time_s)])
+    sweep = E.Sweep((dose_parameter,), tuple((float(d),) for d in doses_pM))
+    out = {}
+    for label, cells, n in (("heterogeneous", hetero, cultures), ("homogeneous", homo, 1)):
+        models = {float(d): E.payload(arrays, population=cells, sbml=sbml, overrides={dose_parameter: float(d)},
+                                      name=label) for d in doses_pM}
+        out[label] = E.run(lambda v, models=models: models[float(v[dose_parameter])], t, n, seed, method="ode",
+                           species=sp, species_ids=list(fractions), observables=W, sweep=sweep,
+                           workers=workers if n > 1 else None, progress=progress, ode_scale=scale)
+    rows = []
+    for p_i, d in enumerate(doses_pM):
+        for j, popname in enumerate(fractions):
+            f = fractions[popname]
+            rh, r1 = out["heterogeneous"].results[p_i], out["homogeneous"].results[p_i]
+            rows.append([float(d), popname, float(rh.mean[1, j]) / (f * scale), float(rh.sd[1, j]) / (f * scale),
+                         float(r1.mean[1, j]) / (f * scale)])
+    return rows
+
+
+def _coculture_command(args) -> int:
+    """``il2sbml populations --coculture Treg=0.1,CD4_helper=0.9``: an ensemble of heterogeneous cultures."""
+    import os
+    import time
+
+    from ..formats.files import atomic_write
+    from ..simulate import select
+    from .coculture import parse_fractions
+
+    fractions = parse_fractions(args.coculture)
+    doses = [float(d) for d in args.doses.split(",")] if args.doses else [1.0, 10.0, 100.0, 1000.0]
+    t0 = time.perf_counter()
+    rows = coculture_ensemble(args.model, fractions, doses, classes=args.classes, cultures=args.cultures,
+                              seed=args.seed, workers=args.workers, progress=not args.quiet,
+                              populations=args.populations, readout=args.readout)
+    os.makedirs(args.out, exist_ok=True)
+    header = ["dose_pM", "population", f"{args.readout}_per_cell_heterogeneous_mean", "sd_over_cultures",
+              f"{args.readout}_per_cell_homogeneous"]
+    atomic_write(f"{args.out}/coculture.csv",
+                 f"# {args.cultures} cultures of {', '.join(f'{k} ({v:g})' for k, v in fractions.items())}, "
+                 f"{args.classes} cell classes per population drawn from data/populations; 30 min; molecules per "
+                 "cell of the population\n" + select.csv_table(rows, header))
+    print(f"{args.model}: {args.cultures} heterogeneous co-cultures x {len(doses)} doses "
+          f"({time.perf_counter() - t0:.0f} s) -> {args.out}/coculture.csv")
     return 0

@@ -407,7 +407,7 @@ class _Chunk:
 
 
 def _chunk_task(model: ModelPayload, t, species, n_runs, seed, method, first_run, keep, n_threads, max_events,
-                weights=None):
+                weights=None, ode_scale=1):
     """One chunk: ``kernels.run_ensemble`` over runs first_run .. first_run + n_runs - 1.
 
     ``weights`` (int64[n_obs, len(species)]): the chunk reports observables, integer-weighted sums
@@ -415,7 +415,7 @@ def _chunk_task(model: ModelPayload, t, species, n_runs, seed, method, first_run
     import kernels
 
     if method == "ode":
-        return _ode_chunk(model, t, species, n_runs, seed, first_run, keep, weights)
+        return _ode_chunk(model, t, species, n_runs, seed, first_run, keep, weights, ode_scale)
     arrays = model.materialize()
     if model.population is None and weights is None:
         return kernels.run_ensemble(arrays, t, n_runs, seed, method, n_threads=n_threads,
@@ -454,10 +454,11 @@ _WORKER_SIMULATORS: dict[str, Any] = {}   # per process: fingerprint -> ode.Simu
 ODE_RTOL = 1e-6   # relative tolerance of the per-cell ODEs (absolute: ode.Simulator's, per state variable)
 
 
-def _ode_chunk(model: ModelPayload, t, species, n_runs, seed, first_run, keep, weights=None):
+def _ode_chunk(model: ModelPayload, t, species, n_runs, seed, first_run, keep, weights=None, ode_scale=1):
     """A deterministic population chunk: one libRoadRunner integration per cell (the cells of the
-    SSA population with the same seed), counts rounded to whole molecules (error <= 0.5 molecule
-    per cell, none in the statistics' arithmetic), then the same exact sums as an SSA chunk."""
+    SSA population with the same seed), amounts times ``ode_scale`` rounded to whole numbers (error
+    <= 0.5 / ode_scale molecule per cell, none in the statistics' arithmetic), then the same exact
+    sums as an SSA chunk (in units of 1 / ode_scale molecule)."""
     import kernels
     import kernels.stats
 
@@ -479,6 +480,7 @@ def _ode_chunk(model: ModelPayload, t, species, n_runs, seed, first_run, keep, w
         x = sim.at_times(t, ids, **fixed, **{n: float(v) for n, v in zip(names, values[i])})
         if weights is not None:
             x = x @ weights.T.astype(np.float64)
+        x = x * ode_scale
         if np.any(x < -0.5) or not np.all(np.isfinite(x)):
             raise EnsembleError(f"cell {first_run + i} ({dict(zip(names, values[i]))}): the ODE gave amounts "
                                 f"down to {np.nanmin(x):.3g} molecules; tighten the tolerance or check the model")
@@ -1133,7 +1135,7 @@ def _resolve_method(method, arrays):
 def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=None, species_ids=None,
         scheduler=None, scheduler_file=None, workers=None, threads=None, store=None, resume=False,
         keep_trajectories=False, sweep=None, progress=True, max_events=None, time_units="s",
-        connect_timeout=30, observables=None) -> EnsembleRun:
+        connect_timeout=30, observables=None, ode_scale=1) -> EnsembleRun:
     """Run an SSA ensemble (or one per sweep point) in chunks; see the module docstring.
 
     model : ``kernels.NetworkArrays`` or :class:`ModelPayload` (see :func:`payload`); with a
@@ -1152,6 +1154,9 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
     species_ids : names of the observed species (recorded in the store; default ``s<index+1>``).
     observables : int64[n_obs, len(species)] weights: report observables (weighted sums of the
         ``species`` read; ``species_ids`` then names the observables) instead of the species.
+    ode_scale : method "ode" only: the amounts are multiplied by this whole number before they are
+        rounded, so every statistic is in units of 1 / ode_scale molecule (resolution for averages
+        such as a co-culture's per-cell amounts); 1: whole molecules.
 
     Returns an :class:`EnsembleRun`; ``.result`` (or ``.results[p]`` per sweep point) is a
     ``kernels.EnsembleResult`` whose mean, sd, sum_x, sum_x2 and n_events are bitwise those of
@@ -1209,6 +1214,10 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
                                 f"got {W.shape}")
     n_out = len(obs) if W is None else W.shape[0]
     mname = _resolve_method(method, arrays0)
+    bad_scale = isinstance(ode_scale, bool) or int(ode_scale) != ode_scale or ode_scale < 1
+    if bad_scale or (mname != "ode" and ode_scale != 1):
+        raise EnsembleError(f"ode_scale must be a whole number >= 1, and is for method 'ode' only (got {ode_scale!r})")
+    ode_scale = int(ode_scale)
     if mname != "ode" and any(pl.overrides for pl in payloads):
         raise EnsembleError("parameter overrides of a model payload apply to method 'ode' only")
     if mname == "ode" and any(pl.population is None or pl.sbml is None for pl in payloads):
@@ -1248,6 +1257,8 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
                 "sweep": sw.to_json() if sw else None, "complete": False, "created_by": "il2sbml.simulate.ensemble"}
         if W is not None:
             want["observables"] = {"species_index": [int(i) for i in obs], "weights": W.tolist()}
+        if ode_scale != 1:
+            want["ode_scale"] = ode_scale
         if payloads[0].population is not None:
             cells = payloads[0].population
             want["population"] = {"description": cells.population.describe(),
@@ -1290,7 +1301,7 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
         traj_mem = [np.empty((n_runs, t.shape[0], n_out), np.int64) for _ in range(P)]
 
     def args_of(ch, n_threads):
-        return (t, obs, ch.n_runs, seed, method, ch.first_run, keep, n_threads, max_events, W)
+        return (t, obs, ch.n_runs, seed, method, ch.first_run, keep, n_threads, max_events, W, ode_scale)
 
     done_runs = sum(tt.n for tt in totals)
     prog = _Progress(progress, n_runs * P, done_runs)
