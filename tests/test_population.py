@@ -438,8 +438,10 @@ def test_single_cell_moment_comparison_pairs_wells_with_predictions():
         assert r[4] == pytest.approx(np.median([w.variance / w.mean ** 2 for w in wells]))
         assert r[6] == pytest.approx(r[5] / r[4])
         assert r[11] == int(np.sign(np.median([w.cov_cd25 for w in wells])))
+        assert r[14] == pytest.approx(np.median([w.cov_cd25 for w in wells]))
     s = summarize_moments(rows)
     assert set(s) == {("Treg", 0.5), ("Treg", 1.0)} and s["Treg", 0.5]["doses"] == 3
+    assert -1 <= s["Treg", 0.5]["cov_profile_spearman"] <= 1
 
 
 CC_MODEL = """\

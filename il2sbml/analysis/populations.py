@@ -103,7 +103,7 @@ def noise_command(args) -> int:
 CELL_TYPES = ("Treg", "CD4_helper", "CD8", "NK")
 MOMENT_HEADER = ["cell_type", "time_h", "dose_pM", "n_dates", "measured_cv2", "predicted_cv2", "cv2_fold_error",
                  "measured_skew", "predicted_skew", "measured_kurtosis", "predicted_kurtosis",
-                 "measured_cov_cd25_sign", "predicted_cov_cd25", "predicted_corr_cd25"]
+                 "measured_cov_cd25_sign", "predicted_cov_cd25", "predicted_corr_cd25", "measured_cov_cd25_au2"]
 
 
 def predict_populations(model_path="model_src/il2.py", cell_types=CELL_TYPES, doses_pM=None, times_s=(1800.0, 3600.0),
@@ -182,14 +182,15 @@ def compare_moments(runs: dict, data) -> list[list]:
                              statistics.median(w.skew for w in wells), float(dist["skew"][k, 0]),
                              statistics.median(w.kurtosis for w in wells), float(dist["kurtosis"][k, 0]), sign,
                              float(dist["cov"][k, 0, j25]) / ODE_SCALE if j25 is not None else float("nan"),
-                             float(dist["corr"][k, 0, j25]) if j25 is not None else float("nan")])
+                             float(dist["corr"][k, 0, j25]) if j25 is not None else float("nan"),
+                             statistics.median(covs) if covs else float("nan")])
     return rows
 
 
 def summarize_moments(rows) -> dict:
     """Per cell type and time: median |log10| CV^2 fold error, Spearman rank correlation of the
-    measured and predicted skewness across doses, and the share of doses where the CD25-pSTAT5
-    covariance has the measured sign."""
+    measured and predicted skewness across doses, the share of doses where the CD25-pSTAT5
+    covariance has the measured sign, and the rank correlation of its size across doses."""
     import math
 
     import numpy as np
@@ -205,8 +206,13 @@ def summarize_moments(rows) -> dict:
             rho = spearmanr(*zip(*ok)).statistic if len(ok) >= 3 else float("nan")
             signs = [(r[11], r[12]) for r in sel if r[11] != "" and r[12] == r[12]]
             agree = (sum(1 for s, c in signs if s == int(np.sign(c))) / len(signs)) if signs else float("nan")
+            # the size of the covariance, scale-free: its profile across doses, by rank (the measured one is in
+            # a.u. x a.u., the predicted one in molecules x molecules)
+            pairs = [(r[14], r[12]) for r in sel if r[14] == r[14] and r[12] == r[12]]
+            crho = spearmanr(*zip(*pairs)).statistic if len(pairs) >= 3 else float("nan")
             out[(cell, th)] = {"median_cv2_fold": 10 ** float(np.median(folds)) if folds else float("nan"),
-                               "skew_spearman": float(rho), "cov_sign_agreement": agree, "doses": len(sel)}
+                               "skew_spearman": float(rho), "cov_sign_agreement": agree,
+                               "cov_profile_spearman": float(crho), "doses": len(sel)}
     return out
 
 
@@ -326,10 +332,11 @@ def populations_command(args) -> int:
     atomic_write(f"{args.out}/moments.csv", "# held-out single-cell pSTAT5 moments (median over dates; never fitted) "
                  "against the model's deterministic population\n" + select.csv_table(rows, MOMENT_HEADER))
     summ = summarize_moments(rows)
-    srows = [[c, th, v["doses"], v["median_cv2_fold"], v["skew_spearman"], v["cov_sign_agreement"]]
-             for (c, th), v in summ.items()]
+    srows = [[c, th, v["doses"], v["median_cv2_fold"], v["skew_spearman"], v["cov_sign_agreement"],
+              v["cov_profile_spearman"]] for (c, th), v in summ.items()]
     atomic_write(f"{args.out}/summary.csv", select.csv_table(
-        srows, ["cell_type", "time_h", "doses", "median_cv2_fold_error", "skew_spearman", "cov_cd25_sign_agreement"]))
+        srows, ["cell_type", "time_h", "doses", "median_cv2_fold_error", "skew_spearman", "cov_cd25_sign_agreement",
+                "cov_cd25_profile_spearman"]))
     paths = figures(runs, rows, args.out)
     n_solves = args.cells * len(doses) * len(runs)
     print(f"{args.model}: {args.cells} cells x {len(doses)} doses x {len(runs)} cell types ({n_solves} ODE solves, "

@@ -293,10 +293,12 @@ def _section_populations(model_path, page, log, *, cell_types=None, n_cells=200,
         page.files.append(os.path.basename(path))
     summ = summarize_moments(rows)
     table = _table(["cell type", "time", "doses", "median CV² fold error", "skewness rank correlation",
-                    "CD25-pSTAT5 covariance sign agreement"],
+                    "CD25-pSTAT5 covariance sign agreement", "its size across doses, rank correlation"],
                    [[c, f"{th:g} h", v["doses"], f"{v['median_cv2_fold']:.2g}x", _g(v["skew_spearman"], 2),
                      "n/a" if v["cov_sign_agreement"] != v["cov_sign_agreement"] else
-                     f"{v['cov_sign_agreement']:.0%}"] for (c, th), v in summ.items()])
+                     f"{v['cov_sign_agreement']:.0%}",
+                     "n/a" if v["cov_profile_spearman"] != v["cov_profile_spearman"] else
+                     _g(v["cov_profile_spearman"], 2)] for (c, th), v in summ.items()])
     body = ("<p>Each cell draws its IL-2Rα, IL-2Rβ and γc numbers from the cell type's measured spread "
             "(log-normal, data/populations/; the mean is the calibrated one) and is simulated by its own ODE "
             f"({n_cells} cells per cell type and dose). A cytometer's view: pSTAT5 histograms across doses, and the "
