@@ -109,7 +109,7 @@ def test_quick_report_page_shows_every_figure_it_wrote(tmp_path):
     assert "<script" not in text and "http" not in text        # self-contained
     for unit in ("pM", "molecules per cell", "(min)"):
         assert unit in text
-    for step in "abcdfgi":   # e (co-culture) and h (variants) are skipped in a quick run, and say so
+    for step in "abcdfgj":   # e (co-culture), h (variants) and i (populations) are skipped in a quick run, and say so
         assert any(f"] {step}. " in ln and "done in" in ln for ln in lines)
     assert "Skipped (quick run)" in text
     # g: the model against data: the training and 4 h held-out panels and the EC50 table of set (a)
