@@ -164,6 +164,7 @@ from .network import (  # noqa: E402
     dependency_graph,
     make_network_arrays,
     network_from_reactions,
+    upstream_reactions,
 )
 
 __all__ = [
@@ -188,6 +189,7 @@ __all__ = [
     "simulate",
     "species_event",
     "time_event",
+    "upstream_reactions",
     "law_event",
     "law_source",
     "lognormal_values",

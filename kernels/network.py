@@ -18,6 +18,7 @@ from .laws import check_law
 
 __all__ = [
     "NetworkArrays",
+    "upstream_reactions",
     "make_network_arrays",
     "network_from_reactions",
     "dependency_graph",
@@ -473,3 +474,41 @@ def network_from_reactions(x0, reactants, products, rates, *, fixed_species=(), 
                                law_reactions=law_reactions, law_species=law_species,
                                params=params, events=events, time_reactions=time_reactions,
                                rule_species=rule_species, rule_law=rule_law)
+
+
+def upstream_reactions(arrays: NetworkArrays, species) -> np.ndarray:
+    """bool[M]: the reactions that can influence the counts of ``species``.
+
+    U starts as ``species`` and grows by every species a reaction reads (its reactants, or its
+    law's species) when that reaction changes a species of U, until nothing is added; a reaction
+    is kept when it changes a species of U. The others change only species outside U and read
+    nothing that U's reactions need, so dropping them leaves the joint law of U's counts exactly
+    as it was (SSA and ODE alike): an exact reduction for ensembles that observe U only. Events
+    and rule species are not analysed: with any, every reaction is kept.
+    """
+    m = arrays.n_reactions
+    if arrays.events.kind.shape[0] or arrays.rule_species.shape[0]:
+        return np.ones(m, np.bool_)
+    n = arrays.n_species
+    inside = np.zeros(n + 1, np.bool_)
+    inside[np.asarray(species, np.int64)] = True
+    rows = np.repeat(np.arange(m, dtype=np.int64), np.diff(arrays.change_ptr))
+    ch_sp = arrays.change_index[arrays.change_delta != 0]
+    ch_row = rows[arrays.change_delta != 0]
+    reads = [[] for _ in range(m)]
+    for j in range(m):
+        if arrays.law_reactions[j]:
+            reads[j] = list(arrays.law_index[arrays.law_ptr[j]:arrays.law_ptr[j + 1]]) if arrays.law_ptr[j + 1] > \
+                arrays.law_ptr[j] else list(range(n))
+        else:
+            reads[j] = [int(i) for i in arrays.reactant_index[j] if i >= 0]
+    keep = np.zeros(m, np.bool_)
+    while True:
+        hit = np.zeros(m, np.bool_)
+        hit[ch_row[inside[ch_sp]]] = True
+        new = hit & ~keep
+        if not new.any():
+            return keep
+        keep |= new
+        for j in np.nonzero(new)[0]:
+            inside[reads[j]] = True

@@ -510,3 +510,32 @@ def test_cli_coculture_populations(tmp_path):
     lines = [x for x in (tmp_path / "out" / "coculture.csv").read_text().splitlines() if not x.startswith("#")]
     assert lines[0].startswith("dose_pM,population,") and len(lines) == 1 + 2 * 2
     assert cli.main([*argv[:3], "--coculture", "A=0.5,B=0.6", *argv[5:]]) != 0       # fractions must add to 1
+
+
+def test_reduce_drops_only_what_cannot_change_the_observed_counts(bd, tmp_path):
+    """Observing X of the birth-death model: Y's synthesis and decay are switched off (exact), X keeps
+    its population law (same z-tests as above), with fewer events; a store records the reduction."""
+    path, net = bd
+    arrays = compile_network(net)
+    ix = net.species_index("X()")
+    keep = kernels.upstream_reactions(arrays, [ix])
+    assert sorted(net.reactions[j].rule for j in np.nonzero(keep)[0]) == ["birth", "death"]
+    cells = sampler(net, _pop(tmp_path, "parameter,mean,cv\nk,model,0.5\nN_per_cell,model,0.3\n"))
+    model = E.payload(arrays, population=cells)
+    t = np.array([0.0, 4.0])
+    n = 20_000
+    full = E.run(model, t, 2000, 5, species=[ix], progress=False)
+    red = E.run(model, t, n, 5, species=[ix], reduce=True, keep_trajectories=True, progress=False, workers=2)
+    assert red.results[0].n_events / n < 0.5 * full.results[0].n_events / 2000
+    m = (1.0 - math.exp(-0.5 * 4.0)) / 0.5
+    x = red.result.trajectories[:, 1, 0].astype(float)
+    assert _z(x.mean(), 10.0 * m, math.sqrt(x.var(ddof=1) / n)) < Z
+    c = x - x.mean()
+    assert _z(x.var(ddof=1), 10.0 * m + 25.0 * m * m, math.sqrt((np.mean(c ** 4) - x.var() ** 2) / n)) < Z
+    # a dropped reaction stays off even where the cells set its rate (Y's synthesis reads N_per_cell)
+    iy = net.species_index("Y()")
+    pl = E.ModelPayload(model.fingerprint, arrays._replace(rates=np.where(keep, arrays.rates, 0.0)), None, False,
+                        "", cells, None, None, ~keep)
+    res, _dist = E._chunk_task(pl, t, np.array([ix, iy]), 20, 5, "direct", 0, True, 1, None)
+    y = res.trajectories[:, :, 1]
+    assert np.all(y[:, 1] == y[:, 0]) and len(set(y[:, 0])) > 1      # Y never moves, and differs between cells

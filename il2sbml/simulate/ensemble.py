@@ -155,6 +155,7 @@ class ModelPayload:
     sbml: str | None = None  # the network as SBML: method "ode" simulates each cell on libRoadRunner
     overrides: Any = None    # {SBML parameter id: value} set on that SBML for every cell (method "ode"): sweep
                              # points of one compiled model (e.g. doses) instead of one model per point
+    dropped: Any = None      # bool[M]: reactions switched off by reduce=True (per-cell rates of them too)
 
     @property
     def shippable(self) -> bool:
@@ -169,7 +170,7 @@ class ModelPayload:
                 "Numba function without a source from kernels.compile_law), which cannot be sent to worker "
                 "processes; compile the law with kernels.compile_law, or run embedded (no --workers/--scheduler)")
         return ModelPayload(self.fingerprint, self.arrays._replace(law=None), self.law_source,
-                            self.round_initial, self.name, self.population, self.sbml, self.overrides)
+                            self.round_initial, self.name, self.population, self.sbml, self.overrides, self.dropped)
 
     def materialize(self):
         """The ``NetworkArrays``, with their law compiled once per process when it was shipped as source."""
@@ -188,7 +189,7 @@ class ModelPayload:
     def __reduce__(self):  # never pickle a compiled law
         p = self.for_workers()
         return (ModelPayload, (p.fingerprint, p.arrays, p.law_source, p.round_initial, p.name, p.population,
-                               p.sbml, p.overrides))
+                               p.sbml, p.overrides, p.dropped))
 
 
 
@@ -426,6 +427,8 @@ def _chunk_task(model: ModelPayload, t, species, n_runs, seed, method, first_run
     values = q = None
     if model.population is not None:
         values, q, _shift = model.population.chunk(seed, first_run, n_runs, arrays)
+        if model.dropped is not None and values.rate_index.shape[0]:
+            values = values._replace(rates=np.where(model.dropped[values.rate_index], 0.0, values.rates))
     res = kernels.run_ensemble(arrays, t, n_runs, seed, method, n_threads=n_threads, keep_trajectories=True,
                                species=species, first_run=first_run, max_events=max_events, values=values)
     if weights is not None:
@@ -1135,7 +1138,7 @@ def _resolve_method(method, arrays):
 def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=None, species_ids=None,
         scheduler=None, scheduler_file=None, workers=None, threads=None, store=None, resume=False,
         keep_trajectories=False, sweep=None, progress=True, max_events=None, time_units="s",
-        connect_timeout=30, observables=None, ode_scale=1) -> EnsembleRun:
+        connect_timeout=30, observables=None, ode_scale=1, reduce=False) -> EnsembleRun:
     """Run an SSA ensemble (or one per sweep point) in chunks; see the module docstring.
 
     model : ``kernels.NetworkArrays`` or :class:`ModelPayload` (see :func:`payload`); with a
@@ -1154,6 +1157,9 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
     species_ids : names of the observed species (recorded in the store; default ``s<index+1>``).
     observables : int64[n_obs, len(species)] weights: report observables (weighted sums of the
         ``species`` read; ``species_ids`` then names the observables) instead of the species.
+    reduce : SSA only: switch off the reactions that cannot change the observed species
+        (:func:`kernels.upstream_reactions`: an exact reduction; the observed counts have the same
+        law, drawn with fewer events, so not the same bits as the full network's).
     ode_scale : method "ode" only: the amounts are multiplied by this whole number before they are
         rounded, so every statistic is in units of 1 / ode_scale molecule (resolution for averages
         such as a co-culture's per-cell amounts); 1: whole molecules.
@@ -1214,6 +1220,21 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
                                 f"got {W.shape}")
     n_out = len(obs) if W is None else W.shape[0]
     mname = _resolve_method(method, arrays0)
+    if reduce and mname != "ode":
+        import kernels
+
+        reduced = []
+        for pl in payloads:
+            a = pl.arrays if pl.arrays is not None else pl.materialize()
+            keep = kernels.upstream_reactions(a, obs) | a.law_reactions
+            if keep.all():
+                reduced.append(pl)
+                continue
+            a2 = a._replace(rates=np.where(keep, a.rates, 0.0))
+            fp = hashlib.sha256(f"{pl.fingerprint};reduced;{keep.tobytes().hex()}".encode()).hexdigest()
+            reduced.append(ModelPayload(fp, a2, pl.law_source, pl.round_initial, pl.name, pl.population, pl.sbml,
+                                        pl.overrides, ~keep))
+        payloads = reduced
     bad_scale = isinstance(ode_scale, bool) or int(ode_scale) != ode_scale or ode_scale < 1
     if bad_scale or (mname != "ode" and ode_scale != 1):
         raise EnsembleError(f"ode_scale must be a whole number >= 1, and is for method 'ode' only (got {ode_scale!r})")
@@ -1380,6 +1401,9 @@ def add_ensemble_arguments(parser) -> None:
     g.add_argument("--sweep", action="append", metavar="NAME=v1,v2,...|SETS.csv",
                    help="one ensemble per parameter value (repeat for a grid) or per CSV row; same seed at every point")
     g.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    g.add_argument("--reduce", action="store_true",
+                   help="SSA: simulate only the reactions that can change the observed species or observables (exact "
+                        "for them; e.g. pSTAT5 without the Akt/ERK cascades: 3.4x fewer events)")
     g.add_argument("--observables", metavar="NAMES",
                    help="report these model observables (comma-separated, e.g. pSTAT5) instead of species")
     g.add_argument("--distribution-csv", metavar="OUT.csv",
@@ -1535,7 +1559,7 @@ def command_run(args):
               scheduler_file=getattr(args, "scheduler_file", None), workers=getattr(args, "workers", None),
               threads=getattr(args, "threads", None), store=store, resume=getattr(args, "resume", False),
               keep_trajectories=getattr(args, "keep_trajectories", False), sweep=sweep,
-              progress=not quiet, observables=W)
+              progress=not quiet, observables=W, reduce=getattr(args, "reduce", False))
     return res, ids, sweep, t
 
 
