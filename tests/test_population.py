@@ -419,6 +419,8 @@ def test_cli_noise(bd, tmp_path):
     assert len(lines) == 3
     out.unlink()
     assert cli.main(argv) != 0 and not out.exists()
+    assert cli.main([*argv, "--population", pop, "--store", str(tmp_path / "s.zarr")]) != 0
+    assert not out.exists() and not (tmp_path / "s.zarr").exists()
 
 
 def test_single_cell_moment_comparison_pairs_wells_with_predictions():

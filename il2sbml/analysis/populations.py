@@ -82,6 +82,10 @@ def noise_command(args) -> int:
         raise Il2sbmlError("il2sbml noise needs --population FILE.csv (the cells whose variation is extrinsic)")
     if args.method == "ode":
         raise Il2sbmlError("--method picks the stochastic simulation (auto, direct, tree); the ODE run is added")
+    for opt in ("stats_csv", "store", "distribution_csv", "resume", "keep_trajectories"):
+        if getattr(args, opt, None):
+            flag = "--" + opt.replace("_", "-")
+            raise Il2sbmlError(f"il2sbml noise writes --out only; {flag} belongs to il2sbml ensemble")
     a = copy.copy(args)
     a.store = a.distribution_csv = None
     a.resume = a.keep_trajectories = False
