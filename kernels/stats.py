@@ -40,7 +40,7 @@ from numba import njit
 from .ensemble import ints_to_words, words_to_ints
 
 __all__ = ["DistributionSums", "distribution_sums", "merge", "finish", "bin_edges", "fixed_point",
-           "N_BINS", "QUANTILES"]
+           "fixed_point_shift", "N_BINS", "QUANTILES"]
 
 HIST_EXACT = 100
 HIST_PER_DECADE = 200
@@ -181,23 +181,30 @@ def merge(parts) -> DistributionSums:
     p0 = parts[0]
 
     def total(name):
+        if not getattr(p0, name).size:
+            return getattr(p0, name).copy()
         v = sum(words_to_ints(getattr(p, name)) for p in parts)
-        if np.any(np.vectorize(lambda z: z >= (1 << 128), otypes=[bool])(v)) if np.size(v) else False:
+        if max(v.flat) >= 1 << 128:
             raise ValueError("merge: a sum passes 128 bits")
-        return ints_to_words(v) if np.size(v) else getattr(p0, name).copy()
+        return ints_to_words(v)
 
     return DistributionSums(sum(p.n for p in parts), total("s3"), total("s4"),
                             sum(p.hist for p in parts), total("sq"), total("sq2"), total("sqx"))
 
 
-def fixed_point(values, scale) -> tuple[np.ndarray, np.ndarray]:
-    """``(q, shift)``: int64 covariates ``rint(values * 2**shift)``, ``shift[j] = 40 -
-    floor(log2(scale[j]))`` (values float64[n, K] >= 0, scale float64[K] > 0)."""
-    v = np.asarray(values, np.float64)
+def fixed_point_shift(scale) -> np.ndarray:
+    """int64[K]: ``shift[j] = 40 - floor(log2(scale[j]))`` for scales float64[K] > 0."""
     scale = np.asarray(scale, np.float64)
     if np.any(~(scale > 0)) or not np.all(np.isfinite(scale)):
         raise ValueError("covariate scales must be positive and finite")
-    shift = (40 - np.floor(np.log2(scale))).astype(np.int64)
+    return (40 - np.floor(np.log2(scale))).astype(np.int64)
+
+
+def fixed_point(values, scale) -> tuple[np.ndarray, np.ndarray]:
+    """``(q, shift)``: int64 covariates ``rint(values * 2**shift)``, ``shift`` from
+    :func:`fixed_point_shift` (values float64[n, K] >= 0, scale float64[K] > 0)."""
+    v = np.asarray(values, np.float64)
+    shift = fixed_point_shift(scale)
     if v.size and (np.any(~np.isfinite(v)) or v.min() < 0):
         raise ValueError("covariates must be finite and >= 0")
     scaled = np.rint(np.ldexp(v, shift))

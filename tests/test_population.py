@@ -68,6 +68,14 @@ def _z(est, expected, se):
     return abs(est - expected) / se
 
 
+def _assert_mean_and_variance(x, mean, var):
+    """z-tests of a sample's mean and variance (se of the variance from its fourth moment)."""
+    n = x.shape[0]
+    assert _z(x.mean(), mean, math.sqrt(x.var(ddof=1) / n)) < Z
+    c = x - x.mean()
+    assert _z(x.var(ddof=1), var, math.sqrt((np.mean(c ** 4) - x.var() ** 2) / n)) < Z
+
+
 def test_lognormal_draws_have_the_declared_moments_and_do_not_depend_on_the_batch():
     mu = np.log([100.0, 10.0])
     chol = np.array([[0.5, 0.0], [0.3, 0.4]])
@@ -99,11 +107,7 @@ def test_birth_death_with_lognormal_birth_rate_matches_the_analytic_population_m
     for j, tj in enumerate(t[1:], start=1):
         m = (1.0 - math.exp(-0.5 * tj)) / 0.5
         x = res.trajectories[:, j, 0].astype(float)
-        mean, var = k_mean * m, k_mean * m + k_var * m * m
-        assert _z(x.mean(), mean, math.sqrt(x.var(ddof=1) / n)) < Z
-        c = x - x.mean()
-        se_var = math.sqrt((np.mean(c ** 4) - x.var() ** 2) / n)
-        assert _z(x.var(ddof=1), var, se_var) < Z
+        _assert_mean_and_variance(x, k_mean * m, k_mean * m + k_var * m * m)
     # without the variation the variance would be Poisson's: the test can tell the difference
     assert x.var(ddof=1) > 2.0 * x.mean()
 
@@ -531,9 +535,7 @@ def test_reduce_drops_only_what_cannot_change_the_observed_counts(bd, tmp_path):
     assert red.results[0].n_events / n < 0.5 * full.results[0].n_events / 2000
     m = (1.0 - math.exp(-0.5 * 4.0)) / 0.5
     x = red.result.trajectories[:, 1, 0].astype(float)
-    assert _z(x.mean(), 10.0 * m, math.sqrt(x.var(ddof=1) / n)) < Z
-    c = x - x.mean()
-    assert _z(x.var(ddof=1), 10.0 * m + 25.0 * m * m, math.sqrt((np.mean(c ** 4) - x.var() ** 2) / n)) < Z
+    _assert_mean_and_variance(x, 10.0 * m, 10.0 * m + 25.0 * m * m)
     # a dropped reaction stays off even where the cells set its rate (Y's synthesis reads N_per_cell)
     iy = net.species_index("Y()")
     pl = E.ModelPayload(model.fingerprint, arrays._replace(rates=np.where(keep, arrays.rates, 0.0)), None, False,

@@ -22,8 +22,10 @@ cross term, negligible against thousands of molecules; stated in the output).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import sys
+import time
 
 from ..lang.errors import Il2sbmlError
 
@@ -121,7 +123,6 @@ def predict_populations(model_path="model_src/il2.py", cell_types=CELL_TYPES, do
     from ..formats.load import load_model
     from ..formats.sbml import write_sbml
     from ..generate.netgen import generate_network
-    from ..simulate import ensemble as E
     from ..simulate import select
     from ..simulate.compile import compile_network
     from ..simulate.population import sampler
@@ -135,14 +136,24 @@ def predict_populations(model_path="model_src/il2.py", cell_types=CELL_TYPES, do
         arrays = compile_network(net, round_initial=True)
         cells = sampler(net, f"{populations}/{cell}.csv")
         sbml = write_sbml(net)      # one compiled model per cell type; the dose is set on it per cell
-        models = {d: E.payload(arrays, population=cells, sbml=sbml, overrides={"IL2_pM": d}, name=cell)
-                  for d in doses}
         sp, W, names = select.pick_observables(net, "pSTAT5")
-        sweep = E.Sweep(("IL2_pM",), tuple((d,) for d in doses))
-        runs[cell] = E.run(lambda v, models=models: models[float(v["IL2_pM"])], t, n_cells, seed, method="ode",
-                           species=sp, species_ids=names, observables=W, sweep=sweep, workers=workers,
-                           progress=progress, ode_scale=ODE_SCALE)
+        runs[cell] = _dose_sweep(arrays, cells, sbml, "IL2_pM", doses, t, n_cells, seed, sp, names, W, workers,
+                                 progress, ODE_SCALE, cell)
     return runs
+
+
+def _dose_sweep(arrays, cells, sbml, dose_parameter, doses, t, n, seed, species, ids, weights, workers, progress,
+                scale, name):
+    """A deterministic population (``method="ode"``) at every dose, all on one compiled ``sbml`` with the
+    dose set per cell: an :class:`~il2sbml.simulate.ensemble.EnsembleRun` with one point per dose."""
+    from ..simulate import ensemble as E
+
+    doses = [float(d) for d in doses]
+    models = {d: E.payload(arrays, population=cells, sbml=sbml, overrides={dose_parameter: d}, name=name)
+              for d in doses}
+    return E.run(lambda v: models[float(v[dose_parameter])], t, n, seed, method="ode", species=species,
+                 species_ids=ids, observables=weights, sweep=E.Sweep((dose_parameter,), tuple((d,) for d in doses)),
+                 workers=workers, progress=progress, ode_scale=scale)
 
 
 ODE_SCALE = 100
@@ -327,10 +338,10 @@ def populations_command(args) -> int:
         return _coculture_command(args)
     data = load_single_cell_moments()
     doses = sorted({w.dose_pM for w in data})
-    t0 = __import__("time").perf_counter()
+    t0 = time.perf_counter()
     runs = predict_populations(args.model, doses_pM=doses, n_cells=args.cells, seed=args.seed, workers=args.workers,
                                progress=not args.quiet, populations=args.populations)
-    wall = __import__("time").perf_counter() - t0
+    wall = time.perf_counter() - t0
     rows = compare_moments(runs, data)
     os.makedirs(args.out, exist_ok=True)
     atomic_write(f"{args.out}/moments.csv", "# held-out single-cell pSTAT5 moments (median over dates; never fitted) "
@@ -410,7 +421,6 @@ def coculture_ensemble(model, fractions: dict, doses_pM, classes=4, cultures=50,
     from ..formats.load import load_model
     from ..formats.sbml import write_sbml
     from ..generate.netgen import generate_network
-    from ..simulate import ensemble as E
     from ..simulate import select
     from ..simulate.compile import compile_network
     from ..simulate.population import sampler
@@ -421,9 +431,7 @@ def coculture_ensemble(model, fractions: dict, doses_pM, classes=4, cultures=50,
     arrays = compile_network(net, round_initial=True)
     sbml = write_sbml(net)
     hetero = sampler(net, pop)
-    homo_pop = type(pop)(pop.source, pop.names, pop.kind, pop.mean, pop.sd, pop.corr, None, pop.units, pop.lines,
-                         np.zeros(len(pop.names)))
-    homo = sampler(net, homo_pop)
+    homo = sampler(net, dataclasses.replace(pop, cv=np.zeros(len(pop.names))))   # every class at the mean
     wanted = [f"{readout}_{c}_all" for p in fractions for c in groups[p]]
     sp, W, names = select.pick_observables(net, ",".join(wanted))
     # one output per population: the sum over its classes (integer weights), per average cell of the culture
@@ -431,14 +439,9 @@ def coculture_ensemble(model, fractions: dict, doses_pM, classes=4, cultures=50,
     W = G @ W
     scale = 1000      # amounts per average cell of the culture, resolved to 1e-3 molecule (not rounded to one)
     t = np.array([0.0, float(time_s)])
-    sweep = E.Sweep((dose_parameter,), tuple((float(d),) for d in doses_pM))
-    out = {}
-    for label, cells, n in (("heterogeneous", hetero, cultures), ("homogeneous", homo, 1)):
-        models = {float(d): E.payload(arrays, population=cells, sbml=sbml, overrides={dose_parameter: float(d)},
-                                      name=label) for d in doses_pM}
-        out[label] = E.run(lambda v, models=models: models[float(v[dose_parameter])], t, n, seed, method="ode",
-                           species=sp, species_ids=list(fractions), observables=W, sweep=sweep,
-                           workers=workers if n > 1 else None, progress=progress, ode_scale=scale)
+    out = {label: _dose_sweep(arrays, cells, sbml, dose_parameter, doses_pM, t, n, seed, sp, list(fractions), W,
+                              workers if n > 1 else None, progress, scale, label)
+           for label, cells, n in (("heterogeneous", hetero, cultures), ("homogeneous", homo, 1))}
     rows = []
     for p_i, d in enumerate(doses_pM):
         for j, popname in enumerate(fractions):
@@ -452,7 +455,6 @@ def coculture_ensemble(model, fractions: dict, doses_pM, classes=4, cultures=50,
 def _coculture_command(args) -> int:
     """``il2sbml populations --coculture Treg=0.1,CD4_helper=0.9``: an ensemble of heterogeneous cultures."""
     import os
-    import time
 
     from ..formats.files import atomic_write
     from ..simulate import select

@@ -125,6 +125,28 @@ class ModelInfo:
     creator: str = "il2sbml"
 
 
+def function_table(functions, env) -> dict:
+    """name -> callable for the model's global ``functions`` (NetFunction), evaluated in ``env``."""
+    funcs: dict = {}
+    for f in functions:
+        funcs[f.name] = (lambda fe: (lambda *a: fe.evaluate(env, funcs)))(f.expr)
+    return funcs
+
+
+def initial_amount(s: NetSpecies, env: dict) -> float:
+    """The initial amount of species ``s`` in molecules (per cell) under the parameter values ``env``."""
+    if s.initial is None:
+        return 0.0
+    v = s.initial.evaluate(env)
+    return v * s.initial_unit.scale if s.initial_unit is not None else v
+
+
+def rate_constant(r: NetReaction, env: dict, funcs: dict) -> float:
+    """The full deterministic rate constant of mass-action reaction ``r`` (statistical, unit and
+    volume factors included) under the parameter values ``env``."""
+    return r.stat_factor * r.unit_factor * r.volume_factor.evaluate(env, funcs) * r.rate.evaluate(env, funcs)
+
+
 class Network:
     """Species, reactions and observables generated from a model. Immutable by convention.
 
@@ -170,22 +192,12 @@ class Network:
         return env
 
     def _functions(self, env):
-        funcs = {}
-        for f in self.functions:
-            funcs[f.name] = (lambda fe: (lambda *a: fe.evaluate(env, funcs)))(f.expr)
-        return funcs
+        return function_table(self.functions, env)
 
     def initial_amounts(self) -> list[float]:
         """Initial amount of every species in molecules (per cell)."""
         env = self._env(None)
-        out = []
-        for s in self.species:
-            if s.initial is None:
-                out.append(0.0)
-                continue
-            v = s.initial.evaluate(env)
-            out.append(v * s.initial_unit.scale if s.initial_unit is not None else v)
-        return out
+        return [initial_amount(s, env) for s in self.species]
 
     def rate_value(self, i: int, observables: dict | None = None) -> float:
         """The full deterministic rate constant of reaction ``i`` (molecules, seconds).
@@ -208,8 +220,7 @@ class Network:
             if r.rate_law is not None:
                 raise ValueError(f"reaction {i + 1} ({r.rule}) has the rate law {r.rate.text}, not a rate "
                                  "constant (its rate depends on its reactants' amounts)")
-            out.append(r.stat_factor * r.unit_factor * r.volume_factor.evaluate(env, funcs)
-                       * r.rate.evaluate(env, funcs))
+            out.append(rate_constant(r, env, funcs))
         return out
 
     def summary(self) -> dict:

@@ -426,7 +426,7 @@ def _chunk_task(model: ModelPayload, t, species, n_runs, seed, method, first_run
     # distribution sums, and shipped back only when asked for
     values = q = None
     if model.population is not None:
-        values, q, _shift = model.population.chunk(seed, first_run, n_runs, arrays)
+        values, q = model.population.chunk(seed, first_run, n_runs, arrays)
         if model.dropped is not None and values.rate_index.shape[0]:
             values = values._replace(rates=np.where(model.dropped[values.rate_index], 0.0, values.rates))
     res = kernels.run_ensemble(arrays, t, n_runs, seed, method, n_threads=n_threads, keep_trajectories=True,
@@ -441,19 +441,25 @@ def _chunk_task(model: ModelPayload, t, species, n_runs, seed, method, first_run
     return (res if keep else res._replace(trajectories=None)), dist
 
 
-def _observed(res, weights):
-    """The result with observables (weights @ species per run and time, exact int64) for species."""
+def _with_runs(res, runs):
+    """``res`` (a ``kernels.EnsembleResult``) describing the int64 runs[n, T, Q] instead: their exact
+    sums, mean and sd (kernels' arithmetic), the runs themselves as trajectories."""
     import kernels
 
-    y = np.einsum("itq,oq->ito", res.trajectories, weights)
-    s1 = np.zeros((y.shape[1], y.shape[2], 2), np.uint64)
+    s1 = np.zeros((runs.shape[1], runs.shape[2], 2), np.uint64)
     s2 = np.zeros_like(s1)
-    kernels.ensemble.accumulate_sums(y, s1, s2)
-    mean, sd = kernels.exact_moments(s1, s2, y.shape[0])
-    return res._replace(species=np.arange(y.shape[2]), mean=mean, sd=sd, trajectories=y, sum_x=s1, sum_x2=s2)
+    kernels.ensemble.accumulate_sums(runs, s1, s2)
+    mean, sd = kernels.exact_moments(s1, s2, runs.shape[0])
+    return res._replace(mean=mean, sd=sd, trajectories=runs, sum_x=s1, sum_x2=s2)
 
 
-_WORKER_SIMULATORS: dict[str, Any] = {}   # per process: fingerprint -> ode.Simulator (compiled once)
+def _observed(res, weights):
+    """The result with observables (weights @ species per run and time, exact int64) for species."""
+    y = np.einsum("itq,oq->ito", res.trajectories, weights)
+    return _with_runs(res._replace(species=np.arange(y.shape[2])), y)
+
+
+_WORKER_SIMULATORS: dict[str, Any] = {}   # per process: SHA-256 of the SBML -> ode.Simulator (compiled once)
 ODE_RTOL = 1e-6   # relative tolerance of the per-cell ODEs (absolute: ode.Simulator's, per state variable)
 
 
@@ -474,7 +480,7 @@ def _ode_chunk(model: ModelPayload, t, species, n_runs, seed, first_run, keep, w
     fixed = dict(model.overrides or {})
     cells = model.population
     values = cells.draw(seed, first_run, n_runs)
-    q, _shift = kernels.stats.fixed_point(values, cells.scale)
+    q = cells.covariates(values)
     ids = [f"s{int(i) + 1}" for i in species]
     names = cells.population.names
     n_out = len(ids) if weights is None else weights.shape[0]
@@ -488,14 +494,10 @@ def _ode_chunk(model: ModelPayload, t, species, n_runs, seed, first_run, keep, w
             raise EnsembleError(f"cell {first_run + i} ({dict(zip(names, values[i]))}): the ODE gave amounts "
                                 f"down to {np.nanmin(x):.3g} molecules; tighten the tolerance or check the model")
         out[i] = np.rint(np.maximum(x, 0.0))
-    s1 = np.zeros((len(t), n_out, 2), np.uint64)
-    s2 = np.zeros_like(s1)
-    kernels.ensemble.accumulate_sums(out, s1, s2)
-    mean, sd = kernels.exact_moments(s1, s2, n_runs)
-    res = kernels.EnsembleResult(np.asarray(t), np.asarray(species) if weights is None else np.arange(n_out),
-                                 mean, sd, n_runs, "ode", False, 0,
-                                 out if keep else None, first_run, s1, s2)
-    return res, kernels.stats.distribution_sums(out, q)
+    empty = kernels.EnsembleResult(np.asarray(t), np.asarray(species) if weights is None else np.arange(n_out),
+                                   None, None, n_runs, "ode", False, 0, None, first_run, None, None)
+    res = _with_runs(empty, out)
+    return (res if keep else res._replace(trajectories=None)), kernels.stats.distribution_sums(out, q)
 
 
 class _Inline:
@@ -1365,8 +1367,7 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
     if payloads[0].population is not None:
         import kernels.stats
 
-        shift = kernels.stats.fixed_point(np.zeros((0, len(payloads[0].population.scale))),
-                                          payloads[0].population.scale)[1]
+        shift = payloads[0].population.shift
         distributions = []
         for p in range(P):
             d = kernels.stats.finish(results[p].sum_x, results[p].sum_x2, totals[p].dist, shift)
@@ -1481,19 +1482,21 @@ def command_run(args):
         raise EnsembleError("--method ode simulates a deterministic population (one ODE per cell): give "
                             "--population FILE.csv")
 
-    def compiled(net, values=None):
+    def compiled(net, sbml=None, overrides=None):
+        """The payload of one network; with method "ode" its SBML (or ``sbml``, a shared one on which
+        ``overrides`` set this point's values)."""
         arrays = compile_network(net, round_initial=round_initial or ode)
-        cells = sbml = None
+        cells = None
         if population is not None:
             from .population import sampler
 
             cells = sampler(net, population)
-        if ode:
+        if ode and sbml is None:
             from ..formats.sbml import write_sbml
 
             sbml = write_sbml(net)
         return payload(arrays, round_initial=round_initial, name=os.path.basename(path), population=cells,
-                       sbml=sbml)
+                       sbml=sbml, overrides=overrides)
 
     wanted_obs = getattr(args, "observables", None)
     if wanted_obs and args.species:
@@ -1540,12 +1543,9 @@ def command_run(args):
                                  "a sweep needs the same species at every point")
         if ode:   # one compiled SBML for every point: the sweep values are set on it per cell
             from ..formats.sbml import write_sbml
-            from .population import sampler
 
             sbml0 = write_sbml(nets[0])
-            points = [payload(compile_network(n, round_initial=True), round_initial=round_initial,
-                              name=os.path.basename(path), population=sampler(n, population), sbml=sbml0,
-                              overrides=sweep.values(p)) for p, n in enumerate(nets)]
+            points = [compiled(n, sbml0, sweep.values(p)) for p, n in enumerate(nets)]
         else:
             points = [compiled(n) for n in nets]
         by_values = {sweep.points[p]: points[p] for p in range(len(points))}

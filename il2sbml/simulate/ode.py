@@ -271,17 +271,15 @@ class Simulator:
             k += 1
         if k < times.shape[0]:
             grid = np.concatenate(([0.0], times[k:]))
-            try:
-                data = np.array(self._rr.simulate(times=grid.tolist(), selections=["time"] + sel))
-            except RuntimeError as exc:
-                where = ", ".join(f"{n}={v:g}" for n, v in {**self._baseline, **overrides}.items())
-                raise SimulationError(f"integration to t={times[-1]:g} s failed"
-                                      f"{' with ' + where if where else ''}: {exc}") from None
-            out[k:] = data[1:, 1:]
+            out[k:] = self._simulate(0.0, float(times[-1]), None, sel, overrides, times=grid)[1:, 1:]
         return out
 
-    def _simulate(self, start, end, points, sel, overrides) -> np.ndarray:
+    def _simulate(self, start, end, points, sel, overrides, times=None) -> np.ndarray:
+        """libRoadRunner's simulate from ``start`` to ``end`` on ``points`` equally spaced times, or on
+        the grid ``times`` (its first entry the start); errors name the overrides."""
         try:
+            if times is not None:
+                return np.array(self._rr.simulate(times=list(map(float, times)), selections=["time"] + sel))
             return np.array(self._rr.simulate(start, end, points, ["time"] + sel))
         except RuntimeError as exc:
             where = ", ".join(f"{k}={v:g}" for k, v in {**self._baseline, **overrides}.items())

@@ -317,13 +317,9 @@ class CellMap:
             if r.functional or r.rate_law is not None:
                 raise PopulationError(f"reaction {j + 1} ({r.rule}) has a functional rate law that reads a varied "
                                       "parameter; populations over such parameters are not supported yet")
-            self.reactions.append((j, r.stat_factor, r.unit_factor, r.volume_factor, r.rate))
-        self.species = []
-        for s in net.species:
-            if s.initial is not None and s.initial.names & affected:
-                self.species.append((s.index, s.initial, s.initial_unit.scale if s.initial_unit is not None else None,
-                                     s.label))
-        self.affected = frozenset(affected)
+            self.reactions.append(r)
+        self.rate_index = [r.index for r in self.reactions]
+        self.species = [s for s in net.species if s.initial is not None and s.initial.names & affected]
 
     def _function_reads(self, expr, affected) -> bool:
         called = expr.calls & {f.name for f in self.functions}
@@ -343,26 +339,24 @@ class CellMap:
         """``kernels.RunValues`` for cells with parameter rows ``values`` (float64[n, k])."""
         import kernels
 
+        from ..generate.network import function_table, initial_amount, rate_constant
+
         n = values.shape[0]
         x0 = np.empty((n, len(self.species)), np.int64)
         rates = np.empty((n, len(self.reactions)))
         for i in range(n):
             env = self.env_of(values[i])
-            funcs = {}
-            for f in self.functions:
-                funcs[f.name] = (lambda fe: (lambda *a: fe.evaluate(env, funcs)))(f.expr)
-            for a, (idx, expr, scale, label) in enumerate(self.species):
-                v = expr.evaluate(env)
-                if scale is not None:
-                    v = v * scale
+            funcs = function_table(self.functions, env)
+            for a, s in enumerate(self.species):
+                v = initial_amount(s, env)
                 if not (math.isfinite(v) and v >= 0):
-                    raise PopulationError(f"cell with {dict(zip(self.names, values[i]))}: species {label} starts at "
+                    raise PopulationError(f"cell with {dict(zip(self.names, values[i]))}: species {s.label} starts at "
                                           f"{v!r} molecules")
                 x0[i, a] = int(round(v))
-            for b, (j, sf, uf, vf, rate) in enumerate(self.reactions):
-                rates[i, b] = sf * uf * vf.evaluate(env, funcs) * rate.evaluate(env, funcs)
-        return kernels.run_values(n, x0_index=[s[0] for s in self.species], x0=x0,
-                                  rate_index=[r[0] for r in self.reactions], rates=rates, arrays=arrays)
+            for b, r in enumerate(self.reactions):
+                rates[i, b] = rate_constant(r, env, funcs)
+        return kernels.run_values(n, x0_index=[s.index for s in self.species], x0=x0,
+                                  rate_index=self.rate_index, rates=rates, arrays=arrays)
 
 
 @dataclass
@@ -387,14 +381,25 @@ class CellSampler:
         m = pop.table.mean(axis=0) if pop.kind == "table" else pop.mean
         return np.where(m > 0, m, 1.0)
 
-    def chunk(self, seed: int, first: int, n: int, arrays=None):
-        """``(run_values, q, shift)`` for runs first .. first + n: the kernels' per-run values and
-        the cells' parameters as fixed-point covariates."""
+    @property
+    def shift(self) -> np.ndarray:
+        """int64[k]: the binary exponents of the fixed point (``kernels.stats.fixed_point_shift``)."""
         import kernels.stats
 
+        return kernels.stats.fixed_point_shift(self.scale)
+
+    def covariates(self, values) -> np.ndarray:
+        """int64[n, k]: the cells' parameters ``values`` in fixed point, the covariates of the
+        distribution sums."""
+        import kernels.stats
+
+        return kernels.stats.fixed_point(values, self.scale)[0]
+
+    def chunk(self, seed: int, first: int, n: int, arrays=None):
+        """``(run_values, q)`` for runs first .. first + n: the kernels' per-run values and the
+        cells' parameters as fixed-point covariates."""
         v = self.draw(seed, first, n)
-        q, shift = kernels.stats.fixed_point(v, self.scale)
-        return self.cells.run_values(v, arrays), q, shift
+        return self.cells.run_values(v, arrays), self.covariates(v)
 
     def fingerprint(self) -> str:
         return self.population.fingerprint()
