@@ -325,7 +325,8 @@ def main(argv=None) -> int:
                         "(pSTAT5 at 30 min); --map N: the design map over the two affinities")
     sv.add_argument("model", nargs="?", default="model_src/il2.py", help="model file (default: model_src/il2.py)")
     sv.add_argument("--ligand", action="append", help="a variant of model_src/variants.py (repeat; default: WT)")
-    sv.add_argument("--valency", type=int, default=1, help="IL-2 moieties per ligand (1; 2 once built)")
+    sv.add_argument("--valency", type=int, default=1, help="IL-2 moieties per ligand: 1, or 2 (bivalent Fc fusion, pair "
+                    "approximation)")
     sv.add_argument("--time", default="30min", help="readout time (default: 30min; e.g. 1h, 3600s)")
     sv.add_argument("--out", default="build/selectivity", help="output folder (default: build/selectivity)")
     sv.add_argument("--map", type=int, metavar="N", help="also the N x N design map of affinity folds 0.01-1000")

@@ -67,12 +67,122 @@ def fitted(name: str) -> tuple[float, str]:
     return p["value"], f"estimated from the training data: docs/calibration.md ({FIT['label']}); {interval}"
 
 
-def _build(valency: int = 1, signalling: bool = True) -> Model:
+BIVALENT_PAIR = """
+
+Bivalent Fc fusion, pair approximation (``_build(2)``, what ``--valency 2`` builds). Written
+as one molecule of two moieties, a fusion whose moieties each hold a full signalling complex
+has as many states as pairs of moiety states: 7,785 species and 78,496 reactions, which
+libRoadRunner does not load (it crashed with the default stack and was still compiling
+after 12 minutes at 5.4 GB without it). Here a species is one *bound moiety* in any state of
+its own together with its partner moiety's *binding configuration* (``fc``: U unbound; A
+IL-2Ralpha; B IL-2Rbeta; AB; BG IL-2Rbeta and gamma-c; ABG); ``IL2(fc~F)`` is a whole fusion in
+the medium. Every rule of a moiety's own chains and signalling is the same as for IL-2. The
+partner's configuration changes by exact rules wherever its rate is set by the configuration:
+chains join or leave a complex without gamma-c only while it carries no signalling state
+(JAK activation and every phosphorylation need both chains), the partner's chains are bound
+by the rules that create it, and whole-fusion internalisation depends on the two
+configurations only. One step is approximated: gamma-c leaves a partner's complex only once
+it is reset (JAKs inactive, tyrosines unphosphorylated, nothing docked), and the chance of
+that is taken as the fraction of reset complexes among the moieties of the partner's
+configuration whose own partner has this moiety's configuration (pair closure: the two
+complexes' signalling states are independent given the two binding configurations). Without
+signalling the closure is exact (tested: the full network to solver precision); with it,
+checked against the full network in docs/variants.md."""
+
+# the binding configuration of a bound moiety: its pattern, and the gamma-c-free one it becomes when
+# gamma-c leaves (pair approximation)
+_PAIR_CONFIG = {
+    "A": "IL2(a!1,b,g,fc~{t}).IL2RA(l!1)",
+    "B": "IL2(a,b!2,g,fc~{t}).IL2RB(l!2)",
+    "AB": "IL2(a!1,b!2,g,fc~{t}).IL2RA(l!1).IL2RB(l!2)",
+    "BG": "IL2(a,b!2,g!3,fc~{t}).IL2RB(l!2).IL2RG(l!3)",
+    "ABG": "IL2(a!1,b!2,g!3,fc~{t}).IL2RA(l!1).IL2RB(l!2).IL2RG(l!3)",
+}
+_PAIR_TAGS = ("U",) + tuple(_PAIR_CONFIG)
+
+
+def _pair_binding_rules(m: Model, beta0: str) -> None:
+    """Receptor binding of the bivalent fusion in the pair approximation (BIVALENT_PAIR):
+    the 3-D capture from the medium, the partner's 2-D capture, and the exact changes of the
+    partner's configuration."""
+    bfree = "IL2RB(l,jak~i,y338~u,y510~u)"
+    gfree = "IL2RG(l,jak~i)"
+    # from the medium, by either moiety (2 x the 3-D on-rate); the other moiety is then unbound
+    m.rule("IL2_binds_a", "IL2(a,b,g,fc~F) + IL2RA(l) <-> IL2(a!1,b,g,fc~U).IL2RA(l!1)", "2*kon_L", "koff_a")
+    m.rule("IL2_binds_b", f"IL2(a,b,g,fc~F) + {bfree} <-> IL2(a,b!1,g,fc~U).IL2RB(l!1,jak~i,y338~u,y510~u)",
+           "2*kon_L", "koff_b")
+    # the unbound partner of a bound moiety binds a chain of the same cell (2-D on-rate): a new
+    # bound moiety whose partner has the first one's configuration, which now sees A or B
+    # (crosslinking assumption of the full form: the bond is the same, only the search is 2-D)
+    new = {"A": ("IL2RA(l)", "IL2(a!4,b,g,fc~{c})@EC.IL2RA(l!4)"),   # an IL-2 moiety lies in the medium
+           "B": (bfree, "IL2(a,b!4,g,fc~{c})@EC.IL2RB(l!4,jak~i,y338~u,y510~u)")}
+    for c, pattern in _PAIR_CONFIG.items():
+        for k, (free, bound) in new.items():
+            m.rule(f"partner_binds_{k.lower()}_of_{c.lower()}",
+                   f"{pattern.format(t='U')} + {free} -> {pattern.format(t=k)} + {bound.format(c=c)}", "kon_2D")
+    # a moiety whose partner is on the cell lets go of its last chain: it is unbound, no species
+    # of its own (the partner's view of it follows in the partner_* rules)
+    for t in _PAIR_TAGS[1:]:
+        m.rule(f"moiety_leaves_a_{t.lower()}", f"IL2(a!1,b,g,fc~{t}).IL2RA(l!1) -> IL2RA(l)", "koff_a",
+               delete_molecules=True)
+        m.rule(f"moiety_leaves_b_{t.lower()}", f"IL2(a,b!2,g,fc~{t}).{beta0} -> {bfree}", "koff_b",
+               delete_molecules=True)
+    # the partner's configuration changes at rates its configuration sets (exact)
+    m.rule("partner_a_leaves", "IL2(fc~A) -> IL2(fc~U)", "koff_a")
+    m.rule("partner_b_leaves", "IL2(fc~B) -> IL2(fc~U)", "koff_b")
+    m.rule("partner_b_leaves_ab", "IL2(fc~AB) -> IL2(fc~A)", "koff_b_La")
+    m.rule("partner_b_joins_a", f"IL2(fc~A) + {bfree} -> IL2(fc~AB) + {bfree}", "kon_2D")
+    m.rule("partner_g_joins_b", f"IL2(fc~B) + {gfree} -> IL2(fc~BG) + {gfree}", "kon_2D")
+    m.rule("partner_g_joins_ab", f"IL2(fc~AB) + {gfree} -> IL2(fc~ABG) + {gfree}", "kon_2D")
+
+
+def _pair_internalisation_rules(m: Model) -> None:
+    """Whole-fusion internalisation in the pair approximation: at the bound rate if either
+    moiety holds IL-2Rbeta, else at the constitutive rate; each bound moiety leaves with its
+    complex (its docked proteins are lost with it, as in the full form) and is counted once in
+    IL2_internal, an unbound partner with it."""
+    for c, pattern in _PAIR_CONFIG.items():
+        for t in _PAIR_TAGS:
+            beta = "B" in c or "B" in t
+            m.rule(f"int_L2_{c.lower()}_{t.lower()}", f"{pattern.format(t=t)} -> IL2EN()@CP"
+                   + (" + IL2EN()@CP" if t == "U" else ""), "k_int_bound" if beta else "k_int_free")
+
+
+def _pair_closure(m: Model, beta0: str) -> None:
+    """The one approximate step of BIVALENT_PAIR: gamma-c leaves a partner's complex (BG -> B,
+    ABG -> AB) at its off-rate times the fraction of reset complexes among the moieties of
+    that configuration whose partner has this moiety's configuration."""
+    m.parameter("pair_eps", 1e-9, "molecule",
+                doc="guards the pair closure's ratio while no such moiety exists (0/0); far below one molecule")
+    reset = {"BG": f"IL2(a,b!2,g!3,fc~{{t}}).{beta0}.IL2RG(l!3,jak~i)",
+             "ABG": f"IL2(a!1,b!2,g!3,fc~{{t}}).IL2RA(l!1).{beta0}.IL2RG(l!3,jak~i)"}
+    koff = {"BG": "koff_g_Lb", "ABG": "koff_g_Lab"}
+    for p in ("BG", "ABG"):
+        for c, mine in _PAIR_CONFIG.items():
+            total, ready = f"pair_{p}_of_{c}", f"pair_{p}_reset_of_{c}"
+            m.observable(total, _PAIR_CONFIG[p].format(t=c))
+            m.observable(ready, reset[p].format(t=c))
+            m.rule(f"partner_g_leaves_{p.lower()}_of_{c.lower()}", f"{mine.format(t=p)} -> {mine.format(t=p[:-1])}",
+                   f"{koff[p]}*{ready}/({total}+pair_eps)")
+
+
+def _build(valency: int = 1, signalling: bool = True, bivalent: str = "pair", downstream: bool = True) -> Model:
     """The model for a ligand of ``valency`` IL-2 moieties (1: IL-2 itself; 2: a bivalent Fc
     fusion), with the wild type's constants (:func:`build_model` applies a variant's);
     ``signalling=False`` keeps receptor binding and trafficking only (the JAK, STAT5, CISH, Shc,
-    PI3K and Ras rules left out: for checking the ligand's rules against BNG2.pl)."""
-    m = Model("il2", require_units=True, doc=__doc__)
+    PI3K and Ras rules left out: for checking the ligand's rules against BNG2.pl).
+
+    ``bivalent`` (valency 2): ``"full"`` is the fusion as one molecule of two moieties (every
+    pair of moiety states a species: 7,785 species, beyond what libRoadRunner loads);
+    ``"pair"`` is its pair approximation (BIVALENT_PAIR above: one species per bound moiety
+    state and its partner's binding configuration, ~10 times fewer). ``downstream=False`` leaves out the
+    PI3K recruitment, PIP3/Akt and Ras/ERK rules, which nothing upstream of pSTAT5 reads: an
+    exact reduction for every receptor and STAT5 observable (tested), whose pAkt, ppERK,
+    RAS_GTP and PIP3 then stay at their initial values."""
+    if valency == 2 and bivalent not in ("full", "pair"):
+        raise ValueError(f"bivalent={bivalent!r}: 'full' or 'pair'")
+    pair = valency == 2 and bivalent == "pair"
+    m = Model("il2", require_units=True, doc=__doc__ + (BIVALENT_PAIR if pair else ""))
 
     def estimated(name: str, units: str, what: str) -> None:
         value, cite = fitted(name)
@@ -219,6 +329,11 @@ def _build(valency: int = 1, signalling: bool = True) -> Model:
     # ------------------------------------------------------------------ molecules
     if valency == 1:
         m.molecule_type("IL2(a,b,g)", uniprot="P60568", doc="interleukin-2: sites for IL-2Ralpha, IL-2Rbeta and gamma-c")
+    elif pair:
+        m.molecule_type("IL2(a,b,g,fc~F~U~A~B~AB~BG~ABG)", uniprot="P60568",
+                        doc="bivalent Fc fusion, pair approximation: fc~F is a whole fusion free in the medium; "
+                            "otherwise one IL-2 moiety bound to the cell, fc its partner moiety's binding "
+                            "configuration: U unbound, A IL-2Ralpha, B IL-2Rbeta, AB, BG IL-2Rbeta and gamma-c, ABG")
     else:
         m.molecule_type("IL2(a,b,g,fc)", uniprot="P60568",
                         doc="an IL-2 moiety of a bivalent Fc fusion: sites for IL-2Ralpha, IL-2Rbeta, gamma-c, and fc, "
@@ -249,7 +364,9 @@ def _build(valency: int = 1, signalling: bool = True) -> Model:
 
     if valency == 1:
         m.seed("IL2(a,b,g)@EC", "IL2_pM*avogadro*V_medium")  # pM * molecule/mol * mL: converted to molecules
-    else:  # IL2_pM is then the concentration of fusion molecules, two IL-2 moieties each
+    elif pair:  # IL2_pM is then the concentration of fusion molecules, two IL-2 moieties each
+        m.seed("IL2(a,b,g,fc~F)@EC", "IL2_pM*avogadro*V_medium")
+    else:
         m.seed("@EC::IL2(a,b,g,fc!9).IL2(a,b,g,fc!9)", "IL2_pM*avogadro*V_medium")
     m.seed("IL2RA(l)@PM", "CD25_per_cell")
     m.seed("IL2RB(l,jak~i,y338~u,y510~u)@PM", "CD122_per_cell")
@@ -272,6 +389,8 @@ def _build(valency: int = 1, signalling: bool = True) -> Model:
         m.rule("IL2_binds_a", "IL2(a,b,g) + IL2RA(l) <-> IL2(a!1,b,g).IL2RA(l!1)", "kon_L", "koff_a")
         m.rule("IL2_binds_b", "IL2(a,b,g) + IL2RB(l,jak~i,y338~u,y510~u) <-> IL2(a,b!1,g).IL2RB(l!1,jak~i,y338~u,y510~u)",
                "kon_L", "koff_b")
+    elif pair:
+        _pair_binding_rules(m, BETA0)
     else:
         # a fusion in the medium binds with 3-D rates (either moiety); once one moiety holds a
         # chain, the other binds chains of the same cell with the 2-D on-rate of chain
@@ -310,6 +429,8 @@ def _build(valency: int = 1, signalling: bool = True) -> Model:
                               ("int_IL2abg", "IL2(a!1,b!2,g!3).IL2RA(l!1).IL2RB(l!2).IL2RG(l!3)")):
             # the chains are degraded; Shc, STAT5 or CISH docked on IL-2Rbeta are released, not lost
             m.rule(name, f"{pattern} -> IL2EN()@CP", "k_int_bound", delete_molecules=True)
+    elif pair:
+        _pair_internalisation_rules(m)
     else:
         # a fusion on the cell is internalised whole (both moieties, every chain it holds):
         # at the bound rate if any moiety holds IL-2Rbeta, else at the constitutive rate; its
@@ -355,6 +476,7 @@ def _build(valency: int = 1, signalling: bool = True) -> Model:
         m.rule("pSHC_release", "IL2RB(y338~p!1).SHC(ptb!1,y~p) -> IL2RB(y338~p) + SHC(ptb,y~p)", "koff_SHC")
         m.rule("SHC_dephos", "SHC(ptb,y~p) -> SHC(ptb,y~u)", "k_SHC_dephos")
         m.rule("GS_binds_pSHC", "SHC(y~p) + GS(sh2) <-> SHC(y~p!1).GS(sh2!1)", "kon_SH2", "koff_GS")
+    if signalling and downstream:
         # PI3K's p85 binds phospho-Gab2, phosphorylated only at the receptor: so PI3K binds Grb2.SOS only
         # there (Gab2 lumped into Grb2.SOS); it leaves anywhere (Gab2 dephosphorylated once released)
         m.rule("PI3K_recruited", "IL2RB(y338~p!1).SHC(ptb!1,y~p!2).GS(sh2!2,p85) + PI3K(b) -> "
@@ -416,7 +538,9 @@ def _build(valency: int = 1, signalling: bool = True) -> Model:
     # ------------------------------------------------------------------ observables (molecules per cell)
     m.observable("IL2_bound_surface", ["IL2(a!+)", "IL2(a,b!+)"])
     m.observable("IL2_internal", "IL2EN()")
-    m.observable("IL2_free", "IL2(a,b,g)" if valency == 1 else "IL2(a,b,g,fc!9).IL2(a,b,g,fc!9)")
+    # free IL-2 moieties in the medium (two per free fusion)
+    m.observable("IL2_free", "IL2(a,b,g)" if valency == 1 else ["IL2(fc~F)", "IL2(fc~F)"] if pair
+                 else "IL2(a,b,g,fc!9).IL2(a,b,g,fc!9)")
     m.observable("IL2_high_affinity", "IL2(a!+,b!+,g!+)")
     m.observable("IL2_intermediate", "IL2(a,b!+,g!+)")
     m.observable("pSTAT5", "STAT5(y~p)")
@@ -426,6 +550,8 @@ def _build(valency: int = 1, signalling: bool = True) -> Model:
     m.observable("RAS_GTP", "RAS(n~gtp)")
     m.observable("PIP3", "PIP(s~3)")
     m.observable("CISH_total", "CISH()")
+    if pair:
+        _pair_closure(m, BETA0)
     return m
 
 
@@ -447,14 +573,16 @@ def _variants_module():
     return sys.modules["il2_variants"]
 
 
-def build_model(ligand: str = "WT", valency: int = 1):
+def build_model(ligand: str = "WT", valency: int = 1, downstream: bool = True):
     """The IL-2 model stimulated by ``ligand`` (a variant of ``model_src/variants.py``; ``WT``:
-    wild-type IL-2, this file's ``model`` itself) carrying ``valency`` IL-2 moieties per molecule.
+    wild-type IL-2, this file's ``model`` itself) carrying ``valency`` IL-2 moieties per molecule;
+    ``downstream=False`` leaves out the rules that only pAkt and ppERK read (exact for pSTAT5 and
+    every receptor observable; :func:`_build`), for analyses of pSTAT5 alone.
 
     A variant has the wild-type constants with ``Kd_a``, ``Kd_b`` and ``K2_b_La`` multiplied by
     its measured ratios (variants.py states the mapping and why); valency 2 is the bivalent Fc
-    fusion of :func:`_build` (``IL2_pM`` then counts fusion molecules). Cell types are kept; the
-    model is named ``il2_<ligand>`` (``il2_<ligand>_bivalent``), its files
+    fusion of :func:`_build` in its pair approximation (``IL2_pM`` then counts fusion
+    molecules). Cell types are kept; the model is named ``il2_<ligand>`` (``il2_<ligand>_bivalent``), its files
     ``il2_<ligand>_<cell>.xml``.
     """
     from il2sbml import ModelError
@@ -471,8 +599,8 @@ def build_model(ligand: str = "WT", valency: int = 1):
         raise ModelError(f"ligand {ligand!r} is unfused IL-2, one moiety: it has no bivalent form",
                          hint="a bivalent wild-type fusion is WT_N_term or WT_C_term with --valency 2")
     if ligand == "WT":
-        return model
-    base_model = model if valency == 1 else _build(2)
+        return model if downstream else _build(1, downstream=False)
+    base_model = model if valency == 1 and downstream else _build(valency, downstream=downstream)
     factors = variant.factors(V.read_table())
     base = base_model.parameter_values()
     values = {name: base[name] * f for name, f in factors.items()}

@@ -229,13 +229,38 @@ def test_selectivity_command_tables_and_a_small_map(tmp_path, capsys):
     assert "N88D_C_term" in capsys.readouterr().out
 
 
-def test_selectivity_refuses_a_bad_time_and_bivalent_ligands(capsys):
+def test_selectivity_refuses_a_bad_time_and_unfused_bivalent_il2(capsys):
     from il2sbml.cli import main
 
     assert main(["selectivity", IL2, "--time", "soon"]) != 0
     assert "--time: not a duration: 'soon'" in capsys.readouterr().err
-    assert main(["selectivity", IL2, "--ligand", "WT_N_term", "--valency", "2"]) != 0
-    assert "selectivity runs monovalent ligands only so far" in capsys.readouterr().err
+    assert main(["selectivity", IL2, "--ligand", "WT", "--valency", "2"]) != 0
+    assert "'WT' is unfused IL-2, one moiety: it has no bivalent form" in capsys.readouterr().err
+
+
+def test_bivalent_selectivity_runs_on_the_fusions_own_model(tmp_path):
+    """--valency 2: the wild-type fusion's pair-approximated model (pSTAT5 rules only), a
+    variant's constants as values on it (bit for bit its own model's pSTAT5); avidity: two
+    moieties make every cell type respond at a lower dose than one."""
+    import numpy as np
+
+    from il2sbml import load_model
+    from il2sbml.analysis.selectivity import CELLS, _models, _wild_type_sbml, selectivity
+    from il2sbml.formats.sbml import write_sbml
+    from il2sbml.generate.netgen import generate_network
+    from il2sbml.simulate.ode import Simulator
+
+    one = selectivity(IL2, "R38Q_N_term", valency=1)
+    two = selectivity(IL2, "R38Q_N_term", valency=2)
+    assert two.folds == one.folds and two.folds["Kd_a"] == pytest.approx(0.71 / 0.19, rel=1e-12)
+    for cell in CELLS:
+        assert 0 < two.cells[cell].ec50_pM < one.cells[cell].ec50_pM, cell
+    wt, overrides, _ = _models(IL2, "R38Q_N_term", 2)
+    own = load_model(IL2, ligand="R38Q_N_term", valency=2, downstream=False)
+    values = dict(IL2_pM=30.0, **wt.parameter_sets["NK"].as_dict())
+    by_values = Simulator(_wild_type_sbml(wt, 2)).time_course(1800, 3, ["pSTAT5"], **values, **overrides)
+    by_own = Simulator(write_sbml(generate_network(own))).time_course(1800, 3, ["pSTAT5"], **values)
+    assert np.allclose(by_values["pSTAT5"], by_own["pSTAT5"], rtol=1e-6, atol=1e-6)
 
 
 # ---------------------------------------------------------------- held-out variant data
@@ -299,7 +324,7 @@ def test_bivalent_binding_rules_expand_as_in_bionetgen():
     from il2sbml import generate_network
     from il2sbml.formats.bngl import write_bngl
 
-    model = _il2_module()["_build"](2, signalling=False).with_parameter_set("Treg")
+    model = _il2_module()["_build"](2, signalling=False, bivalent="full").with_parameter_set("Treg")
     ours = generate_network(model)
     assert len(ours.species) > 30 and any("fc!" in s.label for s in ours.species)
     assert_same_network(ours, run_bng(write_bngl(model), "bivalent"), rel=1e-7)
@@ -315,7 +340,8 @@ def test_bivalent_binding_cycles_obey_detailed_balance():
 
     from test_il2_model import wegscheider_system
 
-    net = generate_network(_il2_module()["_build"](2, signalling=False).with_parameter_set("NK_CD56bright"))
+    model = _il2_module()["_build"](2, signalling=False, bivalent="full")
+    net = generate_network(model.with_parameter_set("NK_CD56bright"))
     a, b = wegscheider_system(net)
     assert len(a) > len(net.species) - 10             # more pairs than free energies: cycles exist
     assert np.linalg.matrix_rank(a) < len(a)
@@ -326,14 +352,79 @@ def test_bivalent_binding_cycles_obey_detailed_balance():
     assert np.max(np.abs(a @ np.linalg.lstsq(a, b2, rcond=None)[0] - b2)) > 1e-3
 
 
+def test_bivalent_pair_approximation_is_exact_without_signalling():
+    """Without signalling every chain's joining and leaving is set by the two moieties'
+    binding configurations, which the pair approximation tracks: it must then equal the full
+    two-moiety network (36 species) on every receptor and ligand observable, in cells with
+    and without IL-2Ralpha and gamma-c, at low and high doses (libRoadRunner, rtol 1e-8)."""
+    import numpy as np
+
+    from il2sbml import generate_network
+    from il2sbml.formats.sbml import write_sbml
+    from il2sbml.simulate.ode import Simulator
+
+    build = _il2_module()["_build"]
+    full = generate_network(build(2, signalling=False, bivalent="full").with_parameter_set("NK_CD56bright"))
+    pair = generate_network(build(2, signalling=False).with_parameter_set("NK_CD56bright"))
+    assert any("fc!" in s.label for s in full.species) and all("fc!" not in s.label for s in pair.species)
+    sims = Simulator(write_sbml(full)), Simulator(write_sbml(pair))
+    obs = ["IL2_bound_surface", "IL2_high_affinity", "IL2_intermediate", "IL2_internal", "IL2_free"]
+    for cell in ({}, {"CD132_per_cell": 0.0}, {"CD25_per_cell": 0.0}):
+        for dose in (1.0, 1000.0):
+            a, b = (s.time_course(7200, 5, obs, IL2_pM=dose, **cell) for s in sims)
+            assert a["IL2_bound_surface"][-1] > 0.1
+            for k in obs:
+                assert np.allclose(b[k], a[k], rtol=2e-6, atol=1e-6), (cell, dose, k, a[k], b[k])
+
+
+def test_the_downstream_cut_is_exact_for_pstat5():
+    """build_model(downstream=False) leaves out what only pAkt and ppERK read: pSTAT5 and the
+    receptor observables are those of the whole model; pAkt is no longer made."""
+    import numpy as np
+
+    from il2sbml import generate_network, load_model
+    from il2sbml.formats.sbml import write_sbml
+    from il2sbml.simulate.ode import Simulator
+
+    nets = [generate_network(load_model(IL2, ligand="WT", downstream=d)) for d in (True, False)]
+    assert len(nets[1].species) < len(nets[0].species) and len(nets[1].reactions) < len(nets[0].reactions)
+    whole, cut = (Simulator(write_sbml(n)).time_course(3600, 7, ["pSTAT5", "IL2_bound_surface", "CISH_total",
+                                                                  "pAkt"], IL2_pM=100.0) for n in nets)
+    for k in ("pSTAT5", "IL2_bound_surface", "CISH_total"):
+        assert np.allclose(cut[k], whole[k], rtol=1e-6, atol=1e-6), k
+    assert whole["pAkt"][-1] > 1.0 and cut["pAkt"][-1] == 0.0
+
+
 def test_bivalent_variants_and_their_refusals():
     from il2sbml import ModelError, load_model
 
     biv = load_model(IL2, ligand="R38Q_N_term", valency=2)
     assert biv.name == "il2_R38Q_N_term_bivalent" and "Treg" in biv.parameter_sets
     assert "fc" in str(biv.molecule_types["IL2"])
+    with pytest.raises(ValueError, match="bivalent='half': 'full' or 'pair'"):
+        _il2_module()["_build"](2, bivalent="half")
     with pytest.raises(ModelError, match=r"'WT' is unfused IL-2, one moiety: it has no bivalent form"):
         load_model(IL2, ligand="WT", valency=2)
+
+
+def test_build_writes_a_valid_bivalent_variant_with_the_same_contract(tmp_path):
+    """`il2sbml build --ligand R38Q_N_term --valency 2`: zero libSBML problems, every observable of
+    the monovalent contract, and a network libRoadRunner loads."""
+    import libsbml
+
+    from il2sbml.cli import main
+    from il2sbml.formats.sbml import validate_sbml
+
+    assert main(["build", IL2, "--ligand", "R38Q_N_term", "--valency", "2", "--cell-type", "Treg",
+                 "-o", str(tmp_path)]) == 0
+    text = (tmp_path / "il2_R38Q_N_term_bivalent_Treg.xml").read_text(encoding="utf-8")
+    assert validate_sbml(text) == []
+    var = libsbml.readSBMLFromString(text).getModel()
+    wt = libsbml.readSBMLFromFile(str(ROOT / "build" / "il2_Treg.xml")).getModel()
+    params = {x.getId() for x in var.getListOfParameters()}
+    contract = {x.getId() for x in wt.getListOfParameters()}
+    assert contract <= params and "pair_eps" in params
+    assert 500 < var.getNumSpecies() < 1000
 
 
 # ---------------------------------------------------------------- every variant: valid SBML, COPASI agrees

@@ -36,6 +36,7 @@ TIME_S = 1800.0
 READOUT = "pSTAT5"
 MAP_RTOL = 1e-6   # the map's tolerance: pSTAT5 within 1e-6 relative of rtol 1e-8 at the doses checked
 BETA = ("Kd_b", "K2_b_La")                      # the constants the beta/gamma-c ratio scales
+BIVALENT_REFERENCE = "WT_N_term"   # valency 2 runs on this fusion's model (pSTAT5 rules only), variants as values
 
 
 class SelectivityError(Il2sbmlError):
@@ -78,12 +79,12 @@ def _ec50(doses, values) -> tuple[float, str]:
 def _models(model_path: str, ligand: str, valency: int):
     from ..formats.load import load_model
 
-    if valency != 1:
-        raise SelectivityError(f"--valency {valency}: selectivity runs monovalent ligands only so far (a bivalent "
-                               "fusion has its own network, 7,785 species for the IL-2 model, not the wild type's "
-                               "with other values); use --valency 1")
-    wt = load_model(model_path)
-    var = load_model(model_path, ligand=ligand, valency=valency)
+    if valency == 1:
+        wt = load_model(model_path)
+        var = load_model(model_path, ligand=ligand, valency=1)
+    else:   # the bivalent fusion's own model; its reference: the wild-type fusion (wild-type constants)
+        wt = load_model(model_path, ligand=BIVALENT_REFERENCE, valency=valency, downstream=False)
+        var = load_model(model_path, ligand=ligand, valency=valency, downstream=False)
     missing = [c for c in CELLS if c not in wt.parameter_sets]
     if missing:
         raise SelectivityError(f"{model_path}: no cell type(s) {', '.join(missing)}; selectivity needs "
@@ -121,17 +122,19 @@ def _responses(args) -> list[tuple[float, float, str]]:
     return out
 
 
-def _wild_type_sbml(wt) -> str:
+def _wild_type_sbml(wt, valency: int = 1) -> str:
     """The wild type's SBML (any cell type: cells differ in values only), generated once per
-    model file and version: every ligand, time and map point runs on it."""
-    return _sbml_of(wt.source, os.path.getmtime(wt.source)) if wt.source else _write(wt)
+    model file, version and valency: every ligand, time and map point runs on it."""
+    return _sbml_of(wt.source, os.path.getmtime(wt.source), valency) if wt.source else _write(wt)
 
 
 @functools.lru_cache(maxsize=4)
-def _sbml_of(path: str, mtime: float) -> str:
+def _sbml_of(path: str, mtime: float, valency: int) -> str:
     from ..formats.load import load_model
 
-    return _write(load_model(path))
+    if valency == 1:
+        return _write(load_model(path))
+    return _write(load_model(path, ligand=BIVALENT_REFERENCE, valency=valency, downstream=False))
 
 
 def _write(wt) -> str:
@@ -145,7 +148,7 @@ def selectivity(model_path: str = "model_src/il2.py", ligand: str = "WT", *, val
                 time_s: float = TIME_S, doses=DOSES_PM, rtol: float | None = None) -> Selectivity:
     """EC50 and maximum per cell type of ``ligand`` at ``time_s`` seconds."""
     wt, overrides, folds = _models(model_path, ligand, valency)
-    sbml = _wild_type_sbml(wt)
+    sbml = _wild_type_sbml(wt, valency)
     cell_values = [wt.parameter_sets[c].as_dict() for c in CELLS]
     from ..simulate.ode import RTOL
 
@@ -162,21 +165,22 @@ class DesignMap:
     max_pSTAT5: dict
     time_s: float
     seconds: float
+    valency: int = 1
 
 
 def design_map(model_path: str = "model_src/il2.py", *, n: int = 20, fold_range=(1e-2, 1e3),
-               time_s: float = TIME_S, doses=DOSES_PM, processes: int = 2, progress=None) -> DesignMap:
-    """EC50 and maximum of every cell type on an ``n`` x ``n`` grid of affinity folds."""
+               time_s: float = TIME_S, doses=DOSES_PM, processes: int = 2, progress=None,
+               valency: int = 1) -> DesignMap:
+    """EC50 and maximum of every cell type on an ``n`` x ``n`` grid of affinity folds, for a
+    ligand of ``valency`` IL-2 moieties."""
     import time
-
-    from ..formats.load import load_model
 
     if n < 2:
         raise SelectivityError("--map-points must be at least 2")
     t0 = time.perf_counter()
-    wt = load_model(model_path)
+    wt = _models(model_path, BIVALENT_REFERENCE if valency == 2 else "WT", valency)[0]
     base = wt.parameter_values()
-    sbml = _wild_type_sbml(wt)
+    sbml = _wild_type_sbml(wt, valency)
     folds = np.logspace(math.log10(fold_range[0]), math.log10(fold_range[1]), n)
     cell_values = [wt.parameter_sets[c].as_dict() for c in CELLS]
     tasks = []
@@ -195,7 +199,7 @@ def design_map(model_path: str = "model_src/il2.py", *, n: int = 20, fold_range=
     seconds = time.perf_counter() - t0
     if progress:
         progress(f"selectivity map: {n}x{n} points x {len(CELLS)} cell types x {len(doses)} doses in {seconds:.0f} s")
-    return DesignMap(folds, folds, ec50, top, time_s, seconds)
+    return DesignMap(folds, folds, ec50, top, time_s, seconds, valency)
 
 
 def map_figure(dm: DesignMap, marks: dict, path: str) -> None:
@@ -214,7 +218,8 @@ def map_figure(dm: DesignMap, marks: dict, path: str) -> None:
             ax.annotate(name, (math.log10(fb), math.log10(fa)), fontsize=7, color="w",
                         xytext=(3, 3), textcoords="offset points")
         ax.set(xlabel="log10 IL-2Rβ/γc Kd fold of wild type", ylabel="log10 IL-2Rα Kd fold of wild type",
-               title=f"Treg selectivity against {eff}, {dm.time_s / 60:g} min (white: no EC50)")
+               title=f"Treg selectivity against {eff}, {dm.time_s / 60:g} min, "
+                     f"{'bivalent' if dm.valency == 2 else 'monovalent'} (white: no EC50)")
     save_figure(fig, path)
 
 
@@ -246,14 +251,15 @@ def selectivity_command(model_path: str, ligands: list[str], *, valency: int, ti
               f"pSTAT5 at {time_s:g} s; EC50 in pM (Hill fit over {len(DOSES_PM)} doses 0.1 pM-1 uM; nan: none); "
               "max in molecules per cell at 1 uM; index: EC50 over the Treg's")
     if map_points:
-        dm = design_map(model_path, n=map_points, time_s=time_s, processes=processes, progress=progress)
+        dm = design_map(model_path, n=map_points, time_s=time_s, processes=processes, progress=progress,
+                        valency=valency)
         mrows = [[float(dm.alpha_fold[i]), float(dm.betagamma_fold[j])]
                  + [float(dm.ec50_pM[c][i, j]) for c in CELLS]
                  for i in range(len(dm.alpha_fold)) for j in range(len(dm.betagamma_fold))]
         write_csv(mrows, ["alpha_Kd_fold", "betagamma_Kd_fold"] + [f"EC50_{c}_pM" for c in CELLS],
                   os.path.join(out, "design_map.csv"),
                   f"EC50 (pM) of pSTAT5 at {time_s:g} s over affinity folds of the wild type (Kd_a; Kd_b and "
-                  f"K2_b_La), valency 1; {dm.seconds:.0f} s on {processes} processes")
+                  f"K2_b_La), valency {valency}; {dm.seconds:.0f} s on {processes} processes")
         marks = {r.ligand: (r.folds.get("Kd_a", 1.0), r.folds.get("Kd_b", 1.0)) for r in results}
         map_figure(dm, marks, os.path.join(out, "design_map.png"))
     return results
