@@ -2,6 +2,7 @@
 against the full network.
 
     python benchmarks/bivalent.py [--cells Treg,NK] [--doses 10,300,10000] [--full-check] [--json OUT]
+    python benchmarks/bivalent.py --jit [--repeats 3]
 
 The full network of the bivalent fusion (``_build(2, bivalent="full")``, 7,785 species) is
 beyond libRoadRunner (it crashes or compiles for > 12 minutes), so the reference here is the
@@ -16,6 +17,11 @@ libRoadRunner through ``il2sbml.simulate.ode.Simulator``.
 Reports pSTAT5 (molecules per cell) at 30 min and 1 h per cell type and dose (pM of fusion),
 the relative difference pair / full - 1, and the times (seconds of wall time): network
 generation, SBML writing, libRoadRunner loading and one time course.
+
+``--jit``: libRoadRunner's two LLVM back ends (MCJIT, its default in 2.10, and LLJIT, what
+``il2sbml.simulate.ode.Simulator`` uses) on the IL-2 model and the pair approximation, each load
+in a fresh process (libRoadRunner caches compiled models within one): median load time, median
+time of a 1-h pSTAT5 time course (rtol 1e-8), and whether the trajectories are bitwise equal.
 """
 
 from __future__ import annotations
@@ -119,13 +125,67 @@ def observable(net, name, states):
     return [float(sum(w * y[i] for i, w in ob.weights)) for y in states]
 
 
+_JIT_CHILD = r"""
+import json, sys, time, statistics
+import roadrunner as rr
+backend, path = sys.argv[1], sys.argv[2]
+rr.Config.setValue(rr.Config.LLVM_BACKEND, rr.Config.LLJIT if backend == "LLJIT" else rr.Config.MCJIT)
+text = open(path).read()
+t = time.perf_counter(); r = rr.RoadRunner(text); load = time.perf_counter() - t
+r.integrator.relative_tolerance = 1e-8
+runs = []
+for _ in range(5):
+    r.resetAll(); t = time.perf_counter(); res = r.simulate(0, 3600, 3, ["time", "pSTAT5"])
+    runs.append(time.perf_counter() - t)
+print(json.dumps({"load_s": load, "sim_s": statistics.median(runs), "pSTAT5": [float(v) for v in res[:, 1]]}))
+"""
+
+
+def jit_benchmark(repeats: int) -> dict:
+    import statistics
+    import subprocess
+    import tempfile
+
+    il2 = il2_module()
+    models = {"IL-2 model (Treg)": il2._build(1).with_parameter_set("Treg"),
+              "bivalent pair, downstream=False (Treg)": il2._build(2, downstream=False).with_parameter_set("Treg")}
+    out: dict = {}
+    print("| model | reactions | back end | load s (median) | 1-h time course s (median) | same pSTAT5 bits |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, model in models.items():
+            net = generate_network(model)
+            path = Path(tmp) / "m.xml"
+            path.write_text(write_sbml(net))
+            res = {}
+            for backend in ("MCJIT", "LLJIT"):
+                runs = [json.loads(subprocess.run([sys.executable, "-c", _JIT_CHILD, backend, str(path)],
+                                                  capture_output=True, text=True, check=True).stdout)
+                        for _ in range(repeats)]
+                res[backend] = {"load_s": statistics.median(r["load_s"] for r in runs),
+                                "sim_s": statistics.median(r["sim_s"] for r in runs), "pSTAT5": runs[0]["pSTAT5"]}
+            same = res["MCJIT"]["pSTAT5"] == res["LLJIT"]["pSTAT5"]
+            for backend, r in res.items():
+                print(f"| {label} | {len(net.reactions):,} | {backend} | {r['load_s']:.2f} | {r['sim_s']:.3f} | "
+                      f"{'yes' if same else 'no'} |", flush=True)
+            out[label] = res
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cells", default="Treg,NK")
     ap.add_argument("--doses", default="10,300,10000", help="pM of fusion molecules")
     ap.add_argument("--full-check", action="store_true")
     ap.add_argument("--json")
+    ap.add_argument("--jit", action="store_true", help="only the MCJIT / LLJIT comparison")
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
+    if args.jit:
+        report = jit_benchmark(args.repeats)
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=1))
+        return 0
     cells = args.cells.split(",")
     doses = [float(d) for d in args.doses.split(",")]
     il2 = il2_module()

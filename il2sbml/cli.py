@@ -9,7 +9,7 @@
     il2sbml validate-model [--out build/validation]
     il2sbml calibrate [--petab build/petab] [--out build/calibration] [--quick] [--starts N] [--seed S]
     il2sbml report [--out build/report] [--quick]
-    il2sbml validate-variants [MODEL] [--out build/variants]
+    il2sbml validate-variants [MODEL] [--out build/variants] [--bivalent]
     il2sbml selectivity [MODEL] --ligand NAME [--ligand ...] [--time 30min] [--map N] [--out build/selectivity]
     il2sbml dose-response --cell-type Treg --readout pSTAT5 --time 30m --out DIR [--doses 0.1,1,10]
     il2sbml simulate MODEL [--cell-type C] --method ssa --seed S --t-end T --points P --out traj.csv
@@ -132,6 +132,12 @@ def cmd_selectivity(args) -> int:
 
 
 def cmd_validate_variants(args) -> int:
+    if args.bivalent:
+        from .analysis.bivalent_check import validate_bivalent
+
+        validate_bivalent(args.out, args.model)
+        print(f"wrote {args.out}/time_labels.csv and {args.out}/bivalent_ratios.csv")
+        return 0
     from .analysis.variant_check import validate_variants
 
     validate_variants(args.out, args.model, args.data)
@@ -325,8 +331,8 @@ def main(argv=None) -> int:
                         "(pSTAT5 at 30 min); --map N: the design map over the two affinities")
     sv.add_argument("model", nargs="?", default="model_src/il2.py", help="model file (default: model_src/il2.py)")
     sv.add_argument("--ligand", action="append", help="a variant of model_src/variants.py (repeat; default: WT)")
-    sv.add_argument("--valency", type=int, default=1, help="IL-2 moieties per ligand: 1, or 2 (bivalent Fc fusion, pair "
-                    "approximation)")
+    sv.add_argument("--valency", type=int, default=1,
+                    help="IL-2 moieties per ligand: 1, or 2 (bivalent Fc fusion, pair approximation)")
     sv.add_argument("--time", default="30min", help="readout time (default: 30min; e.g. 1h, 3600s)")
     sv.add_argument("--out", default="build/selectivity", help="output folder (default: build/selectivity)")
     sv.add_argument("--map", type=int, metavar="N", help="also the N x N design map of affinity folds 0.01-1000")
@@ -338,6 +344,9 @@ def main(argv=None) -> int:
     vv.add_argument("--data", default="data/heldout/variants/MonomericMutSingleCellData.csv",
                     help="held-out mutein pSTAT5 (default: the monomeric fusions' file)")
     vv.add_argument("--out", default="build/variants", help="output folder (default: build/variants)")
+    vv.add_argument("--bivalent", action="store_true",
+                    help="instead: the bivalent fusions' plates of 2019-04-19 and 05-02 (time labels checked against "
+                         "the vendor's file) and the valency test of 2019-11-08")
     vv.set_defaults(func=cmd_validate_variants)
     vm = sub.add_parser("validate-model", help="the calibrated model against the held-out data sets (a)-(d): "
                         "EC50 table with fold errors and figures")

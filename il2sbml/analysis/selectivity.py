@@ -145,15 +145,16 @@ def _write(wt) -> str:
 
 
 def selectivity(model_path: str = "model_src/il2.py", ligand: str = "WT", *, valency: int = 1,
-                time_s: float = TIME_S, doses=DOSES_PM, rtol: float | None = None) -> Selectivity:
-    """EC50 and maximum per cell type of ``ligand`` at ``time_s`` seconds."""
+                time_s: float = TIME_S, doses=DOSES_PM, rtol: float | None = None, cells=CELLS) -> Selectivity:
+    """EC50 and maximum per cell type of ``ligand`` at ``time_s`` seconds (``cells``: the cell
+    types to simulate, all of :data:`CELLS` by default)."""
     wt, overrides, folds = _models(model_path, ligand, valency)
     sbml = _wild_type_sbml(wt, valency)
-    cell_values = [wt.parameter_sets[c].as_dict() for c in CELLS]
+    cell_values = [wt.parameter_sets[c].as_dict() for c in cells]
     from ..simulate.ode import RTOL
 
     rows = _responses((sbml, rtol or RTOL, cell_values, overrides, np.asarray(doses, float), time_s))
-    cells = {c: CellResponse(c, e, m, n) for c, (e, m, n) in zip(CELLS, rows)}
+    cells = {c: CellResponse(c, e, m, n) for c, (e, m, n) in zip(cells, rows)}
     return Selectivity(ligand, time_s, cells, overrides, folds)
 
 
