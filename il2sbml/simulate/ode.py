@@ -153,11 +153,11 @@ def _read_sbml(sbml) -> str:
 
 def load_roadrunner(sbml: str) -> roadrunner.RoadRunner:
     """libRoadRunner on the SBML text ``sbml``, compiled by LLVM's LLJIT rather than
-    libRoadRunner 2.10's default MCJIT. Measured on the 2-core machine (docs/benchmarks.md):
-    the same trajectories bit for bit, loading 6x faster (IL-2 model, 746 reactions: 7.3 s ->
-    1.2 s; the bivalent fusion's pair approximation, 2,112 reactions: 52 s -> 6 s), time
-    courses no slower. The backend is a process-wide libRoadRunner setting: it is set for this
-    load and put back."""
+    libRoadRunner 2.10's default MCJIT. Measured on the 2-core machine (docs/benchmarks.md,
+    ``benchmarks/bivalent.py --jit``): the same trajectories bit for bit, loading ~5x faster
+    (IL-2 model, 746 reactions: 4.2 s -> 0.8 s; the bivalent fusion's pair approximation,
+    3,997 reactions: 52 s -> 11 s), time courses within 4 %. The back end is a process-wide
+    libRoadRunner setting: it is set for this load and put back."""
     config = roadrunner.Config
     before = config.getValue(config.LLVM_BACKEND)
     config.setValue(config.LLVM_BACKEND, config.LLJIT)
