@@ -379,6 +379,22 @@ def test_bivalent_binding_rules_expand_as_in_bionetgen():
     assert_same_network(ours, run_bng(write_bngl(model), "bivalent"), rel=1e-7)
 
 
+def test_bivalent_pair_rules_expand_as_in_bionetgen():
+    """The pair approximation is rules too (its closure a rate function of observables): written
+    as BNGL and expanded by BNG2.pl, receptors and trafficking without signalling, it gives the
+    same species and reactions, rate factors included (the medium's fusion binds with 2 x kon_L)."""
+    from bngnet import assert_same_network
+    from test_bngl_bionetgen import run_bng
+
+    from il2sbml import generate_network
+    from il2sbml.formats.bngl import write_bngl
+
+    model = _il2_module()["_build"](2, signalling=False).with_parameter_set("Treg")
+    ours = generate_network(model)
+    assert len(ours.species) > 40 and any("fc~ABG" in s.label for s in ours.species)
+    assert_same_network(ours, run_bng(write_bngl(model), "bivalent_pair"), rel=1e-7)
+
+
 def test_bivalent_binding_cycles_obey_detailed_balance():
     """Wegscheider's condition on every reversible pair of the bivalent binding network: ln K
     is a difference of free energies per species (least-squares residual 0), including the
