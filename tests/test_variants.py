@@ -554,26 +554,11 @@ def test_copasi_agrees_with_libroadrunner_on_a_bivalent_variant(tmp_path):
     observables) in COPASI against libRoadRunner: every observable over 1 h at 1 nM of the R38Q
     fusion in a Treg, within 1e-4 relative (measured 2.4e-7). Minutes: COPASI imports 774
     species."""
-    import libsbml
-    import numpy as np
-    from test_sbml_writer import copasi_run
-
     from il2sbml.formats.load import load_model
-    from il2sbml.formats.sbml import write_sbml
-    from il2sbml.generate.netgen import generate_network
-    from il2sbml.simulate.ode import Simulator
 
-    model = load_model(IL2, ligand="R38Q_N_term", valency=2).with_parameter_set("Treg")
-    doc = libsbml.readSBMLFromString(write_sbml(generate_network(model)))
-    assert doc.getModel().getParameter("IL2_pM").setValue(1000.0) == libsbml.LIBSBML_OPERATION_SUCCESS
-    text = libsbml.writeSBMLToString(doc)
-    observables = list(model.observables)
-    got = copasi_run(text, 3600.0, 12, observables, tmp_path)
-    ode = Simulator(text).time_course(3600.0, 13, observables)
+    ode = _copasi_against_roadrunner(load_model(IL2, ligand="R38Q_N_term", valency=2).with_parameter_set("Treg"),
+                                     tmp_path)
     assert ode["pSTAT5"][-1] > 1000 and ode["IL2_high_affinity"][-1] > 10
-    for k, obs in enumerate(observables, start=1):
-        ref = ode[obs]
-        assert np.allclose(got[:, k], ref, rtol=1e-4, atol=1e-4 * np.max(np.abs(ref)) + 1e-9), (obs, got[:, k], ref)
 
 
 @pytest.mark.parametrize("name", ["R38Q_N_term", "N88D_C_term"])   # an IL-2Ralpha and an IL-2Rbeta change
@@ -581,25 +566,32 @@ def test_copasi_agrees_with_libroadrunner_on_variants(name, tmp_path):
     """COPASI on a variant's SBML against libRoadRunner, every observable over 1 h at 1 nM (near
     the effectors' EC50s), in a Treg and an NK cell (the files of one variant differ only in
     receptor numbers, which the contract test checks), within 1e-4 relative."""
+    from il2sbml.formats.load import load_model
+
+    base = load_model(IL2, ligand=name, valency=1)
+    for cell in ("Treg", "NK"):
+        _copasi_against_roadrunner(base.with_parameter_set(cell), tmp_path, label=(name, cell))
+
+
+def _copasi_against_roadrunner(model, tmp_path, label=()):
+    """COPASI and libRoadRunner on ``model``'s SBML at 1 nM: every observable over 1 h within
+    1e-4 relative; returns libRoadRunner's time course."""
     import libsbml
     import numpy as np
     from test_sbml_writer import copasi_run
 
-    from il2sbml.formats.load import load_model
     from il2sbml.formats.sbml import write_sbml
     from il2sbml.generate.netgen import generate_network
     from il2sbml.simulate.ode import Simulator
 
-    base = load_model(IL2, ligand=name, valency=1)
-    for cell in ("Treg", "NK"):
-        model = base.with_parameter_set(cell)
-        doc = libsbml.readSBMLFromString(write_sbml(generate_network(model)))
-        assert doc.getModel().getParameter("IL2_pM").setValue(1000.0) == libsbml.LIBSBML_OPERATION_SUCCESS
-        text = libsbml.writeSBMLToString(doc)
-        observables = list(model.observables)
-        got = copasi_run(text, 3600.0, 12, observables, tmp_path)
-        ode = Simulator(text).time_course(3600.0, 13, observables)
-        for k, obs in enumerate(observables, start=1):
-            ref = ode[obs]
-            assert np.allclose(got[:, k], ref, rtol=1e-4, atol=1e-4 * np.max(np.abs(ref)) + 1e-9), (
-                name, cell, obs, got[:, k], ref)
+    doc = libsbml.readSBMLFromString(write_sbml(generate_network(model)))
+    assert doc.getModel().getParameter("IL2_pM").setValue(1000.0) == libsbml.LIBSBML_OPERATION_SUCCESS
+    text = libsbml.writeSBMLToString(doc)
+    observables = list(model.observables)
+    got = copasi_run(text, 3600.0, 12, observables, tmp_path)
+    ode = Simulator(text).time_course(3600.0, 13, observables)
+    for k, obs in enumerate(observables, start=1):
+        ref = ode[obs]
+        assert np.allclose(got[:, k], ref, rtol=1e-4, atol=1e-4 * np.max(np.abs(ref)) + 1e-9), (
+            *label, obs, got[:, k], ref)
+    return ode

@@ -108,6 +108,11 @@ def _r2(y: np.ndarray, x: np.ndarray) -> float:
 
 
 def time_labels(path: str = BIVALENT_FILE, vendor: str = VENDOR_FILE) -> list[LabelCheck]:
+    """Every block's :class:`LabelCheck` (see :func:`_checked_blocks`)."""
+    return _checked_blocks(path, vendor)[0]
+
+
+def _checked_blocks(path: str, vendor: str):
     """Every block of the bivalent plates against the vendor's curves (module docstring). The
     file lists the blocks of each date and ligand in the same order for every cell population
     (the k-th block labelled t is one time for all four): a block's time is decided by the mean
@@ -129,29 +134,30 @@ def time_labels(path: str = BIVALENT_FILE, vendor: str = VENDOR_FILE) -> list[La
         fits.append(f)
         order.append((date, ligand, label, k))
     joint: dict = {}
-    for key, f, (line, (_, _, _, label), _, _) in zip(order, fits, blocks):
-        joint.setdefault(key, []).append((f, label))
+    for key, f in zip(order, fits):
+        joint.setdefault(key, []).append(f)
+    ranked = {key: sorted(((t, float(np.mean([g[t] for g in group]))) for t in VENDOR_TIMES_H
+                           if all(t in g for g in group)), key=lambda kv: -kv[1])
+              for key, group in joint.items()}
     out = []
     for key, f, (line, (date, ligand, cell, label), _, _) in zip(order, fits, blocks):
         group = joint[key]
-        mean = {t: float(np.mean([g[0][t] for g in group])) for t in VENDOR_TIMES_H if all(t in g[0] for g in group)}
-        ranked = sorted(mean.items(), key=lambda kv: -kv[1])
-        (best, r2), (t2, r2b) = ranked[0], ranked[1]
+        (best, r2), (t2, r2b) = ranked[key][0], ranked[key][1]
         if r2 < MIN_R2 or r2 - r2b < MARGIN_R2:
             verdict, time_h = ("kept", label) if best == label and r2 >= MIN_R2 else ("unresolved", math.nan)
         else:
             verdict, time_h = ("kept" if best == label else "relabelled"), best
         out.append(LabelCheck(line, date, ligand, cell, label, time_h, f.get(time_h, r2) if time_h == time_h else r2,
                               f"{t2:g} h: {r2b:.3f} (mean of {len(group)})", verdict))
-    return out
+    return out, blocks
 
 
 def load_bivalent_curves(path: str = BIVALENT_FILE, vendor: str = VENDOR_FILE) -> tuple[list[Curve], list]:
     """The bivalent plates' curves at 30 min and 1 h, with checked times (two blocks at one
     time: the better-fitting one), and the label checks."""
-    checks = time_labels(path, vendor)
+    checks, blocks = _checked_blocks(path, vendor)
     best: dict = {}
-    for chk, (_, _, dose, mean) in zip(checks, _blocks(path)):
+    for chk, (_, _, dose, mean) in zip(checks, blocks):
         if chk.time_h not in TIMES_H or chk.cell not in CELL_NAMES:
             continue
         key = (chk.date, chk.ligand, CELL_NAMES[chk.cell], chk.time_h * 3600.0)
@@ -183,10 +189,11 @@ def _row(plate, name, ref, cell, t, var_curve, ref_curve, predicted) -> Row:
 
 
 def compare_bivalent(model_path: str = "model_src/il2.py", path: str = BIVALENT_FILE, vendor: str = VENDOR_FILE,
-                     cells=None, times_s=None, progress=None, cache=None) -> list[Row]:
+                     cells=None, times_s=None, progress=None, cache=None, curves=None) -> list[Row]:
     """EC50 ratios on the bivalent plates (module docstring); ``cells`` (the model's names)
-    and ``times_s`` restrict the rows."""
-    curves, _ = load_bivalent_curves(path, vendor)
+    and ``times_s`` restrict the rows; ``curves``: :func:`load_bivalent_curves` already read."""
+    if curves is None:
+        curves, _ = load_bivalent_curves(path, vendor)
     by_key = {(c.plate, c.ligand, c.cell, c.time_s): c for c in curves}
     cache = {} if cache is None else cache
     rows = []
@@ -247,9 +254,9 @@ def validate_bivalent(out: str = "build/variants", model_path: str = "model_src/
     from ..formats.files import atomic_write
     from .variant_check import rank_correlation
 
-    checks = time_labels()
+    curves, checks = load_bivalent_curves()
     cache: dict = {}
-    rows = compare_bivalent(model_path, cells=cells, times_s=times_s, progress=progress, cache=cache)
+    rows = compare_bivalent(model_path, cells=cells, times_s=times_s, progress=progress, cache=cache, curves=curves)
     rows += compare_valency(model_path, cells=cells, times_s=times_s, progress=progress, cache=cache)
     os.makedirs(out, exist_ok=True)
     lines = [f"# time label of every block of {BIVALENT_FILE} against the vendor curves of {VENDOR_FILE} "
