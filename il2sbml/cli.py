@@ -136,7 +136,7 @@ def cmd_validate_variants(args) -> int:
         from .analysis.bivalent_check import validate_bivalent
 
         validate_bivalent(args.out, args.model)
-        print(f"wrote {args.out}/time_labels.csv and {args.out}/bivalent_ratios.csv")
+        print(f"wrote {args.out}/time_labels.csv, {args.out}/bivalent_ratios.csv and {args.out}/bivalent_curves.png")
         return 0
     from .analysis.variant_check import validate_variants
 

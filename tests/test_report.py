@@ -171,7 +171,8 @@ def test_variants_section_tables_selectivity_and_held_out_ratios(tmp_path):
     data.write_text("\n".join([lines[0]] + [x for x in lines[1:] if ",11/27/2019," in x]) + "\n", encoding="utf-8")
     page = _Page(str(tmp_path))
     sid, title, body = _section_variants(str(ROOT / "model_src" / "il2.py"), page, _Log(None),
-                                         ligands=["WT", "V91K_C_term"], data=str(data))
+                                         ligands=["WT", "V91K_C_term"], data=str(data),
+                                         bivalent=False)   # tested in test_variants
     assert sid == "variants" and title.startswith("h.")
     sel = (tmp_path / "variant_selectivity.csv").read_text(encoding="utf-8").splitlines()
     rows = {r.split(",")[0]: r.split(",")[1:] for r in sel if not r.startswith("#")}

@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -238,6 +239,24 @@ def test_selectivity_refuses_a_bad_time_and_unfused_bivalent_il2(capsys):
     assert "'WT' is unfused IL-2, one moiety: it has no bivalent form" in capsys.readouterr().err
 
 
+def test_responses_at_several_times_equal_selectivity_time_by_time():
+    """One integration per dose for 30 min and 1 h (what the plate checks use) gives the EC50s,
+    maxima and curves of selectivity() run once per time, within the integrator's tolerance."""
+    from il2sbml.analysis.selectivity import SelectivityError, responses_at, selectivity
+
+    both = responses_at(IL2, "R38Q_N_term", "Treg", [3600.0, 1800.0])
+    assert sorted(both) == [1800.0, 3600.0]
+    for t, res in both.items():
+        one = selectivity(IL2, "R38Q_N_term", time_s=t, cells=("Treg",)).cells["Treg"]
+        assert res.ec50_pM == pytest.approx(one.ec50_pM, rel=1e-4)
+        assert np.allclose(res.pSTAT5, one.pSTAT5, rtol=1e-4) and res.doses_pM == one.doses_pM
+    assert both[3600.0].pSTAT5 != both[1800.0].pSTAT5
+    with pytest.raises(SelectivityError, match="times must be finite and > 0 s"):
+        responses_at(IL2, "WT", "Treg", [0.0])
+    with pytest.raises(SelectivityError, match="no cell type 'Tcell'"):
+        responses_at(IL2, "WT", "Tcell", [1800.0])
+
+
 def test_bivalent_selectivity_runs_on_the_fusions_own_model(tmp_path):
     """--valency 2: the wild-type fusion's pair-approximated model (pSTAT5 rules only), a
     variant's constants as values on it (bit for bit its own model's pSTAT5); avidity: two
@@ -325,24 +344,69 @@ def test_bivalent_plates_time_labels_are_checked_against_the_vendor_file(monkeyp
 
 def test_bivalent_plates_and_valency_test_against_predictions(tmp_path):
     """Ratios within each physical plate (never across), predicted by the bivalent model, and the
-    11/8/2019 valency test (dimer over monomer of the same fusion); Tregs at 1 h here (the CLI
-    runs every population at 30 min and 1 h)."""
+    11/8/2019 valency test (dimer over monomer of the same fusion), through the report's part
+    (its page text, CSVs and figure); Tregs at 1 h here (the report runs every population at
+    30 min, the CLI at 30 min and 1 h)."""
+    import csv
     import math
 
-    from il2sbml.analysis.bivalent_check import PLATES, VALENCY_PLATE, validate_bivalent
+    from il2sbml.analysis.bivalent_check import PLATES, VALENCY_PLATE
+    from il2sbml.analysis.report import _bivalent_html, _Log, _Page
 
     lines = []
-    rows, checks = validate_bivalent(str(tmp_path), IL2, progress=lines.append, cells=["Treg"], times_s=[3600.0])
-    pairs = {(r.plate, r.ligand, r.reference) for r in rows if r.plate != VALENCY_PLATE}
+    page = _Page(str(tmp_path))
+    body = _bivalent_html(IL2, page, _Log(lines.append), cells=["Treg"], times_s=(3600.0,))
+    with open(tmp_path / "bivalent_ratios.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(x for x in fh if not x.startswith("#")))
+    pairs = {(r["plate"], r["variant"], r["reference"]) for r in rows if r["plate"] != VALENCY_PLATE}
     assert pairs == {(p, v.replace(" ", "_").replace("-", "_").replace("/", "_"),
                       ref.replace(" ", "_").replace("-", "_").replace("/", "_"))
                      for p, prs in PLATES.items() for ref, v in prs}
-    valency = [r for r in rows if r.plate == VALENCY_PLATE]
-    assert len(valency) == 1 and 0 < valency[0].predicted_ratio < 1     # two moieties: a lower EC50
-    assert all(math.isfinite(r.predicted_ratio) for r in rows)
-    assert (tmp_path / "bivalent_ratios.csv").read_text().count("\n") == len(rows) + 2
+    assert {(r["cell"], r["time_min"]) for r in rows} == {("Treg", "60")}
+    valency = [r for r in rows if r["plate"] == VALENCY_PLATE]
+    assert len(valency) == 1 and 0 < float(valency[0]["predicted_ratio"]) < 1   # two moieties: a lower EC50
+    assert all(math.isfinite(float(r["predicted_ratio"])) for r in rows)
     assert (tmp_path / "time_labels.csv").read_text().count("relabelled") == 16
     assert any("within 3-fold" in line for line in lines)
+    assert "16 of" in body and "within 3-fold" in body and "bivalent_curves.png" in body
+    assert {"time_labels.csv", "bivalent_ratios.csv", "bivalent_curves.png"} <= set(page.files)
+    assert (tmp_path / "bivalent_curves.png").stat().st_size > 10_000
+
+
+def test_bad_bivalent_plate_files_name_file_and_row(tmp_path):
+    """The time-label check refuses, naming file and line: a non-numeric value, a block that is
+    not 12 doses, a block the vendor file has no curves for, and a short vendor row."""
+    from il2sbml import Il2sbmlError
+    from il2sbml.analysis.bivalent_check import BIVALENT_FILE, VENDOR_FILE, time_labels
+
+    head, *body = (ROOT / BIVALENT_FILE).read_text(encoding="utf-8-sig").splitlines()
+    cols = head.split(",")
+    block = body[:12]
+
+    def write(name, lines):
+        path = tmp_path / name
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return str(path)
+
+    def replaced(line, column, value):
+        cells = line.split(",")
+        cells[cols.index(column)] = value
+        return ",".join(cells)
+
+    vendor = str(ROOT / VENDOR_FILE)
+    bad = write("nan.csv", [head] + block[:3] + [replaced(block[3], "Mean", "high")] + block[4:])
+    with pytest.raises(Il2sbmlError, match=r"nan.csv:5: cannot read the row"):
+        time_labels(bad, vendor)
+    short = write("short.csv", [head] + block[:11])
+    with pytest.raises(Il2sbmlError, match=r"short.csv:2: a block of 11 doses, not 12"):
+        time_labels(short, vendor)
+    other = write("date.csv", [head] + [replaced(x, "Date", "1/1/2020") for x in block])
+    with pytest.raises(Il2sbmlError, match=r"date.csv:2: block 1/1/2020 .* has no counterpart in"):
+        time_labels(other, vendor)
+    vhead, *vbody = (ROOT / VENDOR_FILE).read_text(encoding="utf-8-sig").splitlines()
+    vbad = write("vendor.csv", [vhead, vbody[0], ",".join(vbody[1].split(",")[:8])])
+    with pytest.raises(Il2sbmlError, match=r"vendor.csv:3: cannot read the row .*12 doses"):
+        time_labels(str(ROOT / BIVALENT_FILE), vbad)
 
 
 def test_a_bad_held_out_row_names_file_and_row(tmp_path):

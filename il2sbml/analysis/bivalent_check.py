@@ -94,8 +94,10 @@ def _vendor(path: str) -> dict:
         rows = list(csv.reader(fh))
     for i, r in enumerate(rows[1:], start=2):
         try:
+            if len(r) != 16:
+                raise ValueError(f"{len(r)} columns, not 16")
             out.setdefault((r[0], r[1], float(r[2]), r[3]), []).append(np.array([float(x) for x in r[4:16]]))
-        except (IndexError, ValueError) as exc:
+        except ValueError as exc:
             raise Il2sbmlError(f"{path}:{i}: cannot read the row ({exc}); expected Cells, Ligand, Time, Replicate "
                                "and 12 doses") from None
     return out
@@ -167,14 +169,19 @@ def load_bivalent_curves(path: str = BIVALENT_FILE, vendor: str = VENDOR_FILE) -
     return [best[k][1] for k in sorted(best)], checks
 
 
-def _predicted(model_path, ligand, valency, cell, time_s, cache, progress):
-    from .selectivity import selectivity
+def _predicted(model_path, ligand, valency, cell, time_s, cache, progress, times=()):
+    """The model's :class:`~il2sbml.analysis.selectivity.CellResponse` (EC50 and the simulated
+    dose-response) at ``time_s``, kept in ``cache`` per (ligand, valency, cell, time); a miss
+    computes ``times`` (and ``time_s``) from one integration per dose."""
+    from .selectivity import responses_at
 
     if (ligand, valency, cell, time_s) not in cache:
-        res = selectivity(model_path, ligand, valency=valency, time_s=time_s, cells=(cell,))
-        cache[ligand, valency, cell, time_s] = res.cells[cell].ec50_pM
+        times = sorted({time_s, *times})
+        for t, res in responses_at(model_path, ligand, cell, times, valency=valency).items():
+            cache[ligand, valency, cell, t] = res
         if progress:
-            progress(f"  predicted {ligand} (valency {valency}) in {cell} at {time_s / 60:g} min")
+            progress(f"  predicted {ligand} (valency {valency}) in {cell} at "
+                     f"{', '.join(f'{t / 60:g}' for t in times)} min")
     return cache[ligand, valency, cell, time_s]
 
 
@@ -196,23 +203,24 @@ def compare_bivalent(model_path: str = "model_src/il2.py", path: str = BIVALENT_
         curves, _ = load_bivalent_curves(path, vendor)
     by_key = {(c.plate, c.ligand, c.cell, c.time_s): c for c in curves}
     cache = {} if cache is None else cache
+    times = list(times_s or [h * 3600.0 for h in TIMES_H])
     rows = []
     for plate, pairs in PLATES.items():
         for ref, var in pairs:
             for cell in cells or CELL_NAMES.values():
-                for t in times_s or [h * 3600.0 for h in TIMES_H]:
+                for t in times:
                     cv, cr = by_key.get((plate, var, cell, t)), by_key.get((plate, ref, cell, t))
                     if cv is None or cr is None:
                         continue
-                    p = (_predicted(model_path, _cli_name(var), 2, cell, t, cache, progress)
-                         / _predicted(model_path, _cli_name(ref), 2, cell, t, cache, progress))
+                    p = (_predicted(model_path, _cli_name(var), 2, cell, t, cache, progress, times).ec50_pM
+                         / _predicted(model_path, _cli_name(ref), 2, cell, t, cache, progress, times).ec50_pM)
                     rows.append(_row(plate, _cli_name(var), _cli_name(ref), cell, t, cv, cr, p))
     return rows
 
 
-def compare_valency(model_path: str = "model_src/il2.py", path: str = HELDOUT_FILE, cells=None, times_s=None,
-                    progress=None, cache=None) -> list[Row]:
-    """EC50 of the wild-type N-terminal fusion as dimer over monomer on 2019-11-08."""
+def valency_curves(path: str = HELDOUT_FILE) -> list[tuple[Curve, Curve]]:
+    """(dimer, monomer) curves of the wild-type N-terminal fusion on 2019-11-08, per cell type and
+    time (30 min, 1 h); the monomer's repeated doses (the file's 0.0 and 0 flags) averaged."""
     curves: dict = {}
     with open(path, newline="", encoding="utf-8-sig") as fh:
         for i, r in enumerate(csv.DictReader(fh), start=2):
@@ -224,33 +232,79 @@ def compare_valency(model_path: str = "model_src/il2.py", path: str = HELDOUT_FI
                 curves.setdefault(key, []).append((float(r["Dose"]) * 1000.0, float(r["Mean"])))
             except (KeyError, ValueError) as exc:
                 raise Il2sbmlError(f"{path}:{i}: cannot read the row ({exc})") from None
-    cache = {} if cache is None else cache
-    rows = []
+    out = []
     for (valency, cell, t), pts in sorted(curves.items()):
-        if valency != 1 or (cells and cell not in cells) or (times_s and t not in times_s):
+        if valency != 1:
             continue
-        mono = sorted(curves.get((0, cell, t), []))
-        if len(mono) != len(pts):
-            # the monomer's curve repeats doses (the file's 0.0 and 0 flags): mean per dose
-            per: dict = {}
-            for d, v in mono:
-                per.setdefault(d, []).append(v)
-            mono = [(d, float(np.mean(v))) for d, v in sorted(per.items())]
+        per: dict = {}
+        for d, v in curves.get((0, cell, t), []):
+            per.setdefault(d, []).append(v)
+        mono = [(d, float(np.mean(v))) for d, v in sorted(per.items())]
         pts = sorted(pts)
-        c_di = Curve(VALENCY_PLATE, "WT N-term dimer", cell, t, np.array([p[0] for p in pts]),
-                     np.array([p[1] for p in pts]))
-        c_mo = Curve(VALENCY_PLATE, "WT N-term", cell, t, np.array([p[0] for p in mono]),
-                     np.array([p[1] for p in mono]))
-        p = (_predicted(model_path, "WT_N_term", 2, cell, t, cache, progress)
-             / _predicted(model_path, "WT_N_term", 1, cell, t, cache, progress))
+        out.append((Curve(VALENCY_PLATE, "WT N-term dimer", cell, t, np.array([p[0] for p in pts]),
+                          np.array([p[1] for p in pts])),
+                    Curve(VALENCY_PLATE, "WT N-term", cell, t, np.array([p[0] for p in mono]),
+                          np.array([p[1] for p in mono]))))
+    return out
+
+
+def compare_valency(model_path: str = "model_src/il2.py", path: str = HELDOUT_FILE, cells=None, times_s=None,
+                    progress=None, cache=None) -> list[Row]:
+    """EC50 of the wild-type N-terminal fusion as dimer over monomer on 2019-11-08."""
+    cache = {} if cache is None else cache
+    times = list(times_s or [h * 3600.0 for h in TIMES_H])
+    rows = []
+    for c_di, c_mo in valency_curves(path):
+        cell, t = c_di.cell, c_di.time_s
+        if (cells and cell not in cells) or t not in times:
+            continue
+        p = (_predicted(model_path, "WT_N_term", 2, cell, t, cache, progress, times).ec50_pM
+             / _predicted(model_path, "WT_N_term", 1, cell, t, cache, progress, times).ec50_pM)
         rows.append(_row(VALENCY_PLATE, "WT_N_term (valency 2)", "WT_N_term (valency 1)", cell, t, c_di, c_mo, p))
     return rows
+
+
+def figure(curves: list[Curve], cache: dict, path: str, time_s: float = 1800.0) -> None:
+    """Measured points over predicted curves at ``time_s``, each scaled to its own range (the
+    ratios need no scale factor; the shapes and positions are what is compared): a row per
+    physical plate (the two bivalent plates and the valency test), a column per cell type.
+    Predictions come from ``cache`` (filled by :func:`compare_bivalent` and
+    :func:`compare_valency`); a panel without them shows the data only."""
+    from .plots import figure_grid, save_figure
+
+    cells = list(CELL_NAMES.values())
+    panels = {plate: [(c, _cli_name(c.ligand), 2) for c in curves if c.plate == plate and c.time_s == time_s]
+              for plate in PLATES}
+    panels[VALENCY_PLATE] = [x for c_di, c_mo in valency_curves() if c_di.time_s == time_s
+                             for x in ((c_di, "WT_N_term", 2), (c_mo, "WT_N_term", 1))]
+    fig, axes = figure_grid(len(panels), len(cells), size=(4.0 * len(cells), 3.3 * len(panels)))
+    fig.suptitle("points: held-out measurements (time labels checked); lines: the model's prediction in the same "
+                 "colour (bivalent pair model; the 11/8/2019 monomer: valency 1)")
+    for pi, (plate, members) in enumerate(panels.items()):
+        colors = {name: f"C{k}" for k, name in enumerate(sorted({c.ligand for c, _, _ in members}))}
+        for ci, cell in enumerate(cells):
+            ax = axes[pi * len(cells) + ci]
+            for c, ligand, valency in (x for x in members if x[0].cell == cell):
+                color = colors[c.ligand]
+                y = (c.mean - c.mean.min()) / max(np.ptp(c.mean), 1e-12)
+                ax.plot(c.dose_pM, y, "o", color=color, ms=3, label=f"{c.ligand} (held out)")
+                pred = cache.get((ligand, valency, cell, time_s))
+                if pred is not None and len(pred.pSTAT5):
+                    m = np.asarray(pred.pSTAT5)
+                    ax.plot(pred.doses_pM, (m - m.min()) / max(np.ptp(m), 1e-12), "-", color=color, lw=1)
+            ax.set_xscale("log")
+            ax.set(title=f"{plate}, {cell}, {time_s / 60:g} min", xlabel="ligand (pM of molecules)",
+                   ylabel="pSTAT5, scaled to range")
+            if ci == 0:
+                ax.legend(fontsize="x-small")
+    save_figure(fig, path)
 
 
 def validate_bivalent(out: str = "build/variants", model_path: str = "model_src/il2.py", progress=print,
                       cells=None, times_s=None) -> tuple[list[Row], list[LabelCheck]]:
     """The CLI's work (``validate-variants --bivalent``): ``time_labels.csv``,
-    ``bivalent_ratios.csv`` (plates and the valency test), a summary printed."""
+    ``bivalent_ratios.csv`` (plates and the valency test), ``bivalent_curves.png`` (measured
+    points over predicted curves at the first of ``times_s``, default 30 min), a summary printed."""
     from ..formats.files import atomic_write
     from .variant_check import rank_correlation
 
@@ -271,6 +325,7 @@ def validate_bivalent(out: str = "build/variants", model_path: str = "model_src/
     lines += [f"{r.plate},{r.ligand},{r.reference},{r.cell},{r.time_s / 60:g},{r.measured_ratio:.4g},"
               f"{r.predicted_ratio:.4g},{r.fold_error:.3g},\"{r.note}\"" for r in rows]
     atomic_write(os.path.join(out, "bivalent_ratios.csv"), "\n".join(lines) + "\n")
+    figure(curves, cache, os.path.join(out, "bivalent_curves.png"), (times_s or [1800.0])[0])
     moved = [c for c in checks if c.verdict == "relabelled"]
     progress(f"time labels: {len(checks)} blocks, {len(moved)} relabelled, "
              f"{sum(c.verdict == 'unresolved' for c in checks)} unresolved")

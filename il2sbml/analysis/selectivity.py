@@ -49,6 +49,8 @@ class CellResponse:
     ec50_pM: float              # NaN: no EC50 within the doses (no half-maximal response)
     max_pSTAT5: float           # molecules per cell at the top dose
     note: str = ""
+    doses_pM: tuple = ()        # the simulated dose-response (pM of ligand molecules) ...
+    pSTAT5: tuple = ()          # ... and pSTAT5 at each dose, molecules per cell
 
 
 @dataclass(frozen=True)
@@ -81,10 +83,11 @@ def _models(model_path: str, ligand: str, valency: int):
 
     if valency == 1:
         wt = load_model(model_path)
-        var = load_model(model_path, ligand=ligand, valency=1)
+        var = wt if ligand == "WT" else load_model(model_path, ligand=ligand, valency=1)
     else:   # the bivalent fusion's own model; its reference: the wild-type fusion (wild-type constants)
         wt = load_model(model_path, ligand=BIVALENT_REFERENCE, valency=valency, downstream=False)
-        var = load_model(model_path, ligand=ligand, valency=valency, downstream=False)
+        var = wt if ligand == BIVALENT_REFERENCE else load_model(model_path, ligand=ligand, valency=valency,
+                                                                 downstream=False)
     missing = [c for c in CELLS if c not in wt.parameter_sets]
     if missing:
         raise SelectivityError(f"{model_path}: no cell type(s) {', '.join(missing)}; selectivity needs "
@@ -110,15 +113,16 @@ def _simulator(sbml: str, rtol: float):
     return _SIM[1]
 
 
-def _responses(args) -> list[tuple[float, float, str]]:
-    """One parameter point: (EC50, max, note) per cell. Runs in a worker process."""
+def _responses(args, curves: bool = False) -> list[tuple]:
+    """One parameter point: (EC50, max, note) per cell, and the pSTAT5 curve if ``curves``.
+    Runs in a worker process."""
     sbml, rtol, cell_values, overrides, doses, time_s = args
     sim = _simulator(sbml, rtol)
     out = []
     for values in cell_values:
         res = sim.dose_response("IL2_pM", doses, [READOUT], time=time_s, **values, **overrides)[READOUT]
         ec50, note = _ec50(doses, res)
-        out.append((ec50, float(res[-1]), note))
+        out.append((ec50, float(res[-1]), note) + ((tuple(map(float, res)),) if curves else ()))
     return out
 
 
@@ -153,9 +157,34 @@ def selectivity(model_path: str = "model_src/il2.py", ligand: str = "WT", *, val
     cell_values = [wt.parameter_sets[c].as_dict() for c in cells]
     from ..simulate.ode import RTOL
 
-    rows = _responses((sbml, rtol or RTOL, cell_values, overrides, np.asarray(doses, float), time_s))
-    cells = {c: CellResponse(c, e, m, n) for c, (e, m, n) in zip(cells, rows)}
+    doses = np.asarray(doses, float)
+    rows = _responses((sbml, rtol or RTOL, cell_values, overrides, doses, time_s), curves=True)
+    cells = {c: CellResponse(c, e, m, n, tuple(map(float, doses)), y) for c, (e, m, n, y) in zip(cells, rows)}
     return Selectivity(ligand, time_s, cells, overrides, folds)
+
+
+def responses_at(model_path: str, ligand: str, cell: str, times_s, *, valency: int = 1, doses=DOSES_PM,
+                 rtol: float | None = None) -> dict:
+    """``{time: CellResponse}`` of ``ligand`` in ``cell`` at each of ``times_s`` (s, > 0), from
+    one integration per dose (what :func:`selectivity` gives time by time, within the
+    integrator's tolerance; for analyses that need several times of one curve)."""
+    from ..simulate.ode import RTOL
+
+    times = sorted({float(t) for t in times_s})
+    if not times or times[0] <= 0 or not all(map(math.isfinite, times)):
+        raise SelectivityError(f"times must be finite and > 0 s, got {list(times_s)}")
+    wt, overrides, _ = _models(model_path, ligand, valency)
+    if cell not in wt.parameter_sets:
+        raise SelectivityError(f"{model_path}: no cell type {cell!r}")
+    sim = _simulator(_wild_type_sbml(wt, valency), rtol or RTOL)
+    values = wt.parameter_sets[cell].as_dict()
+    doses = np.asarray(doses, float)
+    y = np.array([sim.at_times(times, [READOUT], IL2_pM=float(d), **values, **overrides)[:, 0] for d in doses])
+    out = {}
+    for j, t in enumerate(times):
+        ec50, note = _ec50(doses, y[:, j])
+        out[t] = CellResponse(cell, ec50, float(y[-1, j]), note, tuple(map(float, doses)), tuple(map(float, y[:, j])))
+    return out
 
 
 @dataclass(frozen=True)
