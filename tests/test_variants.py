@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -369,6 +370,7 @@ def test_bivalent_plates_and_valency_test_against_predictions(tmp_path):
     assert (tmp_path / "time_labels.csv").read_text().count("relabelled") == 16
     assert any("within 3-fold" in line for line in lines)
     assert "16 of" in body and "within 3-fold" in body and "bivalent_curves.png" in body
+    assert re.search(r"Treg rank correlation 60 min: -?[0-9.]+ over 4 ratios", body)   # 4 Treg plate ratios at 1 h
     assert {"time_labels.csv", "bivalent_ratios.csv", "bivalent_curves.png"} <= set(page.files)
     assert (tmp_path / "bivalent_curves.png").stat().st_size > 10_000
 

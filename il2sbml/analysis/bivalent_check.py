@@ -306,7 +306,6 @@ def validate_bivalent(out: str = "build/variants", model_path: str = "model_src/
     ``bivalent_ratios.csv`` (plates and the valency test), ``bivalent_curves.png`` (measured
     points over predicted curves at the first of ``times_s``, default 30 min), a summary printed."""
     from ..formats.files import atomic_write
-    from .variant_check import rank_correlation
 
     curves, checks = load_bivalent_curves()
     cache: dict = {}
@@ -330,7 +329,19 @@ def validate_bivalent(out: str = "build/variants", model_path: str = "model_src/
     progress(f"time labels: {len(checks)} blocks, {len(moved)} relabelled, "
              f"{sum(c.verdict == 'unresolved' for c in checks)} unresolved")
     within = [r for r in rows if math.isfinite(r.fold_error)]
-    rho, n = rank_correlation([r for r in rows if r.plate != VALENCY_PLATE])
     progress(f"{len(rows)} comparisons; {sum(r.fold_error <= 3 for r in within)} of {len(within)} within 3-fold; "
-             f"Treg 30 min rank correlation {rho:.2f} over {n} ratios")
+             + rank_summary(rows, times_s or [h * 3600.0 for h in TIMES_H]))
     return rows, checks
+
+
+def rank_summary(rows: list[Row], times_s) -> str:
+    """The Spearman rank correlation of predicted against measured Treg EC50 ratios on the
+    bivalent plates (the valency test left out), per time: one phrase, 'too few' below 3."""
+    from .variant_check import rank_correlation
+
+    parts = []
+    for t in times_s:
+        rho, n = rank_correlation([r for r in rows if r.plate != VALENCY_PLATE], time_s=t)
+        parts.append(f"{t / 60:g} min: {rho:.2f} over {n} ratios" if math.isfinite(rho)
+                     else f"{t / 60:g} min: {n} ratio(s), too few")
+    return "Treg rank correlation " + "; ".join(parts)
