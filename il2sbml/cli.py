@@ -8,6 +8,7 @@
     il2sbml petab MODEL --data TRAINING.csv [-o build/petab] [--priors data/priors]
     il2sbml validate-model [--out build/validation]
     il2sbml calibrate [--petab build/petab] [--out build/calibration] [--quick] [--starts N] [--seed S]
+                      [--write-fit model_src/il2_fit.json]
     il2sbml report [--out build/report] [--quick]
     il2sbml validate-variants [MODEL] [--out build/variants] [--bivalent]
     il2sbml selectivity [MODEL] --ligand NAME [--ligand ...] [--time 30min] [--map N] [--out build/selectivity]
@@ -101,8 +102,14 @@ def cmd_petab(args) -> int:
 def cmd_calibrate(args) -> int:
     from dataclasses import replace
 
-    from .analysis.calibrate import FULL, QUICK, calibrate
+    from .analysis.calibrate import FULL, QUICK, calibrate, fit_from_run
 
+    if args.write_fit:
+        record = fit_from_run(args.out, args.petab, args.write_fit)
+        print(f"wrote {args.write_fit}: {len(record['parameters'])} parameters, objective {record['objective']} "
+              f"({record['label']}); now rebuild what reads it: il2sbml petab model_src/il2.py --data "
+              f"data/training/farhat2021_pSTAT5_IL2.csv -o build/petab and il2sbml build model_src/il2.py")
+        return 0
     settings = QUICK if args.quick else FULL
     if args.starts:
         settings = replace(settings, starts=args.starts)
@@ -326,6 +333,8 @@ def main(argv=None) -> int:
     c.add_argument("--profiles", action="store_true", help="also profile likelihoods of every parameter (hours)")
     c.add_argument("--seed", type=int, default=1, help="seeds the start points (default: 1)")
     c.add_argument("--threads", type=int, default=2, help="starts run in parallel threads (default: 2)")
+    c.add_argument("--write-fit", metavar="PATH", help="instead of running: write the finished run's best fit and "
+                   "posterior intervals (--out's summary.json) to PATH for the model (model_src/il2_fit.json)")
     c.set_defaults(func=cmd_calibrate)
     sv = sub.add_parser("selectivity", help="EC50, maximum and Treg selectivity of IL-2 variants per cell type "
                         "(pSTAT5 at 30 min); --map N: the design map over the two affinities")

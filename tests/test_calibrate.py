@@ -5,6 +5,7 @@ The AMICI model is compiled once for this module (about a minute) into a tempora
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -115,6 +116,7 @@ def test_quick_calibration_runs_writes_its_files_and_resumes(loaded, tmp_path, c
     rows = (out / "posterior.tsv").read_text(encoding="utf-8").splitlines()
     assert len(rows) == 1 + len(pp.x_free_indices)
     assert not any(r["determined"] for r in post["parameters"].values())   # 30 samples never pass Geweke
+    _write_fit_from_the_run(out, summary, tmp_path, capsys)
     capsys.readouterr()
     assert main(args) == 0
     err = capsys.readouterr().err
@@ -124,6 +126,45 @@ def test_quick_calibration_runs_writes_its_files_and_resumes(loaded, tmp_path, c
     (out / "starts" / "start_001.json").write_text(json.dumps(stored[1]))
     assert main(args) == 0
     assert "1 of 2 starts already in" in capsys.readouterr().err
+
+
+def _write_fit_from_the_run(out, summary, tmp_path, capsys):
+    """``calibrate --write-fit``: the best start's values and the posterior's 95 % intervals, in
+    the parameters' linear units, for exactly the parameters the model's fit file has; refused
+    without a summary, without sampling, or for another PEtab problem."""
+    import shutil
+
+    fit = tmp_path / "fit.json"
+    assert main(["calibrate", "--write-fit", str(fit), "--out", str(out), "--petab", PETAB]) == 0
+    assert "now rebuild what reads it" in capsys.readouterr().out
+    rec = json.loads(fit.read_text(encoding="utf-8"))
+    with open("model_src/il2_fit.json", encoding="utf-8") as fh:
+        assert set(rec["parameters"]) == set(json.load(fh)["parameters"]) == set(summary["best"]["parameters"])
+    assert rec["objective"] == pytest.approx(summary["best"]["fval"], abs=1e-4)
+    assert "NOT passed" in rec["ci_method"] and "2 chains of 30" in rec["ci_method"]
+    with open(f"{PETAB}/parameters.tsv", newline="", encoding="utf-8") as fh:
+        scales = {r["parameterId"]: r["parameterScale"] for r in csv.DictReader(fh, delimiter="\t")}
+    assert set(scales.values()) >= {"log10"}
+    for name, p in rec["parameters"].items():
+        assert p["value"] == pytest.approx(summary["best"]["parameters"][name], rel=1e-5)
+        row = summary["posterior"]["parameters"][name]
+        lo, hi = (10 ** row[k] if scales[name] == "log10" else row[k] for k in ("lower_scaled", "upper_scaled"))
+        assert p["ci95"] == pytest.approx([lo, hi], rel=1e-3) and p["ci95"][0] <= p["ci95"][1]
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(cal.CalibrationError, match="summary.json not found: run il2sbml calibrate"):
+        cal.fit_from_run(str(other), PETAB, str(other / "fit.json"))
+    bare = {k: v for k, v in summary.items() if k != "posterior"}
+    (other / "summary.json").write_text(json.dumps(bare), encoding="utf-8")
+    with pytest.raises(cal.CalibrationError, match="the run has no posterior sampling"):
+        cal.fit_from_run(str(other), PETAB, str(other / "fit.json"))
+    shutil.copy(out / "summary.json", other / "summary.json")
+    moved = json.loads((other / "summary.json").read_text(encoding="utf-8"))
+    moved["problem"]["hash"] = "000000000000"
+    (other / "summary.json").write_text(json.dumps(moved), encoding="utf-8")
+    with pytest.raises(cal.CalibrationError, match="the run fitted PEtab problem 000000000000"):
+        cal.fit_from_run(str(other), PETAB, str(other / "fit.json"))
+    assert not (other / "fit.json").exists()
 
 
 def test_missing_problem_is_refused_by_name(tmp_path):

@@ -494,3 +494,44 @@ def write_fit(values: dict[str, float], *, objective: float, label: str, problem
                              for name, v in sorted(values.items())
                              for a, b in [intervals.get(name, (0.0, 0.0))]}}
     atomic_write(path, json.dumps(record, indent=1) + "\n")
+
+
+def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab", path: str = FIT_FILE) -> dict:
+    """Write ``path`` (:func:`write_fit`) from a finished run's ``out/summary.json``: the best
+    start's values and, per parameter, the 95 % credible interval of the posterior sampling
+    (converted to linear scale with the PEtab parameter table's scales). Refused, by name, when
+    the summary is missing, has no sampling, or belongs to another PEtab problem than
+    ``petab_dir``'s. Returns the record written."""
+    import csv
+
+    summary_path = os.path.join(out, "summary.json")
+    if not os.path.exists(summary_path):
+        raise CalibrationError(f"{summary_path} not found: run il2sbml calibrate --out {out} to the end first")
+    with open(summary_path, encoding="utf-8") as fh:
+        summary = json.load(fh)
+    post = summary.get("posterior")
+    if not post:
+        raise CalibrationError(f"{summary_path}: the run has no posterior sampling, so no interval for any "
+                               f"parameter; rerun il2sbml calibrate --out {out} with --samples N (full run: 20000)")
+    if summary["problem"]["hash"] != problem_hash(petab_dir):
+        raise CalibrationError(f"{summary_path}: the run fitted PEtab problem {summary['problem']['hash']}, "
+                               f"{petab_dir} is {problem_hash(petab_dir)}; write the fit from a run of this problem")
+    with open(os.path.join(petab_dir, "parameters.tsv"), newline="", encoding="utf-8") as fh:
+        scales = {r["parameterId"]: r["parameterScale"] for r in csv.DictReader(fh, delimiter="\t")}
+
+    def linear(name, v):
+        return float(10 ** v if scales[name] == "log10" else np.exp(v) if scales[name] == "log" else v)
+
+    values = summary["best"]["parameters"]
+    intervals = {n: (linear(n, r["lower_scaled"]), linear(n, r["upper_scaled"]))
+                 for n, r in post["parameters"].items()}
+    chains = post["chains"]
+    st = summary["settings"]
+    write_fit(values, objective=summary["best"]["fval"], problem=petab_dir, intervals=intervals, path=path,
+              label=f"best of {len(summary['starts'])} Fides starts of at most {st['max_iter']} iterations, "
+                    f"seed {st['seed']}",
+              ci_method=f"posterior 95 % credible interval: pyPESTO adaptive Metropolis, {len(chains)} chains of "
+                        f"{post['samples']} from the best fit, Geweke burn-in "
+                        f"({'passed' if all(c['geweke_converged'] for c in chains) else 'NOT passed by every chain'})")
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
