@@ -14,7 +14,7 @@ g. the model against data: training data and held-out sets on the calibrated mod
    measured against predicted (:func:`il2sbml.analysis.heldout.validate_model`);
 h. engineered IL-2: every measured variant's selectivity at 30 min, and its EC50 ratio to the
    reference fusion on the same plate predicted against the held-out measurement, then the
-   bivalent fusions' plates and the valency test at 30 min (:mod:`il2sbml.analysis.selectivity`,
+   bivalent fusions' plates and the valency test at 30 min and 1 h (:mod:`il2sbml.analysis.selectivity`,
    :mod:`il2sbml.analysis.variant_check`, :mod:`il2sbml.analysis.bivalent_check`; skipped in
    quick runs);
 i. cell populations: Treg, CD4 helper, CD8 and NK cells whose receptor numbers vary as measured,
