@@ -277,7 +277,8 @@ def test_coculture_cli_writes_one_valid_model(tmp_path):
 
 
 @pytest.mark.parametrize("spec, message", [("Treg=0.5", "at least two"), ("Treg=0.5,Nope=0.5", "no parameter set"),
-                                           ("Treg=0.2,CD4_memory=0.2", "add up"), ("Treg,CD4_memory=1", "NAME=FRACTION")])
+                                           ("Treg=0.2,CD4_memory=0.2", "add up"), ("Treg,CD4_memory=1", "NAME=FRACTION"),
+                                           ("Treg=0.5,Treg=0.5", "is given twice")])
 def test_coculture_bad_input_is_refused(tmp_path, capsys, spec, message):
     out = tmp_path / "co.xml"
     assert main(["build", MODEL, "--coculture", spec, "-o", str(out)]) == 2

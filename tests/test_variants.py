@@ -238,6 +238,8 @@ def test_selectivity_refuses_a_bad_time_and_unfused_bivalent_il2(capsys):
     assert "--time: not a duration: 'soon'" in capsys.readouterr().err
     assert main(["selectivity", IL2, "--ligand", "WT", "--valency", "2"]) != 0
     assert "'WT' is unfused IL-2, one moiety: it has no bivalent form" in capsys.readouterr().err
+    assert main(["selectivity", IL2, "--map", "1"]) != 0
+    assert "--map 1: the design map needs at least 2 x 2 points" in capsys.readouterr().err
 
 
 def test_responses_at_several_times_equal_selectivity_time_by_time():

@@ -206,7 +206,7 @@ def design_map(model_path: str = "model_src/il2.py", *, n: int = 20, fold_range=
     import time
 
     if n < 2:
-        raise SelectivityError("--map-points must be at least 2")
+        raise SelectivityError(f"--map {n}: the design map needs at least 2 x 2 points (--map N, N >= 2)")
     t0 = time.perf_counter()
     wt = _models(model_path, BIVALENT_REFERENCE if valency == 2 else "WT", valency)[0]
     base = wt.parameter_values()
