@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..lang.errors import Il2sbmlError
-from .variant_check import CELL_NAMES, HELDOUT_FILE, TIMES_H, Curve, Row, _cli_name, _measured_ec50
+from .variant_check import CELL_NAMES, HELDOUT_FILE, TIMES_H, Curve, Row, _cli_name, _measured_ec50, scaled
 
 BIVALENT_FILE = "data/heldout/variants/WTDimericMutSingleCellData_bivalent.csv"
 VENDOR_FILE = "data/heldout/variants/2019-07-mutein-timecourse.csv"
@@ -48,6 +48,7 @@ VENDOR_TIMES_H = (0.5, 1.0, 2.0, 4.0)
 MIN_R2 = 0.9          # a block no vendor curve fits this well is unresolved
 MARGIN_R2 = 0.01      # nor one that two times fit within this of each other
 VALENCY_PLATE = "11/8/2019"
+TIMES_S = tuple(h * 3600.0 for h in TIMES_H)   # the compared times (30 min, 1 h), s
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ def compare_bivalent(model_path: str = "model_src/il2.py", path: str = BIVALENT_
         curves, _ = load_bivalent_curves(path, vendor)
     by_key = {(c.plate, c.ligand, c.cell, c.time_s): c for c in curves}
     cache = {} if cache is None else cache
-    times = list(times_s or [h * 3600.0 for h in TIMES_H])
+    times = list(times_s or TIMES_S)
     rows = []
     for plate, pairs in PLATES.items():
         for ref, var in pairs:
@@ -249,12 +250,13 @@ def valency_curves(path: str = HELDOUT_FILE) -> list[tuple[Curve, Curve]]:
 
 
 def compare_valency(model_path: str = "model_src/il2.py", path: str = HELDOUT_FILE, cells=None, times_s=None,
-                    progress=None, cache=None) -> list[Row]:
-    """EC50 of the wild-type N-terminal fusion as dimer over monomer on 2019-11-08."""
+                    progress=None, cache=None, pairs=None) -> list[Row]:
+    """EC50 of the wild-type N-terminal fusion as dimer over monomer on 2019-11-08; ``pairs``:
+    :func:`valency_curves` already read."""
     cache = {} if cache is None else cache
-    times = list(times_s or [h * 3600.0 for h in TIMES_H])
+    times = list(times_s or TIMES_S)
     rows = []
-    for c_di, c_mo in valency_curves(path):
+    for c_di, c_mo in (valency_curves(path) if pairs is None else pairs):
         cell, t = c_di.cell, c_di.time_s
         if (cells and cell not in cells) or t not in times:
             continue
@@ -264,18 +266,19 @@ def compare_valency(model_path: str = "model_src/il2.py", path: str = HELDOUT_FI
     return rows
 
 
-def figure(curves: list[Curve], cache: dict, path: str, time_s: float = 1800.0) -> None:
+def figure(curves: list[Curve], pairs: list, cache: dict, path: str, time_s: float = 1800.0) -> None:
     """Measured points over predicted curves at ``time_s``, each scaled to its own range (the
     ratios need no scale factor; the shapes and positions are what is compared): a row per
-    physical plate (the two bivalent plates and the valency test), a column per cell type.
-    Predictions come from ``cache`` (filled by :func:`compare_bivalent` and
-    :func:`compare_valency`); a panel without them shows the data only."""
+    physical plate (the two bivalent plates and the valency test's ``pairs``, from
+    :func:`valency_curves`), a column per cell type. Predictions come from ``cache`` (filled
+    by :func:`compare_bivalent` and :func:`compare_valency`); a panel without them shows the
+    data only."""
     from .plots import figure_grid, save_figure
 
     cells = list(CELL_NAMES.values())
     panels = {plate: [(c, _cli_name(c.ligand), 2) for c in curves if c.plate == plate and c.time_s == time_s]
               for plate in PLATES}
-    panels[VALENCY_PLATE] = [x for c_di, c_mo in valency_curves() if c_di.time_s == time_s
+    panels[VALENCY_PLATE] = [x for c_di, c_mo in pairs if c_di.time_s == time_s
                              for x in ((c_di, "WT_N_term", 2), (c_mo, "WT_N_term", 1))]
     fig, axes = figure_grid(len(panels), len(cells), size=(4.0 * len(cells), 3.3 * len(panels)))
     fig.suptitle("points: held-out measurements (time labels checked); lines: the model's prediction in the same "
@@ -286,12 +289,10 @@ def figure(curves: list[Curve], cache: dict, path: str, time_s: float = 1800.0) 
             ax = axes[pi * len(cells) + ci]
             for c, ligand, valency in (x for x in members if x[0].cell == cell):
                 color = colors[c.ligand]
-                y = (c.mean - c.mean.min()) / max(np.ptp(c.mean), 1e-12)
-                ax.plot(c.dose_pM, y, "o", color=color, ms=3, label=f"{c.ligand} (held out)")
+                ax.plot(c.dose_pM, scaled(c.mean), "o", color=color, ms=3, label=f"{c.ligand} (held out)")
                 pred = cache.get((ligand, valency, cell, time_s))
                 if pred is not None and len(pred.pSTAT5):
-                    m = np.asarray(pred.pSTAT5)
-                    ax.plot(pred.doses_pM, (m - m.min()) / max(np.ptp(m), 1e-12), "-", color=color, lw=1)
+                    ax.plot(pred.doses_pM, scaled(pred.pSTAT5), "-", color=color, lw=1)
             ax.set_xscale("log")
             ax.set(title=f"{plate}, {cell}, {time_s / 60:g} min", xlabel="ligand (pM of molecules)",
                    ylabel="pSTAT5, scaled to range")
@@ -308,9 +309,10 @@ def validate_bivalent(out: str = "build/variants", model_path: str = "model_src/
     from ..formats.files import atomic_write
 
     curves, checks = load_bivalent_curves()
+    pairs = valency_curves()
     cache: dict = {}
     rows = compare_bivalent(model_path, cells=cells, times_s=times_s, progress=progress, cache=cache, curves=curves)
-    rows += compare_valency(model_path, cells=cells, times_s=times_s, progress=progress, cache=cache)
+    rows += compare_valency(model_path, cells=cells, times_s=times_s, progress=progress, cache=cache, pairs=pairs)
     os.makedirs(out, exist_ok=True)
     lines = [f"# time label of every block of {BIVALENT_FILE} against the vendor curves of {VENDOR_FILE} "
              f"(best affine fit; unresolved below R^2 {MIN_R2} or within {MARGIN_R2} of another time)",
@@ -324,13 +326,13 @@ def validate_bivalent(out: str = "build/variants", model_path: str = "model_src/
     lines += [f"{r.plate},{r.ligand},{r.reference},{r.cell},{r.time_s / 60:g},{r.measured_ratio:.4g},"
               f"{r.predicted_ratio:.4g},{r.fold_error:.3g},\"{r.note}\"" for r in rows]
     atomic_write(os.path.join(out, "bivalent_ratios.csv"), "\n".join(lines) + "\n")
-    figure(curves, cache, os.path.join(out, "bivalent_curves.png"), (times_s or [1800.0])[0])
+    figure(curves, pairs, cache, os.path.join(out, "bivalent_curves.png"), (times_s or TIMES_S)[0])
     moved = [c for c in checks if c.verdict == "relabelled"]
     progress(f"time labels: {len(checks)} blocks, {len(moved)} relabelled, "
              f"{sum(c.verdict == 'unresolved' for c in checks)} unresolved")
     within = [r for r in rows if math.isfinite(r.fold_error)]
     progress(f"{len(rows)} comparisons; {sum(r.fold_error <= 3 for r in within)} of {len(within)} within 3-fold; "
-             + rank_summary(rows, times_s or [h * 3600.0 for h in TIMES_H]))
+             + rank_summary(rows, times_s or TIMES_S))
     return rows, checks
 
 

@@ -157,6 +157,11 @@ def petab_objective(problem, simulations, x_named_linear: dict) -> float:
     return -petab.calculate_llh(problem.measurement_df, simulations, problem.observable_df, pdf)
 
 
+def _linear(scale: str, v: float) -> float:
+    """A value on PEtab's ``parameterScale`` (lin, log, log10) back on the linear scale."""
+    return float(10 ** v if scale == "log10" else np.exp(v) if scale == "log" else v)
+
+
 def time_objective(pp, x, repeats: int = 3) -> dict:
     """Median seconds of one objective and of one objective with gradient at ``x``."""
     f, fg = [], []
@@ -195,7 +200,7 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
     scales = dict(zip(problem.parameter_df.index, problem.parameter_df["parameterScale"]))
 
     def linear(name, v):
-        return float(10 ** v if scales[name] == "log10" else np.exp(v) if scales[name] == "log" else v)
+        return _linear(scales[name], v)
 
     summary = {
         "settings": asdict(settings) | {"seed": seed, "threads": threads, "rtol": RTOL, "atol": ATOL,
@@ -520,7 +525,7 @@ def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab",
         scales = {r["parameterId"]: r["parameterScale"] for r in csv.DictReader(fh, delimiter="\t")}
 
     def linear(name, v):
-        return float(10 ** v if scales[name] == "log10" else np.exp(v) if scales[name] == "log" else v)
+        return _linear(scales[name], v)
 
     values = summary["best"]["parameters"]
     intervals = {n: (linear(n, r["lower_scaled"]), linear(n, r["upper_scaled"]))

@@ -148,6 +148,13 @@ def rank_correlation(rows: list[Row], cell: str = "Treg", time_s: float = 1800.0
     return float(rho), len(pts)
 
 
+def scaled(y) -> np.ndarray:
+    """``y`` scaled to its own range (0 at the minimum, 1 at the maximum): how the figures set
+    measured curves (a.u.) and predicted ones (molecules) side by side without a scale factor."""
+    y = np.asarray(y, float)
+    return (y - y.min()) / max(np.ptp(y), 1e-12)
+
+
 def figure(rows: list[Row], path: str, model_path: str = "model_src/il2.py", data: str = HELDOUT_FILE) -> None:
     """Measured points over predicted curves, each normalised to its own range (scale-free), per
     plate and cell type at 30 min."""
@@ -168,15 +175,14 @@ def figure(rows: list[Row], path: str, model_path: str = "model_src/il2.py", dat
             ax = axes[pi * len(cells) + ci]
             for k, c in enumerate(x for x in curves if x.plate == plate and x.cell == cell):
                 color = f"C{k}"
-                y = (c.mean - c.mean.min()) / max(np.ptp(c.mean), 1e-12)
-                ax.plot(c.dose_pM, y, "o", color=color, ms=3, label=f"{c.ligand} (held out)")
+                ax.plot(c.dose_pM, scaled(c.mean), "o", color=color, ms=3, label=f"{c.ligand} (held out)")
                 try:
                     _, overrides, _ = _models(model_path, _cli_name(c.ligand), 1)
                 except Il2sbmlError:
                     continue
                 pred = sim.dose_response("IL2_pM", doses, ["pSTAT5"], time=1800.0,
                                          **wt.parameter_sets[cell].as_dict(), **overrides)["pSTAT5"]
-                ax.plot(doses, (pred - pred.min()) / max(np.ptp(pred), 1e-12), "-", color=color, lw=1)
+                ax.plot(doses, scaled(pred), "-", color=color, lw=1)
             ax.set_xscale("log")
             ax.set(title=f"{plate}, {cell}, 30 min", xlabel="ligand (pM)", ylabel="pSTAT5, scaled to range")
             if ci == 0:
