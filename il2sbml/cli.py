@@ -117,6 +117,8 @@ def cmd_calibrate(args) -> int:
         settings = replace(settings, max_iter=args.max_iter)
     if args.samples is not None:
         settings = replace(settings, samples=args.samples)
+    if args.refine_iter is not None:
+        settings = replace(settings, refine_iter=args.refine_iter)
     if args.profiles:
         settings = replace(settings, profiles=True)
     calibrate(args.petab, args.out, settings=settings, seed=args.seed, threads=args.threads, work_dir=args.work_dir,
@@ -325,9 +327,12 @@ def main(argv=None) -> int:
     c.add_argument("--petab", default="build/petab", help="the PEtab problem (default: build/petab)")
     c.add_argument("--out", default="build/calibration", help="output folder (default: build/calibration)")
     c.add_argument("--work-dir", default="build/amici", help="where AMICI compiles the model (default: build/amici)")
-    c.add_argument("--quick", action="store_true", help="2 starts of 3 iterations, no profiles (CI smoke run)")
+    c.add_argument("--quick", action="store_true", help="2 starts of 3 iterations, the best continued for 2 "
+                   "more, no sampling (CI smoke run)")
     c.add_argument("--starts", type=int, help="number of starts (full run: 50)")
     c.add_argument("--max-iter", type=int, help="iterations per start (full run: 150)")
+    c.add_argument("--refine-iter", type=int, help="the best starts (full run: 2, one per thread) are continued "
+                   "for up to N more iterations before the sampling (full run: 600; 0: not continued)")
     c.add_argument("--samples", type=int, help="posterior samples per chain, two chains from the best fit "
                    "(full run: 20000; 0: none)")
     c.add_argument("--profiles", action="store_true", help="also profile likelihoods of every parameter (hours)")

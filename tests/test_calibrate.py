@@ -110,7 +110,20 @@ def test_quick_calibration_runs_writes_its_files_and_resumes(loaded, tmp_path, c
     # the start points are pyPESTO's, fixed by the seed alone
     stored = [json.loads((out / "starts" / f"start_{i:03d}.json").read_text(encoding="utf-8")) for i in range(2)]
     assert np.array_equal(cal.start_points(pp, 2, 1), [s["x0"] for s in stored])
-    # sampling: two chains of 30 from the best start, an interval per parameter
+    # the best start continued (QUICK: 2 more iterations), stored, and the better of the two is the fit
+    (ref,) = summary["refine"]
+    best_start = min(summary["starts"], key=lambda r: r["fval"])
+    assert ref["from_start"] == int(best_start["id"]) and ref["fval_start"] == best_start["fval"]
+    assert ref["fval"] <= ref["fval_start"] and 1 <= ref["n_grad"] <= 3
+    stored_ref = json.loads((out / "refine" / "refinement_000.json").read_text(encoding="utf-8"))
+    assert stored_ref["x0"] == stored[int(best_start["id"])]["x"] and stored_ref["max_iter"] == 2
+    assert summary["best"]["fval"] == min(ref["fval"], best_start["fval"])
+    assert summary["best"]["source"] == (f"start {best_start['id']} refined" if ref["fval"] < best_start["fval"]
+                                         else f"start {best_start['id']}")
+    chains = json.loads((out / "samples" / "chains.json").read_text(encoding="utf-8"))
+    best_x = stored_ref["x"] if ref["fval"] < best_start["fval"] else stored[int(best_start["id"])]["x"]
+    assert chains["x0"] == pytest.approx(best_x, abs=1e-9)   # the sampling starts at the fit
+    # sampling: two chains of 30 from the best point, an interval per parameter
     post = summary["posterior"]
     assert [c["samples"] for c in post["chains"]] == [31, 31]
     rows = (out / "posterior.tsv").read_text(encoding="utf-8").splitlines()
@@ -120,7 +133,7 @@ def test_quick_calibration_runs_writes_its_files_and_resumes(loaded, tmp_path, c
     capsys.readouterr()
     assert main(args) == 0
     err = capsys.readouterr().err
-    assert "2 of 2 starts already in" in err and "sampling" not in err
+    assert "2 of 2 starts already in" in err and "1 of 1 refinements already in" in err and "sampling" not in err
     assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["best"] == summary["best"]
     stored[1]["problem"] = "another"
     (out / "starts" / "start_001.json").write_text(json.dumps(stored[1]))
@@ -142,6 +155,7 @@ def _write_fit_from_the_run(out, summary, tmp_path, capsys):
         assert set(rec["parameters"]) == set(json.load(fh)["parameters"]) == set(summary["best"]["parameters"])
     assert rec["objective"] == pytest.approx(summary["best"]["fval"], abs=1e-4)
     assert "NOT passed" in rec["ci_method"] and "2 chains of 30" in rec["ci_method"]
+    assert f"best: {summary['best']['source']}" in rec["label"] and "up to 2 more iterations" in rec["label"]
     with open(f"{PETAB}/parameters.tsv", newline="", encoding="utf-8") as fh:
         scales = {r["parameterId"]: r["parameterScale"] for r in csv.DictReader(fh, delimiter="\t")}
     assert set(scales.values()) >= {"log10"}

@@ -3,9 +3,11 @@
 ``il2sbml calibrate [--quick]`` reads ``build/petab/`` (written by ``il2sbml petab``), compiles
 it with AMICI (once: the compiled model is cached under ``build/amici/`` by a hash of the problem
 files), and runs pyPESTO's multistart optimisation with the Fides trust-region optimiser on
-AMICI's forward sensitivities (gradient and Fisher information), then (full run) pyPESTO's
-profile likelihoods of every estimated parameter. It writes ``build/calibration/``:
-``summary.json`` (settings, per-start results, the best parameters, timings),
+AMICI's forward sensitivities (gradient and Fisher information), continues the best starts to
+convergence (``refine``: the same optimiser from where they stopped), then (full run) samples the
+posterior from the best point (and, on request, pyPESTO's profile likelihoods). It writes
+``build/calibration/``: ``summary.json`` (settings, per-start and per-refinement results, the best
+parameters and where they come from, timings),
 ``best_parameters.tsv``, ``waterfall.png`` and, with profiles, ``profiles.tsv`` (the 95 %
 profile-likelihood confidence interval of each parameter and whether the data determine it) and
 ``profiles.png``.
@@ -61,13 +63,19 @@ class Settings:
     samples: int = 0       # per chain; 0: no sampling
     chains: int = 2
     profiles: bool = False
+    refine: int = 0        # the best `refine` starts are continued for up to `refine_iter` more iterations
+    refine_iter: int = 0
 
 
 # the identifiability analysis of the full run is sampling, not profiles: a profile of one of the
 # 44 parameters costs ~30 re-optimisations of ~10 gradients (~25 min per direction at 5 s a
 # gradient, ~18 h for all on two cores); a chain needs objectives only (0.18 s)
-FULL = Settings(starts=50, max_iter=150, samples=20_000, chains=2)
-QUICK = Settings(starts=2, max_iter=3)
+# 150 iterations take most random starts to within a few units of their plateau, but the lowest
+# plateaus still move at that budget (29 of the first 34 published starts used it all), so the
+# two best starts (one per thread) are continued to Fides' own convergence, capped by iterations
+# (not by time, so the result does not depend on the machine), before the sampling starts there
+FULL = Settings(starts=50, max_iter=150, samples=20_000, chains=2, refine=2, refine_iter=600)
+QUICK = Settings(starts=2, max_iter=3, refine=1, refine_iter=2)
 
 
 class CalibrationError(Il2sbmlError):
@@ -196,6 +204,11 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
                          settings.max_iter, threads, progress)
     t_opt = time.perf_counter() - t0
     best = result.optimize_result.list[0]
+    refined, source = [], f"start {best.id}"
+    if settings.refine and settings.refine_iter:
+        best, source, refined = _refine(pp, result, settings, os.path.join(out, "refine"), problem_hash(petab_dir),
+                                        threads, progress)
+    t_refine = time.perf_counter() - t0 - t_opt
     names = [pp.x_names[i] for i in pp.x_free_indices]
     scales = dict(zip(problem.parameter_df.index, problem.parameter_df["parameterScale"]))
 
@@ -208,12 +221,14 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
                                         "sensitivities": "forward"},
         "problem": {"petab": petab_dir, "hash": problem_hash(petab_dir), "parameters": len(names),
                     "measurements": int(len(problem.measurement_df))},
-        "timing": timing | {"optimisation_s": round(t_opt, 1),
+        "timing": timing | {"optimisation_s": round(t_opt, 1), "refine_s": round(t_refine, 1),
                             "starts_thread_s": round(sum(r.time for r in result.optimize_result.list), 1)},
-        "best": {"fval": float(best.fval), "parameters": {n: linear(n, v) for n, v in zip(names, best.x[pp.x_free_indices])}},
+        "best": {"fval": float(best.fval), "source": source,
+                 "parameters": {n: linear(n, v) for n, v in zip(names, np.asarray(best.x)[pp.x_free_indices])}},
         "starts": [{"id": r.id, "fval": float(r.fval), "n_fval": int(r.n_fval), "n_grad": int(r.n_grad),
                     "exitflag": str(r.exitflag), "time_s": round(float(r.time), 1)}
                    for r in result.optimize_result.list],
+        "refine": refined,
     }
     os.makedirs(out, exist_ok=True)
     from ..formats.files import atomic_write
@@ -238,7 +253,7 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
                                for n, r in rows.items()))
     summary["timing"]["total_s"] = round(time.perf_counter() - t0, 1)
     atomic_write(os.path.join(out, "summary.json"), json.dumps(summary, indent=1) + "\n")
-    progress(f"calibrate: best objective {best.fval:.4f} of {settings.starts} starts in "
+    progress(f"calibrate: best objective {best.fval:.4f} ({source}) of {settings.starts} starts in "
              f"{summary['timing']['total_s']:.0f} s; {out}/summary.json")
     return summary
 
@@ -253,12 +268,14 @@ def start_points(pp, n: int, seed: int) -> np.ndarray:
     return startpoint.UniformStartpoints(use_guesses=False, check_fval=True, check_grad=False)(n_starts=n, problem=pp)
 
 
-def _multistart(pp, optimizer, points, store: str, key: str, max_iter: int, threads: int, progress):
+def _multistart(pp, optimizer, points, store: str, key: str, max_iter: int, threads: int, progress,
+                what: str = "start"):
     """pyPESTO optimiser tasks, one per start point, on ``threads`` threads (each with its own copy
     of the objective, as pyPESTO's MultiThreadEngine does), each start's result stored in
     ``store/start_NNN.json`` as soon as it ends. A stored start is reused when it was run on the
     same problem (``key``), from the same point and with the same iteration budget, so an
-    interrupted run resumes where it stopped. Returns a pyPESTO ``Result`` of every start, sorted."""
+    interrupted run resumes where it stopped (``what`` names the tasks in file names and progress
+    lines). Returns a pyPESTO ``Result`` of every start, sorted."""
     import copy
     import queue
     import threading
@@ -274,7 +291,7 @@ def _multistart(pp, optimizer, points, store: str, key: str, max_iter: int, thre
     os.makedirs(store, exist_ok=True)
     records: dict[int, dict] = {}
     for i, x0 in enumerate(points):
-        path = os.path.join(store, f"start_{i:03d}.json")
+        path = os.path.join(store, f"{what}_{i:03d}.json")
         if os.path.exists(path):
             with open(path, encoding="utf-8") as fh:
                 rec = json.load(fh)
@@ -285,7 +302,7 @@ def _multistart(pp, optimizer, points, store: str, key: str, max_iter: int, thre
         if i not in records:
             pending.put(i)
     if records:
-        progress(f"calibrate: {len(records)} of {len(points)} starts already in {store}, reused")
+        progress(f"calibrate: {len(records)} of {len(points)} {what}s already in {store}, reused")
     lock = threading.Lock()
     failures: list[BaseException] = []
 
@@ -305,11 +322,11 @@ def _multistart(pp, optimizer, points, store: str, key: str, max_iter: int, thre
                    "x": [float(v) for v in r.x], "fval": float(r.fval), "n_fval": int(r.n_fval),
                    "n_grad": int(r.n_grad), "exitflag": str(r.exitflag), "message": str(r.message),
                    "time_s": round(float(r.time), 1)}
-            atomic_write(os.path.join(store, f"start_{i:03d}.json"), json.dumps(rec) + "\n")
+            atomic_write(os.path.join(store, f"{what}_{i:03d}.json"), json.dumps(rec) + "\n")
             with lock:
                 records[i] = rec
                 best = min(v["fval"] for v in records.values())
-                progress(f"calibrate: start {i} ended at {rec['fval']:.4f} after {rec['n_grad']} gradients "
+                progress(f"calibrate: {what} {i} ended at {rec['fval']:.4f} after {rec['n_grad']} gradients "
                          f"({rec['time_s']:.0f} s, {rec['message']}); {len(records)}/{len(points)} done, best {best:.4f}")
 
     pool = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(threads, pending.qsize())))]
@@ -325,6 +342,31 @@ def _multistart(pp, optimizer, points, store: str, key: str, max_iter: int, thre
                          x0=np.asarray(r["x0"]), exitflag=r["exitflag"], time=r["time_s"], message=r["message"],
                          optimizer="Fides") for i, r in sorted(records.items())])
     return result
+
+
+def _refine(pp, result, settings: Settings, store: str, key: str, threads: int, progress):
+    """Continue the ``settings.refine`` best starts of ``result`` (sorted) with Fides for up to
+    ``settings.refine_iter`` more iterations each, in parallel threads, stored and resumed like
+    the starts (``store/refinement_NNN.json``). Returns the best of starts and refinements (a pyPESTO
+    ``OptimizerResult``), where it comes from ("start N" or "start N refined") and a row per
+    refinement."""
+    import pypesto.optimize as optimize
+
+    top = result.optimize_result.list[:settings.refine]
+    points = np.array([np.asarray(r.x)[pp.x_free_indices] for r in top])
+    optimizer = optimize.FidesOptimizer(options={"maxiter": settings.refine_iter}, verbose=0)
+    progress(f"calibrate: refining the best {len(top)} start(s) ({', '.join(r.id for r in top)}) "
+             f"for up to {settings.refine_iter} more iterations")
+    done = _multistart(pp, optimizer, points, store, key, settings.refine_iter, threads, progress, what="refinement")
+    rows, best, source = [], top[0], f"start {top[0].id}"
+    for r in done.optimize_result.list:
+        origin = top[int(r.id)]
+        rows.append({"from_start": int(origin.id), "fval_start": float(origin.fval), "fval": float(r.fval),
+                     "n_grad": int(r.n_grad), "exitflag": str(r.exitflag), "message": str(r.message),
+                     "time_s": round(float(r.time), 1)})
+        if r.fval < best.fval:
+            best, source = r, f"start {origin.id} refined"
+    return best, source, rows
 
 
 def _chain(petab_dir: str, work_dir: str, x0, n_samples: int, seed: int, path: str) -> None:
@@ -532,9 +574,12 @@ def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab",
                  for n, r in post["parameters"].items()}
     chains = post["chains"]
     st = summary["settings"]
+    label = f"best of {len(summary['starts'])} Fides starts of at most {st['max_iter']} iterations, seed {st['seed']}"
+    if summary.get("refine"):
+        label += (f"; the best {len(summary['refine'])} continued for up to {st['refine_iter']} more iterations; "
+                  f"best: {summary['best']['source']}")
     write_fit(values, objective=summary["best"]["fval"], problem=petab_dir, intervals=intervals, path=path,
-              label=f"best of {len(summary['starts'])} Fides starts of at most {st['max_iter']} iterations, "
-                    f"seed {st['seed']}",
+              label=label,
               ci_method=f"posterior 95 % credible interval: pyPESTO adaptive Metropolis, {len(chains)} chains of "
                         f"{post['samples']} from the best fit, Geweke burn-in "
                         f"({'passed' if all(c['geweke_converged'] for c in chains) else 'NOT passed by every chain'})")
