@@ -115,7 +115,8 @@ def test_quick_calibration_runs_writes_its_files_and_resumes(loaded, tmp_path, c
     best_start = min(summary["starts"], key=lambda r: r["fval"])
     assert ref["from_start"] == int(best_start["id"]) and ref["fval_start"] == best_start["fval"]
     assert ref["fval"] <= ref["fval_start"] and 1 <= ref["n_grad"] <= 3
-    stored_ref = json.loads((out / "refine" / "refinement_000.json").read_text(encoding="utf-8"))
+    stored_ref = json.loads((out / "refine" / f"refinement_of_start_{int(best_start['id']):03d}.json")
+                            .read_text(encoding="utf-8"))
     assert stored_ref["x0"] == stored[int(best_start["id"])]["x"] and stored_ref["max_iter"] == 2
     assert summary["best"]["fval"] == min(ref["fval"], best_start["fval"])
     assert summary["best"]["source"] == (f"start {best_start['id']} refined" if ref["fval"] < best_start["fval"]

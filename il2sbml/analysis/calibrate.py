@@ -269,13 +269,14 @@ def start_points(pp, n: int, seed: int) -> np.ndarray:
 
 
 def _multistart(pp, optimizer, points, store: str, key: str, max_iter: int, threads: int, progress,
-                what: str = "start"):
+                what: str = "start", labels=None):
     """pyPESTO optimiser tasks, one per start point, on ``threads`` threads (each with its own copy
     of the objective, as pyPESTO's MultiThreadEngine does), each start's result stored in
     ``store/start_NNN.json`` as soon as it ends. A stored start is reused when it was run on the
     same problem (``key``), from the same point and with the same iteration budget, so an
     interrupted run resumes where it stopped (``what`` names the tasks in file names and progress
-    lines). Returns a pyPESTO ``Result`` of every start, sorted."""
+    lines, ``labels`` the files: ``what_LABEL.json``, by default the point's index as NNN).
+    Returns a pyPESTO ``Result`` of every start, sorted."""
     import copy
     import queue
     import threading
@@ -290,8 +291,9 @@ def _multistart(pp, optimizer, points, store: str, key: str, max_iter: int, thre
 
     os.makedirs(store, exist_ok=True)
     records: dict[int, dict] = {}
+    files = [os.path.join(store, f"{what}_{lab}.json") for lab in (labels or [f"{i:03d}" for i in range(len(points))])]
     for i, x0 in enumerate(points):
-        path = os.path.join(store, f"{what}_{i:03d}.json")
+        path = files[i]
         if os.path.exists(path):
             with open(path, encoding="utf-8") as fh:
                 rec = json.load(fh)
@@ -322,7 +324,7 @@ def _multistart(pp, optimizer, points, store: str, key: str, max_iter: int, thre
                    "x": [float(v) for v in r.x], "fval": float(r.fval), "n_fval": int(r.n_fval),
                    "n_grad": int(r.n_grad), "exitflag": str(r.exitflag), "message": str(r.message),
                    "time_s": round(float(r.time), 1)}
-            atomic_write(os.path.join(store, f"{what}_{i:03d}.json"), json.dumps(rec) + "\n")
+            atomic_write(files[i], json.dumps(rec) + "\n")
             with lock:
                 records[i] = rec
                 best = min(v["fval"] for v in records.values())
@@ -347,9 +349,10 @@ def _multistart(pp, optimizer, points, store: str, key: str, max_iter: int, thre
 def _refine(pp, result, settings: Settings, store: str, key: str, threads: int, progress):
     """Continue the ``settings.refine`` best starts of ``result`` (sorted) with Fides for up to
     ``settings.refine_iter`` more iterations each, in parallel threads, stored and resumed like
-    the starts (``store/refinement_NNN.json``). Returns the best of starts and refinements (a pyPESTO
-    ``OptimizerResult``), where it comes from ("start N" or "start N refined") and a row per
-    refinement."""
+    the starts (``store/refinement_of_start_NNN.json``, NNN the start's number, so a refinement is
+    reused whatever the start's rank when the run is resumed). Returns the best of starts and
+    refinements (a pyPESTO ``OptimizerResult``), where it comes from ("start N" or "start N
+    refined") and a row per refinement."""
     import pypesto.optimize as optimize
 
     top = result.optimize_result.list[:settings.refine]
@@ -357,7 +360,8 @@ def _refine(pp, result, settings: Settings, store: str, key: str, threads: int, 
     optimizer = optimize.FidesOptimizer(options={"maxiter": settings.refine_iter}, verbose=0)
     progress(f"calibrate: refining the best {len(top)} start(s) ({', '.join(r.id for r in top)}) "
              f"for up to {settings.refine_iter} more iterations")
-    done = _multistart(pp, optimizer, points, store, key, settings.refine_iter, threads, progress, what="refinement")
+    done = _multistart(pp, optimizer, points, store, key, settings.refine_iter, threads, progress, what="refinement",
+                       labels=[f"of_start_{int(r.id):03d}" for r in top])
     rows, best, source = [], top[0], f"start {top[0].id}"
     for r in done.optimize_result.list:
         origin = top[int(r.id)]
