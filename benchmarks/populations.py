@@ -3,11 +3,14 @@ cost, against the peer a user would otherwise script (libRoadRunner per cell, it
 ``gillespie``), on the same cells (receptor numbers from data/populations/Treg.csv).
 
     python benchmarks/populations.py [--ode-cells 200] [--ssa-cells 20] [--workers 2] [--json OUT]
+        [--interpolate N [--interpolated-cells 100000] [--only-interpolated]]
 
 Reports (medians of the per-chunk rates where it applies):
 
 * ODE population: seconds per cell and dose (pSTAT5 at 30 min and 1 h) with ``il2sbml ensemble
   --method ode`` on ``--workers`` processes, and the projection to 100,000 cells x 12 doses;
+* with ``--interpolate N``: 100,000 Tregs x 12 doses interpolated on N exact ODEs per receptor
+  (wall time, and the error each dose's run measured against the exact ODE of its checked cells);
 * libRoadRunner's CVODE on one process, the same cells, set by hand (the peer): seconds per cell;
 * SSA population: 30 min at 3 doses (1, 10, 100 pM): seconds per cell and events per second with
   ``il2sbml ensemble`` (threads = workers), and libRoadRunner's ``gillespie`` on a few of the same
@@ -87,6 +90,31 @@ def bench_ode(n_cells, workers, seed=1):
             "mean_pSTAT5_1h_molecules": [float(r.mean[2, 0]) / 100 for r in run.results]}
 
 
+def bench_ode_interpolated(n_cells, workers, nodes, seed=1, tol=None):
+    """The issue's size: ``n_cells`` Tregs x 12 doses (0.32 pM-100 nM), pSTAT5 at 30 min and 1 h,
+    with ``interpolate=nodes``: wall time, and per dose the grid's exact ODEs and the error the run
+    measured on its checked cells (exact ODE of ~100 evenly spaced cells and the extreme ones)."""
+    from il2sbml.analysis.populations import predict_populations
+
+    t0 = time.perf_counter()
+    try:
+        run = predict_populations(str(ROOT / "model_src" / "il2.py"), cell_types=("Treg",), n_cells=n_cells,
+                                  seed=seed, workers=workers, interpolate=nodes, interpolate_tol=tol)["Treg"]
+    except E.EnsembleError as exc:     # the run's own check refused the grid: say so, with the time it took
+        return {"cells": n_cells, "workers": workers, "nodes_per_receptor": nodes, "refused": str(exc),
+                "wall_s_until_refused": time.perf_counter() - t0}
+    wall = time.perf_counter() - t0
+    checks = run.interpolation
+    return {"cells": n_cells, "doses": len(run.results), "workers": workers, "nodes_per_receptor": nodes,
+            "tolerance": tol,
+            "grid_odes_per_dose": checks[0]["nodes"], "wall_s": wall,
+            "checked_cells_per_dose": checks[0]["checked_cells"],
+            "max_rel_error": max(c["max_rel_error"] for c in checks),
+            "max_abs_error_molecules": max(c["max_abs_error"] for c in checks),
+            "per_dose_max_rel_error": [c["max_rel_error"] for c in checks],
+            "mean_pSTAT5_1h_molecules": [float(r.mean[2, 0]) / 100 for r in run.results]}
+
+
 def bench_ssa(n_cells, threads, seed=1, peer_cells=3):
     doses = (1.0, 10.0, 100.0)
     nets = _nets(doses)
@@ -127,10 +155,20 @@ def main(argv=None):
     ap.add_argument("--ssa-cells", type=int, default=20)
     ap.add_argument("--peer-cells", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--interpolate", type=int, default=0, metavar="N",
+                    help="also the interpolated population (N nodes per receptor) of --interpolated-cells x 12 doses")
+    ap.add_argument("--interpolated-cells", type=int, default=100_000)
+    ap.add_argument("--interpolate-tol", type=float, help="the run's check tolerance (default: ensemble's, 1e-3)")
+    ap.add_argument("--only-interpolated", action="store_true", help="skip the exact ODE and SSA parts")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
-    res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-           "ode": bench_ode(a.ode_cells, a.workers), "ssa": bench_ssa(a.ssa_cells, a.workers, peer_cells=a.peer_cells)}
+    res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"}
+    if not a.only_interpolated:
+        res["ode"] = bench_ode(a.ode_cells, a.workers)
+        res["ssa"] = bench_ssa(a.ssa_cells, a.workers, peer_cells=a.peer_cells)
+    if a.interpolate:
+        res["ode_interpolated"] = bench_ode_interpolated(a.interpolated_cells, a.workers, a.interpolate,
+                                                         tol=a.interpolate_tol)
     print(json.dumps(res, indent=2))
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=2) + "\n")

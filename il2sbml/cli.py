@@ -277,6 +277,13 @@ def main(argv=None) -> int:
                 q.add_argument("--out", required=True, help="decomposition CSV (one row per point, time and output)")
                 q.set_defaults(func=cmd_noise)
             else:
+                q.add_argument("--interpolate", type=int, metavar="N", default=0,
+                               help="with --method ode: each cell's outputs from a grid of N exact ODEs per varied "
+                                    "parameter (at most 4; quintic spline over their logs), checked against the "
+                                    "exact ODE of ~120 cells and refused above --interpolate-tol")
+                q.add_argument("--interpolate-tol", type=float, metavar="F",
+                               help="the largest error of a checked cell accepted, as a fraction of the output's "
+                                    "largest checked value (default 1e-3)")
                 q.set_defaults(func=cmd_ensemble)
     pp = sub.add_parser("populations", help="deterministic populations of Treg, CD4 helper, CD8 and NK cells (receptor "
                         "numbers varying as measured) against the held-out single-cell pSTAT5 moments")

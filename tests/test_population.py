@@ -360,6 +360,78 @@ def test_ode_population_is_one_libroadrunner_integration_per_cell_and_bitwise_re
         E.run(E.payload(compile_network(net)), t, 10, 3, method="ode", progress=False)
 
 
+def test_interpolated_ode_population_is_checked_and_within_its_tolerance_of_the_exact_one(bd, tmp_path, monkeypatch):
+    """interpolate=N: every cell within the tolerance of its exact ODE (all 300 cells compared
+    here, beyond the run's own check of ~120), bitwise the same on 2 Dask workers and other
+    chunks, its check recorded in the store; refusals before anything is written."""
+    from il2sbml.formats.sbml import write_sbml
+
+    _, net = bd
+    cells = sampler(net, _pop(tmp_path, "parameter,mean,cv\nk,model,0.5\nN_per_cell,model,0.3\n"))
+    model = E.payload(compile_network(net), population=cells, sbml=write_sbml(net))
+    t = np.array([0.0, 1.0, 4.0])
+    kw = dict(method="ode", progress=False, ode_scale=100)
+    exact = E.run(model, t, 300, 3, keep_trajectories=True, chunk_size=300, **kw)
+    a = E.run(model, t, 300, 3, keep_trajectories=True, chunk_size=300, interpolate=8, **kw)
+    (row,) = a.interpolation
+    assert row["parameters"] == ["k", "N_per_cell"] and row["nodes"] == 64 and 100 <= row["checked_cells"] <= 120
+    assert 0 < row["max_rel_error"] <= E.INTERPOLATE_TOL
+    diff = np.abs(a.result.trajectories - exact.result.trajectories).astype(float)
+    top = exact.result.trajectories.max(axis=0)
+    assert np.all(diff.max(axis=0) <= E.INTERPOLATE_TOL * top + 1)          # every cell, 1/100 molecule of rounding
+    assert diff.max() > 0                                                    # interpolated, not integrated
+    assert abs(row["max_abs_error"] * 100 - diff.max()) <= 0.5 + 0.05 * diff.max()
+    b = E.run(model, t, 300, 3, chunk_size=7, workers=2, interpolate=8, store=str(tmp_path / "i.zarr"), **kw)
+    assert a.result.sum_x2.tobytes() == b.result.sum_x2.tobytes()
+    assert a.distributions[0]["cov"].tobytes() == b.distributions[0]["cov"].tobytes()
+    meta = E._Store.read_meta(str(tmp_path / "i.zarr"))
+    assert meta["interpolation"]["nodes_per_parameter"] == 8 and meta["interpolation_check"] == b.interpolation
+    with pytest.raises(E.StoreError, match="interpolation"):   # a store of another grid is refused
+        E.run(model, t, 300, 3, chunk_size=7, interpolate=9, store=str(tmp_path / "i.zarr"), resume=True, **kw)
+    # refusals, nothing written
+    bad = str(tmp_path / "bad.zarr")
+    with pytest.raises(E.EnsembleError, match="off by up to .* the tolerance is 1e-12.*nothing was written"):
+        E.run(model, t, 300, 3, interpolate=6, interpolate_tol=1e-12, store=bad, **kw)
+    assert not Path(bad).exists()
+    with pytest.raises(E.EnsembleError, match="whole number >= 6"):
+        E.run(model, t, 30, 3, interpolate=5, **kw)
+    with pytest.raises(E.EnsembleError, match="method 'ode'"):
+        E.run(model, t, 30, 3, progress=False, interpolate=8)
+    monkeypatch.setattr(E, "INTERPOLATE_MAX_PARAMETERS", 1)
+    with pytest.raises(E.EnsembleError, match="vary 2 parameters .k, N_per_cell.*at most 1"):
+        E.run(model, t, 30, 3, interpolate=8, **kw)
+    zero = sampler(net, _pop(tmp_path, "k,N_per_cell\n0,100\n20,3000\n", "zero.csv"))
+    with pytest.raises(E.EnsembleError, match="parameter k is <= 0"):
+        E.run(E.payload(compile_network(net), population=zero, sbml=write_sbml(net)), t, 30, 3, interpolate=8, **kw)
+
+
+def test_interpolation_check_refuses_an_under_resolved_grid_of_the_il2_model():
+    """The IL-2 Treg's pSTAT5 over its three receptor numbers is not resolved by 6 nodes each (its
+    error is ~1e-2 of the maximum at 9): the run's own check against the exact ODE refuses it."""
+    from il2sbml.analysis.populations import predict_populations
+
+    with pytest.raises(E.EnsembleError, match=r"point 0: on \d+ cells checked .*\(6 nodes per parameter\) is off"):
+        predict_populations(str(ROOT / "model_src" / "il2.py"), cell_types=("Treg",), doses_pM=[100.0], n_cells=40,
+                            workers=None, interpolate=6)
+
+
+def test_cli_interpolate(bd, tmp_path, capsys):
+    path, _ = bd
+    pop = _pop(tmp_path, "parameter,mean,cv\nk,model,0.5\n", "good.csv")
+    out = tmp_path / "s.csv"
+    argv = ["ensemble", path, "--runs", "200", "--t-end", "2", "--points", "3", "--seed", "4", "--quiet",
+            "--stats-csv", str(out), "--species", "s1", "--population", pop, "--interpolate", "8"]
+    assert cli.main([*argv, "--method", "ode"]) == 0
+    assert "interpolated on 8 exact ODEs per point (8 per k), largest checked error" in capsys.readouterr().out
+    exact = tmp_path / "exact.csv"
+    assert cli.main([*argv[:-2], "--method", "ode", "--stats-csv", str(exact)]) == 0
+    m_i, m_e = (np.loadtxt(f, delimiter=",", skiprows=1)[:, 1] for f in (out, exact))
+    assert np.allclose(m_i, m_e, rtol=1e-3, atol=0.01)       # the mean of 200 cells
+    out.unlink()
+    assert cli.main(argv) != 0                                 # SSA: refused, nothing written
+    assert "method 'ode'" in capsys.readouterr().err and not out.exists()
+
+
 def test_observables_are_integer_weighted_sums_of_species_in_ssa_ode_and_store(tmp_path):
     from il2sbml.simulate import select
 

@@ -113,11 +113,14 @@ MOMENT_HEADER = ["cell_type", "time_h", "dose_pM", "n_dates", "measured_cv2", "p
 
 
 def predict_populations(model_path="model_src/il2.py", cell_types=CELL_TYPES, doses_pM=None, times_s=(1800.0, 3600.0),
-                        n_cells=1000, seed=1, workers=2, populations="data/populations", progress=False) -> dict:
+                        n_cells=1000, seed=1, workers=2, populations="data/populations", progress=False,
+                        interpolate=0, interpolate_tol=None) -> dict:
     """Deterministic populations (one ODE per cell) of each cell type over ``doses_pM``: ``{cell_type:
     EnsembleRun}`` with the observable pSTAT5 (units of 1 / :data:`ODE_SCALE` molecule per cell) at 0 and
     ``times_s``; cells from
-    ``populations/<cell_type>.csv`` (receptor numbers; covariances are with each sampled one)."""
+    ``populations/<cell_type>.csv`` (receptor numbers; covariances are with each sampled one).
+    ``interpolate=N``: each cell's pSTAT5 from a checked grid of N exact ODEs per receptor
+    (:func:`il2sbml.simulate.ensemble.run`); the runs' ``interpolation`` says the grid and its error."""
     import numpy as np
 
     from ..formats.load import load_model
@@ -138,12 +141,12 @@ def predict_populations(model_path="model_src/il2.py", cell_types=CELL_TYPES, do
         sbml = write_sbml(net)      # one compiled model per cell type; the dose is set on it per cell
         sp, W, names = select.pick_observables(net, "pSTAT5")
         runs[cell] = _dose_sweep(arrays, cells, sbml, "IL2_pM", doses, t, n_cells, seed, sp, names, W, workers,
-                                 progress, ODE_SCALE, cell)
+                                 progress, ODE_SCALE, cell, interpolate, interpolate_tol)
     return runs
 
 
 def _dose_sweep(arrays, cells, sbml, dose_parameter, doses, t, n, seed, species, ids, weights, workers, progress,
-                scale, name):
+                scale, name, interpolate=0, interpolate_tol=None):
     """A deterministic population (``method="ode"``) at every dose, all on one compiled ``sbml`` with the
     dose set per cell: an :class:`~il2sbml.simulate.ensemble.EnsembleRun` with one point per dose."""
     from ..simulate import ensemble as E
@@ -153,7 +156,8 @@ def _dose_sweep(arrays, cells, sbml, dose_parameter, doses, t, n, seed, species,
               for d in doses}
     return E.run(lambda v: models[float(v[dose_parameter])], t, n, seed, method="ode", species=species,
                  species_ids=ids, observables=weights, sweep=E.Sweep((dose_parameter,), tuple((d,) for d in doses)),
-                 workers=workers, progress=progress, ode_scale=scale)
+                 workers=workers, progress=progress, ode_scale=scale, interpolate=interpolate,
+                 interpolate_tol=interpolate_tol or E.INTERPOLATE_TOL)
 
 
 ODE_SCALE = 100
