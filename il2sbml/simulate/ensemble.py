@@ -526,7 +526,7 @@ INTERPOLATE_TOL = 1e-3        # the checked cells' largest error, as a fraction 
 INTERPOLATE_MAX_PARAMETERS = 4
 INTERPOLATE_MIN_NODES = 6     # quintic splines need 6 nodes per axis
 INTERPOLATE_CHECKS = 100      # evenly spaced cells checked against their exact ODE (the bulk) ...
-INTERPOLATE_FAR = 20          # ... and the cells farthest from the mean (standardised logs), where the grid is coarse
+INTERPOLATE_FAR = 20          # ... and the cells farthest from the mean (standardised logs): the grid's edges
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -561,10 +561,10 @@ def _interpolation_grids(payloads, n_nodes, t, species, weights, seed, n_runs, t
     """Each point's :class:`_Grid` (``n_nodes`` per varied parameter, spanning the run's cells)
     and its check: the exact ODE of up to ``INTERPOLATE_CHECKS`` evenly spaced cells and of the
     ``INTERPOLATE_FAR`` cells farthest from the mean (norm of the standardised logs) against the
-    interpolant. Node and check integrations run
-    as chunks wherever the population's chunks run. Returns the payloads with their grids (and a
-    fingerprint that names the interpolation) and a row per point saying the grid and its error;
-    refuses, by point and output, an error above ``tol`` of the output's largest checked value."""
+    interpolant. Node and check integrations run as chunks wherever the population's chunks run.
+    Returns the payloads with their grids (and a fingerprint that names the interpolation) and a
+    row per point saying the grid and its error; refuses, by point and output, an error above
+    ``tol`` of the output's largest checked value."""
     plans = []
     block = 100_000
     for p, pl in enumerate(payloads):
@@ -593,7 +593,7 @@ def _interpolation_grids(payloads, n_nodes, t, species, weights, seed, n_runs, t
         sd = np.sqrt(np.maximum(s2 / n_runs - mean * mean, 0.0))
         sd = np.where(sd > 0, sd, 1.0)
         far_i, far_z = np.zeros(0, np.int64), np.zeros(0)
-        for first in range(0, n_runs, block):      # pass 2: the cells farthest out (the grid's coarse ends)
+        for first in range(0, n_runs, block):      # pass 2: the cells farthest out (near the grid's edges)
             z = (((np.log(cells.draw(seed, first, min(block, n_runs - first))) - mean) / sd)[:, list(dims)] ** 2).sum(1)
             far_i, far_z = np.concatenate([far_i, first + np.arange(len(z))]), np.concatenate([far_z, z])
             keep = np.argsort(-far_z, kind="stable")[:INTERPOLATE_FAR]
