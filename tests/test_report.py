@@ -121,6 +121,8 @@ def test_quick_report_page_shows_every_figure_it_wrote(tmp_path):
     assert f"{net['species']} species, {net['reactions']} reactions" in text
     assert not any(p.name.startswith(".") for p in out.iterdir())  # no temporary files left
 
+    # standard errors only where the runs differ: no infinite z-score from a time where sd is 0
+    assert "(times where the runs differ)" in text and "<td>inf</td>" not in text
     # the SSA mean agrees with the ODE at 30 min within 4 standard errors (fixed seed)
     comments, header, rows = read_csv(out / "ssa_vs_ode.csv")
     last = dict(zip(header, map(float, rows[-1])))
