@@ -397,6 +397,10 @@ def test_interpolated_ode_population_is_checked_and_within_its_tolerance_of_the_
         E.run(model, t, 30, 3, interpolate=5, **kw)
     with pytest.raises(E.EnsembleError, match="method 'ode'"):
         E.run(model, t, 30, 3, progress=False, interpolate=8)
+    for tol in (0, -1e-3, 1.5):                                              # 0 is not "the default"
+        with pytest.raises(E.EnsembleError, match="interpolate_tol: .*between 0 and 1"):
+            E.run(model, t, 30, 3, interpolate=8, interpolate_tol=tol, **kw)
+    assert b.interpolation[0]["tolerance"] == E.INTERPOLATE_TOL                 # None: the default
     monkeypatch.setattr(E, "INTERPOLATE_MAX_PARAMETERS", 1)
     with pytest.raises(E.EnsembleError, match="vary 2 parameters .k, N_per_cell.*at most 1"):
         E.run(model, t, 30, 3, interpolate=8, **kw)

@@ -157,7 +157,7 @@ def _dose_sweep(arrays, cells, sbml, dose_parameter, doses, t, n, seed, species,
     return E.run(lambda v: models[float(v[dose_parameter])], t, n, seed, method="ode", species=species,
                  species_ids=ids, observables=weights, sweep=E.Sweep((dose_parameter,), tuple((d,) for d in doses)),
                  workers=workers, progress=progress, ode_scale=scale, interpolate=interpolate,
-                 interpolate_tol=interpolate_tol or E.INTERPOLATE_TOL)
+                 interpolate_tol=interpolate_tol)
 
 
 ODE_SCALE = 100

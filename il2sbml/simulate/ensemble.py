@@ -642,7 +642,7 @@ def _interpolation_grids(payloads, n_nodes, t, species, weights, seed, n_runs, t
         k, j = np.unravel_index(int(np.argmax(rel)), rel.shape)
         names = listed.population.names
         row = {"point": p, "parameters": [names[d] for d in dims], "nodes_per_parameter": n_nodes,
-               "nodes": n_grid, "checked_cells": len(checked), "max_abs_error": float(err.max()),
+               "nodes": n_grid, "checked_cells": len(checked), "tolerance": tol, "max_abs_error": float(err.max()),
                "max_rel_error": float(rel.max()), "worst": {"time": float(t[k]), "output": int(j)}}
         if rel.max() > tol:
             raise EnsembleError(f"interpolate: point {p}: on {len(checked)} cells checked against their exact ODE the "
@@ -1303,7 +1303,7 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
         scheduler=None, scheduler_file=None, workers=None, threads=None, store=None, resume=False,
         keep_trajectories=False, sweep=None, progress=True, max_events=None, time_units="s",
         connect_timeout=30, observables=None, ode_scale=1, reduce=False, interpolate=0,
-        interpolate_tol=INTERPOLATE_TOL) -> EnsembleRun:
+        interpolate_tol=None) -> EnsembleRun:
     """Run an SSA ensemble (or one per sweep point) in chunks; see the module docstring.
 
     model : ``kernels.NetworkArrays`` or :class:`ModelPayload` (see :func:`payload`); with a
@@ -1333,7 +1333,8 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
         run's smallest to largest cell; at most 4 parameters), and each cell's outputs from the
         grid's quintic spline. Checked before anything is written: the exact ODE of 100 evenly
         spaced cells and of the 20 cells farthest from the mean must agree with the interpolant
-        within ``interpolate_tol`` of the output's largest checked value at every time, else the
+        within ``interpolate_tol`` (None: ``INTERPOLATE_TOL``, 1e-3) of the output's largest
+        checked value at every time, else the
         run is refused (use more nodes, or no interpolation). The check is in
         ``EnsembleRun.interpolation`` and the store's ``interpolation``; every statistic is then
         of the interpolated cells, still bitwise the same for any threads, chunks or workers.
@@ -1425,8 +1426,12 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
                                 f"{INTERPOLATE_MIN_NODES} (quintic splines), got {interpolate!r}")
         if mname != "ode":
             raise EnsembleError("interpolate applies to the deterministic population (method 'ode') only")
+        tol = INTERPOLATE_TOL if interpolate_tol is None else float(interpolate_tol)
+        if not 0 < tol < 1:
+            raise EnsembleError(f"interpolate_tol: a fraction of the output's largest value, between 0 and 1 "
+                                f"(exclusive), got {interpolate_tol!r}")
         payloads, interpolation = _interpolation_grids(
-            payloads, int(interpolate), t, obs, W, seed, n_runs, float(interpolate_tol),
+            payloads, int(interpolate), t, obs, W, seed, n_runs, tol,
             lambda: _executor(scheduler, scheduler_file, workers, threads, connect_timeout), progress)
     ids = list(species_ids) if species_ids is not None else (
         [f"s{int(i) + 1}" for i in obs] if W is None else [f"observable{j + 1}" for j in range(n_out)])
@@ -1465,7 +1470,7 @@ def run(model, t_out, n_runs, seed, *, method="auto", chunk_size=None, species=N
         if ode_scale != 1:
             want["ode_scale"] = ode_scale
         if interpolation:
-            want["interpolation"] = {"nodes_per_parameter": int(interpolate), "tolerance": float(interpolate_tol)}
+            want["interpolation"] = {"nodes_per_parameter": int(interpolate), "tolerance": tol}
         if payloads[0].population is not None:
             cells = payloads[0].population
             want["population"] = {"description": cells.population.describe(),
@@ -1745,7 +1750,7 @@ def command_run(args):
               keep_trajectories=getattr(args, "keep_trajectories", False), sweep=sweep,
               progress=not quiet, observables=W, reduce=getattr(args, "reduce", False),
               interpolate=getattr(args, "interpolate", 0) or 0,
-              interpolate_tol=getattr(args, "interpolate_tol", None) or INTERPOLATE_TOL)
+              interpolate_tol=getattr(args, "interpolate_tol", None))
     return res, ids, sweep, t
 
 
