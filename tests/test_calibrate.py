@@ -130,6 +130,7 @@ def test_quick_calibration_runs_writes_its_files_and_resumes(loaded, tmp_path, c
     rows = (out / "posterior.tsv").read_text(encoding="utf-8").splitlines()
     assert len(rows) == 1 + len(pp.x_free_indices)
     assert not any(r["determined"] for r in post["parameters"].values())   # 30 samples never pass Geweke
+    assert post["mixed"] is False and post["min_ess"] == cal.MIN_ESS
     _write_fit_from_the_run(out, summary, tmp_path, capsys)
     capsys.readouterr()
     assert main(args) == 0
@@ -143,9 +144,11 @@ def test_quick_calibration_runs_writes_its_files_and_resumes(loaded, tmp_path, c
 
 
 def _write_fit_from_the_run(out, summary, tmp_path, capsys):
-    """``calibrate --write-fit``: the best start's values and the posterior's 95 % intervals, in
-    the parameters' linear units, for exactly the parameters the model's fit file has; refused
-    without a summary, without sampling, or for another PEtab problem."""
+    """``calibrate --write-fit``: the best start's values, in the parameters' linear units, for
+    exactly the parameters the model's fit file has, and the posterior's 95 % intervals only from
+    chains that mixed (Geweke passed, effective sample size >= MIN_ESS; the quick run's 30 samples
+    do not: no interval, and the file says why); refused without a summary, without sampling, or
+    for another PEtab problem."""
     import shutil
 
     fit = tmp_path / "fit.json"
@@ -155,18 +158,36 @@ def _write_fit_from_the_run(out, summary, tmp_path, capsys):
     with open("model_src/il2_fit.json", encoding="utf-8") as fh:
         assert set(rec["parameters"]) == set(json.load(fh)["parameters"]) == set(summary["best"]["parameters"])
     assert rec["objective"] == pytest.approx(summary["best"]["fval"], abs=1e-4)
-    assert "NOT passed" in rec["ci_method"] and "2 chains of 30" in rec["ci_method"]
+    assert rec["ci_method"].startswith("none: the posterior sampling") and "2 chains of 30" in rec["ci_method"]
+    assert "did not mix (Geweke NOT passed by every chain" in rec["ci_method"]
     assert f"best: {summary['best']['source']}" in rec["label"] and "up to 2 more iterations" in rec["label"]
     with open(f"{PETAB}/parameters.tsv", newline="", encoding="utf-8") as fh:
         scales = {r["parameterId"]: r["parameterScale"] for r in csv.DictReader(fh, delimiter="\t")}
     assert set(scales.values()) >= {"log10"}
     for name, p in rec["parameters"].items():
         assert p["value"] == pytest.approx(summary["best"]["parameters"][name], rel=1e-5)
+        assert p["ci95"] is None
+    other = tmp_path / "other"
+    other.mkdir()
+    # chains that mixed: each parameter's interval is the posterior's, in linear units
+    mix = tmp_path / "mixed"
+    mix.mkdir()
+    good = json.loads(json.dumps(summary))
+    for c in good["posterior"]["chains"]:
+        c.update(geweke_converged=True, effective_sample_size=float(cal.MIN_ESS))
+    (mix / "summary.json").write_text(json.dumps(good), encoding="utf-8")
+    rec = cal.fit_from_run(str(mix), PETAB, str(mix / "fit.json"))
+    assert rec["ci_method"].startswith("posterior 95 % credible interval")
+    assert f"sample sizes {cal.MIN_ESS:g}, {cal.MIN_ESS:g}" in rec["ci_method"]
+    for name, p in rec["parameters"].items():
         row = summary["posterior"]["parameters"][name]
         lo, hi = (10 ** row[k] if scales[name] == "log10" else row[k] for k in ("lower_scaled", "upper_scaled"))
         assert p["ci95"] == pytest.approx([lo, hi], rel=1e-3) and p["ci95"][0] <= p["ci95"][1]
-    other = tmp_path / "other"
-    other.mkdir()
+    good["posterior"]["chains"][1]["effective_sample_size"] = cal.MIN_ESS - 1.0     # one chain short: none
+    (mix / "summary.json").write_text(json.dumps(good), encoding="utf-8")
+    rec = cal.fit_from_run(str(mix), PETAB, str(mix / "fit.json"))
+    assert "Geweke passed; effective sample sizes" in rec["ci_method"]
+    assert all(p["ci95"] is None for p in rec["parameters"].values())
     with pytest.raises(cal.CalibrationError, match="summary.json not found: run il2sbml calibrate"):
         cal.fit_from_run(str(other), PETAB, str(other / "fit.json"))
     bare = {k: v for k, v in summary.items() if k != "posterior"}

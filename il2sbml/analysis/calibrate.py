@@ -373,6 +373,19 @@ def _refine(pp, result, settings: Settings, store: str, key: str, threads: int, 
     return best, source, rows
 
 
+MIN_ESS = 100
+"""Effective sample size (pyPESTO's estimate, after burn-in) each chain needs before its samples
+count as draws from the posterior. Geweke's test alone is not enough: the published run's chains
+(20,000 each from the best fit) passed it with effective sample sizes of 14 and 20, having
+barely left the optimum (95 % ranges of +-0.03 decades, the sampler's steps, not the posterior)."""
+
+
+def mixed(chains: list[dict]) -> bool:
+    """Whether sampling chains (``posterior``'s rows) count as draws from the posterior: each
+    passed Geweke's test and has an effective sample size of at least ``MIN_ESS``."""
+    return bool(chains) and all(c["geweke_converged"] and c["effective_sample_size"] >= MIN_ESS for c in chains)
+
+
 def _chain(petab_dir: str, work_dir: str, x0, n_samples: int, seed: int, path: str) -> None:
     """One adaptive-Metropolis chain of pyPESTO from ``x0`` (free parameters, scaled), in its own
     process: pyPESTO's samplers draw from ``numpy``'s global generator, so a chain per process
@@ -400,8 +413,9 @@ def posterior(problem, pp, best_x_free, petab_dir: str, work_dir: str, store: st
     Geweke test per chain; the pooled rest gives each parameter's 95 % credible interval on its
     scale, and ``determined``: the interval stays clear of both bounds (by 0.1 on the log10 scale)
     and is narrower than the prior's own 95 % range where the parameter has one, in chains that
-    passed the Geweke test (a chain that never passes contributes its second half, and nothing is
-    called determined)."""
+    mixed (:func:`mixed`: Geweke passed and an effective sample size of at least ``MIN_ESS``; a
+    chain that never passes Geweke contributes its second half; with any chain unmixed nothing is
+    called determined and ``mixed`` is False)."""
     import multiprocessing
 
     import pypesto
@@ -455,6 +469,7 @@ def posterior(problem, pp, best_x_free, petab_dir: str, work_dir: str, store: st
                            "effective_sample_size": round(ess, 1), "min_neglogpost": float(np.min(data["neglogpost"]))})
         kept.append(data["x"][burn:])
     pooled = np.concatenate(kept)
+    ok = mixed(chain_rows)
     priors = _prior_ranges(problem.parameter_df, names)
     rows = {}
     for j, name in enumerate(names):
@@ -462,9 +477,9 @@ def posterior(problem, pp, best_x_free, petab_dir: str, work_dir: str, store: st
         clear = lo > lb[j] + 0.1 and hi < ub[j] - 0.1
         narrower = name not in priors or (hi - lo) < priors[name]
         rows[name] = {"lower_scaled": lo, "upper_scaled": hi, "median_scaled": float(np.median(pooled[:, j])),
-                      "determined": bool(clear and narrower and all(c["geweke_converged"] for c in chain_rows))}
-    return {"samples": samples, "chains": chain_rows, "pooled": int(len(pooled)), "seconds": round(time.perf_counter() - t0, 1),
-            "parameters": rows}
+                      "determined": bool(clear and narrower and ok)}
+    return {"samples": samples, "chains": chain_rows, "mixed": ok, "min_ess": MIN_ESS, "pooled": int(len(pooled)),
+            "seconds": round(time.perf_counter() - t0, 1), "parameters": rows}
 
 
 def _prior_ranges(table, names) -> dict[str, float]:
@@ -550,7 +565,8 @@ def write_fit(values: dict[str, float], *, objective: float, label: str, problem
 def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab", path: str = FIT_FILE) -> dict:
     """Write ``path`` (:func:`write_fit`) from a finished run's ``out/summary.json``: the best
     start's values and, per parameter, the 95 % credible interval of the posterior sampling
-    (converted to linear scale with the PEtab parameter table's scales). Refused, by name, when
+    (converted to linear scale with the PEtab parameter table's scales) if its chains mixed
+    (:func:`mixed`); if not, no interval (``ci95`` null, and ``ci_method`` says why). Refused, by name, when
     the summary is missing, has no sampling, or belongs to another PEtab problem than
     ``petab_dir``'s. Returns the record written."""
     import csv
@@ -574,18 +590,25 @@ def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab",
         return _linear(scales[name], v)
 
     values = summary["best"]["parameters"]
-    intervals = {n: (linear(n, r["lower_scaled"]), linear(n, r["upper_scaled"]))
-                 for n, r in post["parameters"].items()}
     chains = post["chains"]
+    ess = ", ".join(f"{c['effective_sample_size']:g}" for c in chains)
+    if mixed(chains):
+        intervals = {n: (linear(n, r["lower_scaled"]), linear(n, r["upper_scaled"]))
+                     for n, r in post["parameters"].items()}
+        ci_method = (f"posterior 95 % credible interval: pyPESTO adaptive Metropolis, {len(chains)} chains of "
+                     f"{post['samples']} from the best fit, Geweke burn-in passed, effective sample sizes {ess}")
+    else:    # an unmixed chain's range is its steps, not the posterior: no interval rather than a false one
+        intervals = {}
+        ci_method = (f"none: the posterior sampling (pyPESTO adaptive Metropolis, {len(chains)} chains of "
+                     f"{post['samples']}) did not mix (Geweke "
+                     f"{'passed' if all(c['geweke_converged'] for c in chains) else 'NOT passed by every chain'}; "
+                     f"effective sample sizes {ess}, below {MIN_ESS}), so its ranges are not intervals")
     st = summary["settings"]
     label = f"best of {len(summary['starts'])} Fides starts of at most {st['max_iter']} iterations, seed {st['seed']}"
     if summary.get("refine"):
         label += (f"; the best {len(summary['refine'])} continued for up to {st['refine_iter']} more iterations; "
                   f"best: {summary['best']['source']}")
     write_fit(values, objective=summary["best"]["fval"], problem=petab_dir, intervals=intervals, path=path,
-              label=label,
-              ci_method=f"posterior 95 % credible interval: pyPESTO adaptive Metropolis, {len(chains)} chains of "
-                        f"{post['samples']} from the best fit, Geweke burn-in "
-                        f"({'passed' if all(c['geweke_converged'] for c in chains) else 'NOT passed by every chain'})")
+              label=label, ci_method=ci_method)
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
