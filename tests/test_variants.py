@@ -186,7 +186,8 @@ def test_variant_by_overrides_is_the_variants_own_sbml():
 
 def test_removing_alpha_binding_is_a_cd25_knockout():
     """A ligand that cannot bind IL-2Ralpha (Kd_a x 1e8) gives Tregs the pSTAT5 of Tregs without
-    CD25 (within 1e-3 relative), and both far below wild-type Tregs at a low dose."""
+    CD25 (within 1e-3 relative), and both far below wild-type Tregs at a low dose (more than
+    10-fold at 10 pM: 13.5-fold in the published fit, whose Tregs carry 4,700 IL-2Rbeta)."""
     import numpy as np
 
     from il2sbml import generate_network, load_model
@@ -202,7 +203,7 @@ def test_removing_alpha_binding_is_a_cd25_knockout():
     knockout = sim.dose_response("IL2_pM", doses, ["pSTAT5"], time=1800, **{**treg, "CD25_per_cell": 0.0})["pSTAT5"]
     normal = sim.dose_response("IL2_pM", doses, ["pSTAT5"], time=1800, **treg)["pSTAT5"]
     assert np.allclose(no_alpha, knockout, rtol=1e-3)
-    assert normal[0] > 20 * knockout[0]
+    assert normal[0] > 10 * knockout[0]
 
 
 def test_selectivity_command_tables_and_a_small_map(tmp_path, capsys):
