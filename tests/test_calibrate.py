@@ -131,6 +131,14 @@ def test_quick_calibration_runs_writes_its_files_and_resumes(loaded, tmp_path, c
     assert len(rows) == 1 + len(pp.x_free_indices)
     assert not any(r["determined"] for r in post["parameters"].values())   # 30 samples never pass Geweke
     assert post["mixed"] is False and post["min_ess"] == cal.MIN_ESS
+    # the Fisher analysis at the fit: a Wald interval around each value, clipped to the bounds
+    wald = summary["fisher"]
+    assert set(wald["parameters"]) == set(summary["best"]["parameters"]) and len(wald["eigenvalues"]) == len(rows) - 1
+    assert min(wald["eigenvalues"]) > -1e-6 * max(wald["eigenvalues"])                  # PSD: FIM plus priors
+    for name, r in wald["parameters"].items():
+        assert r["lower_scaled"] <= r["value_scaled"] <= r["upper_scaled"] and r["sd_scaled"] >= 0
+        assert r["value_scaled"] == pytest.approx(np.log10(summary["best"]["parameters"][name]), abs=1e-9)
+        assert not (r["determined"] and r["at_bound"])
     _write_fit_from_the_run(out, summary, tmp_path, capsys)
     capsys.readouterr()
     assert main(args) == 0
@@ -158,15 +166,20 @@ def _write_fit_from_the_run(out, summary, tmp_path, capsys):
     with open("model_src/il2_fit.json", encoding="utf-8") as fh:
         assert set(rec["parameters"]) == set(json.load(fh)["parameters"]) == set(summary["best"]["parameters"])
     assert rec["objective"] == pytest.approx(summary["best"]["fval"], abs=1e-4)
-    assert rec["ci_method"].startswith("none: the posterior sampling") and "2 chains of 30" in rec["ci_method"]
-    assert "did not mix (Geweke NOT passed by every chain" in rec["ci_method"]
+    assert rec["ci_method"].startswith("Wald 95 % interval from the Fisher information at the fit")
+    assert "2 chains of 30) did not mix (Geweke NOT passed by every chain" in rec["ci_method"]
     assert f"best: {summary['best']['source']}" in rec["label"] and "up to 2 more iterations" in rec["label"]
     with open(f"{PETAB}/parameters.tsv", newline="", encoding="utf-8") as fh:
         scales = {r["parameterId"]: r["parameterScale"] for r in csv.DictReader(fh, delimiter="\t")}
     assert set(scales.values()) >= {"log10"}
     for name, p in rec["parameters"].items():
         assert p["value"] == pytest.approx(summary["best"]["parameters"][name], rel=1e-5)
-        assert p["ci95"] is None
+        w = summary["fisher"]["parameters"][name]
+        if w["at_bound"]:
+            assert p["ci95"] is None
+        else:
+            assert p["ci95"] == pytest.approx([10 ** w["lower_scaled"], 10 ** w["upper_scaled"]], rel=1e-3)
+            assert p["ci95"][0] <= p["value"] * (1 + 1e-5) and p["value"] <= p["ci95"][1] * (1 + 1e-5)
     other = tmp_path / "other"
     other.mkdir()
     # chains that mixed: each parameter's interval is the posterior's, in linear units
@@ -186,7 +199,11 @@ def _write_fit_from_the_run(out, summary, tmp_path, capsys):
     good["posterior"]["chains"][1]["effective_sample_size"] = cal.MIN_ESS - 1.0     # one chain short: none
     (mix / "summary.json").write_text(json.dumps(good), encoding="utf-8")
     rec = cal.fit_from_run(str(mix), PETAB, str(mix / "fit.json"))
-    assert "Geweke passed; effective sample sizes" in rec["ci_method"]
+    assert rec["ci_method"].startswith("Wald") and "Geweke passed; effective sample sizes" in rec["ci_method"]
+    del good["fisher"]                                               # neither mixed chains nor a Fisher analysis
+    (mix / "summary.json").write_text(json.dumps(good), encoding="utf-8")
+    rec = cal.fit_from_run(str(mix), PETAB, str(mix / "fit.json"))
+    assert rec["ci_method"].startswith("none: the posterior sampling")
     assert all(p["ci95"] is None for p in rec["parameters"].values())
     with pytest.raises(cal.CalibrationError, match="summary.json not found: run il2sbml calibrate"):
         cal.fit_from_run(str(other), PETAB, str(other / "fit.json"))

@@ -236,6 +236,7 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
     atomic_write(os.path.join(out, "best_parameters.tsv"),
                  "parameterId\tvalue\n" + "".join(f"{n}\t{v:.6g}\n" for n, v in summary["best"]["parameters"].items()))
     _waterfall(result, os.path.join(out, "waterfall.png"))
+    summary["fisher"] = fisher(problem, pp, np.asarray(best.x)[pp.x_free_indices])
     if settings.samples:
         best_free = np.asarray(best.x)[pp.x_free_indices]
         post = summary["posterior"] = posterior(problem, pp, best_free, petab_dir, work_dir, os.path.join(out, "samples"),
@@ -474,12 +475,46 @@ def posterior(problem, pp, best_x_free, petab_dir: str, work_dir: str, store: st
     rows = {}
     for j, name in enumerate(names):
         lo, hi = (float(v) for v in np.percentile(pooled[:, j], [2.5, 97.5]))
-        clear = lo > lb[j] + 0.1 and hi < ub[j] - 0.1
-        narrower = name not in priors or (hi - lo) < priors[name]
         rows[name] = {"lower_scaled": lo, "upper_scaled": hi, "median_scaled": float(np.median(pooled[:, j])),
-                      "determined": bool(clear and narrower and ok)}
+                      "determined": ok and _determined(lo, hi, lb[j], ub[j], priors.get(name))}
     return {"samples": samples, "chains": chain_rows, "mixed": ok, "min_ess": MIN_ESS, "pooled": int(len(pooled)),
             "seconds": round(time.perf_counter() - t0, 1), "parameters": rows}
+
+
+def _determined(lo: float, hi: float, lb: float, ub: float, prior_width: float | None) -> bool:
+    """An interval (on the parameter's scale) that stays clear of both bounds by 0.1 and is
+    narrower than the prior's 95 % range where the parameter has a prior."""
+    return bool(lo > lb + 0.1 and hi < ub - 0.1 and (prior_width is None or hi - lo < prior_width))
+
+
+def fisher(problem, pp, x_free) -> dict:
+    """Wald 95 % intervals at the fit ``x_free`` (free parameters, on their scales): the
+    objective's Hessian there is AMICI's Fisher information of the likelihood (forward
+    sensitivities) plus the priors' Hessian; its pseudo-inverse is the asymptotic covariance.
+    Per parameter: ``sd_scaled``, the interval ``x -+ 1.96 sd`` clipped to the bounds,
+    ``at_bound`` (within 0.05 of a bound on its scale, where a Wald interval does not apply:
+    no interval) and ``determined`` (the unclipped interval clear of both bounds by 0.1 and
+    narrower than the prior's 95 % range). A local, linearised statement: the posterior
+    sampling, where its chains mix, supersedes it."""
+    t0 = time.perf_counter()
+    x = np.asarray(x_free, dtype=float)
+    _, _, hess = pp.objective(x, sensi_orders=(0, 1, 2))
+    hess = 0.5 * (hess + hess.T)
+    eig = np.linalg.eigvalsh(hess)
+    sd = np.sqrt(np.clip(np.diag(np.linalg.pinv(hess, rcond=1e-12, hermitian=True)), 0.0, None))
+    names = [pp.x_names[i] for i in pp.x_free_indices]
+    lb, ub = np.asarray(pp.lb, dtype=float), np.asarray(pp.ub, dtype=float)
+    priors = _prior_ranges(problem.parameter_df, names)
+    rows = {}
+    for j, name in enumerate(names):
+        lo, hi = x[j] - 1.96 * sd[j], x[j] + 1.96 * sd[j]
+        at_bound = bool(x[j] < lb[j] + 0.05 or x[j] > ub[j] - 0.05)
+        rows[name] = {"value_scaled": float(x[j]), "sd_scaled": float(sd[j]), "at_bound": at_bound,
+                      "lower_scaled": float(max(lo, lb[j])), "upper_scaled": float(min(hi, ub[j])),
+                      "determined": not at_bound and _determined(lo, hi, lb[j], ub[j], priors.get(name))}
+    return {"eigenvalues": [float(v) for v in eig],
+            "flat_directions": int(np.sum(eig < 1e-6 * eig.max())), "parameters": rows,
+            "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def _prior_ranges(table, names) -> dict[str, float]:
@@ -566,7 +601,8 @@ def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab",
     """Write ``path`` (:func:`write_fit`) from a finished run's ``out/summary.json``: the best
     start's values and, per parameter, the 95 % credible interval of the posterior sampling
     (converted to linear scale with the PEtab parameter table's scales) if its chains mixed
-    (:func:`mixed`); if not, no interval (``ci95`` null, and ``ci_method`` says why). Refused, by name, when
+    (:func:`mixed`); if not, the Wald interval of the run's Fisher analysis (:func:`fisher`;
+    none for a parameter at a bound), and ``ci_method`` says which and why. Refused, by name, when
     the summary is missing, has no sampling, or belongs to another PEtab problem than
     ``petab_dir``'s. Returns the record written."""
     import csv
@@ -597,12 +633,19 @@ def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab",
                      for n, r in post["parameters"].items()}
         ci_method = (f"posterior 95 % credible interval: pyPESTO adaptive Metropolis, {len(chains)} chains of "
                      f"{post['samples']} from the best fit, Geweke burn-in passed, effective sample sizes {ess}")
-    else:    # an unmixed chain's range is its steps, not the posterior: no interval rather than a false one
-        intervals = {}
-        ci_method = (f"none: the posterior sampling (pyPESTO adaptive Metropolis, {len(chains)} chains of "
-                     f"{post['samples']}) did not mix (Geweke "
-                     f"{'passed' if all(c['geweke_converged'] for c in chains) else 'NOT passed by every chain'}; "
-                     f"effective sample sizes {ess}, below {MIN_ESS}), so its ranges are not intervals")
+    else:    # an unmixed chain's range is its steps, not the posterior: never written as an interval
+        unmixed = (f"the posterior sampling (pyPESTO adaptive Metropolis, {len(chains)} chains of "
+                   f"{post['samples']}) did not mix (Geweke "
+                   f"{'passed' if all(c['geweke_converged'] for c in chains) else 'NOT passed by every chain'}; "
+                   f"effective sample sizes {ess}, below {MIN_ESS}), so its ranges are not intervals")
+        wald = summary.get("fisher")
+        if wald:
+            intervals = {n: (linear(n, r["lower_scaled"]), linear(n, r["upper_scaled"]))
+                         for n, r in wald["parameters"].items() if not r["at_bound"]}
+            ci_method = (f"Wald 95 % interval from the Fisher information at the fit (AMICI forward sensitivities, "
+                         f"with the priors), clipped to the bounds, none for a parameter at a bound; {unmixed}")
+        else:
+            intervals, ci_method = {}, f"none: {unmixed}"
     st = summary["settings"]
     label = f"best of {len(summary['starts'])} Fides starts of at most {st['max_iter']} iterations, seed {st['seed']}"
     if summary.get("refine"):
