@@ -236,9 +236,9 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
     atomic_write(os.path.join(out, "best_parameters.tsv"),
                  "parameterId\tvalue\n" + "".join(f"{n}\t{v:.6g}\n" for n, v in summary["best"]["parameters"].items()))
     _waterfall(result, os.path.join(out, "waterfall.png"))
-    summary["fisher"] = fisher(problem, pp, np.asarray(best.x)[pp.x_free_indices])
+    best_free = np.asarray(best.x)[pp.x_free_indices]
+    summary["fisher"] = fisher(problem, pp, best_free)
     if settings.samples:
-        best_free = np.asarray(best.x)[pp.x_free_indices]
         post = summary["posterior"] = posterior(problem, pp, best_free, petab_dir, work_dir, os.path.join(out, "samples"),
                                                 samples=settings.samples, chains=settings.chains, seed=seed,
                                                 key=problem_hash(petab_dir), progress=progress)
@@ -378,7 +378,7 @@ MIN_ESS = 100
 """Effective sample size (pyPESTO's estimate, after burn-in) each chain needs before its samples
 count as draws from the posterior. Geweke's test alone is not enough: the published run's chains
 (20,000 each from the best fit) passed it with effective sample sizes of 14 and 20, having
-barely left the optimum (95 % ranges of +-0.03 decades, the sampler's steps, not the posterior)."""
+barely left the optimum (95 % ranges of +-0.01-0.05 decades, the sampler's steps, not the posterior)."""
 
 
 def mixed(chains: list[dict]) -> bool:
@@ -622,15 +622,15 @@ def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab",
     with open(os.path.join(petab_dir, "parameters.tsv"), newline="", encoding="utf-8") as fh:
         scales = {r["parameterId"]: r["parameterScale"] for r in csv.DictReader(fh, delimiter="\t")}
 
-    def linear(name, v):
-        return _linear(scales[name], v)
+    def intervals_of(rows):    # linear units; none for a parameter at a bound (the Fisher analysis marks them)
+        return {n: (_linear(scales[n], r["lower_scaled"]), _linear(scales[n], r["upper_scaled"]))
+                for n, r in rows.items() if not r.get("at_bound")}
 
     values = summary["best"]["parameters"]
     chains = post["chains"]
     ess = ", ".join(f"{c['effective_sample_size']:g}" for c in chains)
     if mixed(chains):
-        intervals = {n: (linear(n, r["lower_scaled"]), linear(n, r["upper_scaled"]))
-                     for n, r in post["parameters"].items()}
+        intervals = intervals_of(post["parameters"])
         ci_method = (f"posterior 95 % credible interval: pyPESTO adaptive Metropolis, {len(chains)} chains of "
                      f"{post['samples']} from the best fit, Geweke burn-in passed, effective sample sizes {ess}")
     else:    # an unmixed chain's range is its steps, not the posterior: never written as an interval
@@ -640,8 +640,7 @@ def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab",
                    f"effective sample sizes {ess}, below {MIN_ESS}), so its ranges are not intervals")
         wald = summary.get("fisher")
         if wald:
-            intervals = {n: (linear(n, r["lower_scaled"]), linear(n, r["upper_scaled"]))
-                         for n, r in wald["parameters"].items() if not r["at_bound"]}
+            intervals = intervals_of(wald["parameters"])
             ci_method = (f"Wald 95 % interval from the Fisher information at the fit (AMICI forward sensitivities, "
                          f"with the priors), clipped to the bounds, none for a parameter at a bound; {unmixed}")
         else:
