@@ -124,6 +124,7 @@ def test_quick_calibration_runs_writes_its_files_and_resumes(loaded, tmp_path, c
     chains = json.loads((out / "samples" / "chains.json").read_text(encoding="utf-8"))
     best_x = stored_ref["x"] if ref["fval"] < best_start["fval"] else stored[int(best_start["id"])]["x"]
     assert chains["x0"] == pytest.approx(best_x, abs=1e-9)   # the sampling starts at the fit
+    assert chains["sampler"] == cal.SAMPLER                 # a change of sampler runs the chains afresh
     # sampling: two chains of 30 from the best point, an interval per parameter
     post = summary["posterior"]
     assert [c["samples"] for c in post["chains"]] == [31, 31]
@@ -257,3 +258,52 @@ def test_missing_calibration_stack_is_refused_by_name(monkeypatch):
     with pytest.raises(cal.CalibrationError, match=r"needs pyPESTO, PEtab, AMICI and Fides \(fides is missing\): "
                                                    r"pip install -e '\.\[calibrate\]'"):
         cal.load(PETAB, "unused")
+
+
+def test_reflect_folds_every_point_into_the_box():
+    lb, ub = np.array([0.0, -2.0]), np.array([3.0, 2.0])
+    inside = np.array([1.2, -1.9])
+    assert np.array_equal(cal.reflect(inside, lb, ub), inside)
+    assert cal.reflect(np.array([3.5, -2.5]), lb, ub) == pytest.approx([2.5, -1.5])
+    assert cal.reflect(np.array([-0.4, 2.25]), lb, ub) == pytest.approx([0.4, 1.75])
+    assert cal.reflect(np.array([7.0, 7.0]), lb, ub) == pytest.approx([1.0, -1.0])     # two faces, then back
+    rng = np.random.default_rng(0)
+    y = rng.normal(0.0, 20.0, size=(10_000, 2))
+    folded = np.array([cal.reflect(v, lb, ub) for v in y])
+    assert np.all((folded >= lb) & (folded <= ub))
+
+
+def test_laplace_covariance_gives_a_flat_direction_the_box_variance():
+    """Hessian diag(1, 0): the first parameter's variance is 1 / (1 + 12 / 3^2), the second's (no
+    information) that of a uniform distribution over its bounds, 4^2 / 12."""
+    cov = cal.laplace_covariance(np.diag([1.0, 0.0]), [0.0, -2.0], [3.0, 2.0])
+    assert np.diag(cov) == pytest.approx([1 / (1 + 12 / 9), 16 / 12])
+    assert cov[0, 1] == 0.0
+
+
+def test_sampler_draws_a_known_posterior_with_a_mode_at_a_bound():
+    """The calibration's sampler (pyPESTO's adaptive Metropolis from the Laplace covariance,
+    reflecting bounds) on a two-parameter posterior with a known answer, shaped like the fit's: a
+    standard normal truncated to [0, 3] (its mode on the lower bound, as 8 of the IL-2 fit's
+    parameters) and a parameter the data leave flat on [-2, 2]. The draws' means and variances are
+    the distributions' (truncated normal: mean 0.7912, variance 0.3474; uniform: 0, 4/3), no draw
+    leaves the box, and a seed fixes the chain."""
+    import pypesto
+    import pypesto.sample as sample
+
+    problem = pypesto.Problem(pypesto.Objective(fun=lambda x: 0.5 * x[0] ** 2), lb=[0.0, -2.0], ub=[3.0, 2.0],
+                              x_names=["a", "b"])
+    cov0 = cal.laplace_covariance(np.diag([1.0, 0.0]), problem.lb, problem.ub)
+
+    def chain(n):
+        np.random.seed(3)
+        return sample.sample(problem, n_samples=n, sampler=cal._sampler(cov0),
+                             x0=np.array([0.0, 0.0])).sample_result.trace_x[0]
+
+    x = chain(40_000)[2_000:]
+    assert np.all((x >= problem.lb) & (x <= problem.ub))
+    assert x[:, 0].mean() == pytest.approx(0.7912, abs=0.04)
+    assert x[:, 0].var() == pytest.approx(0.3474, abs=0.04)
+    assert x[:, 1].mean() == pytest.approx(0.0, abs=0.1)
+    assert x[:, 1].var() == pytest.approx(4 / 3, abs=0.12)
+    assert np.array_equal(chain(300), chain(300))

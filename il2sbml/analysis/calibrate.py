@@ -237,9 +237,12 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
                  "parameterId\tvalue\n" + "".join(f"{n}\t{v:.6g}\n" for n, v in summary["best"]["parameters"].items()))
     _waterfall(result, os.path.join(out, "waterfall.png"))
     best_free = np.asarray(best.x)[pp.x_free_indices]
-    summary["fisher"] = fisher(problem, pp, best_free)
+    hess = hessian(pp, best_free)
+    summary["fisher"] = fisher(problem, pp, best_free, hess)
     if settings.samples:
-        post = summary["posterior"] = posterior(problem, pp, best_free, petab_dir, work_dir, os.path.join(out, "samples"),
+        cov0 = laplace_covariance(hess, pp.lb, pp.ub)
+        post = summary["posterior"] = posterior(problem, pp, best_free, cov0, petab_dir, work_dir,
+                                                os.path.join(out, "samples"),
                                                 samples=settings.samples, chains=settings.chains, seed=seed,
                                                 key=problem_hash(petab_dir), progress=progress)
         atomic_write(os.path.join(out, "posterior.tsv"),
@@ -387,11 +390,68 @@ def mixed(chains: list[dict]) -> bool:
     return bool(chains) and all(c["geweke_converged"] and c["effective_sample_size"] >= MIN_ESS for c in chains)
 
 
-def _chain(petab_dir: str, work_dir: str, x0, n_samples: int, seed: int, path: str) -> None:
-    """One adaptive-Metropolis chain of pyPESTO from ``x0`` (free parameters, scaled), in its own
-    process: pyPESTO's samplers draw from ``numpy``'s global generator, so a chain per process
-    seeded by ``seed`` is the same whatever else runs. Writes ``path`` (npz: trace of the free
-    parameters on their scales and of the negative log-posterior)."""
+# the proposal of the sampling chains (pyPESTO's adaptive Metropolis, Haario et al. 2001):
+# ``cov0`` = 2.38^2 / d x the Laplace covariance at the fit (:func:`laplace_covariance`), kept as
+# the weight of ``AM_THRESHOLD`` samples in a running covariance of the whole chain
+# (``decay_constant`` 1: an arithmetic mean, not pyPESTO's default 0.51, which forgets all but the
+# last ~sqrt(n) samples); proposals reflected into the bounds. Measured on the published fit
+# (1,000-sample pilots): pyPESTO's defaults (identity cov0, decay 0.51, threshold 1) collapse the
+# proposal after one step (the first update replaces cov0 by a zero matrix), the chains of the
+# first published run stayed within +-0.05 decades of the fit (ESS 14 and 20 of 20,000); the
+# Laplace cov0 alone accepted 0.25 % (8 parameters sit at a bound, so each proposal leaves the
+# box with probability ~1 - 2^-8); with reflection 9 % and the chain spread to 0.3-0.5 of the
+# Laplace widths within 500 samples. The full run with these settings (2 x 20,000) explores
+# (acceptance 13-14 %) but its autocorrelation times reach 720 samples: effective sample sizes
+# 13.9 and 19.9, not mixed (docs/calibration.md).
+AM_DECAY = 1.0
+AM_THRESHOLD = 1000
+SAMPLER = (f"pyPESTO AdaptiveMetropolisSampler, cov0 = 2.38^2/d x Laplace covariance at the fit, decay_constant "
+           f"{AM_DECAY}, threshold_sample {AM_THRESHOLD}, proposals reflected at the bounds")
+
+
+def laplace_covariance(hessian, lb, ub) -> np.ndarray:
+    """The Laplace approximation's covariance at the fit, on the parameters' scales: the inverse of
+    the objective's Hessian (Fisher information plus the priors') plus ``12 / (ub - lb)^2`` on the
+    diagonal, the precision of a uniform distribution over the bounds, so that a direction the data
+    leave flat gets the variance of the box instead of an unbounded one."""
+    lb, ub = np.asarray(lb, dtype=float), np.asarray(ub, dtype=float)
+    h = 0.5 * (np.asarray(hessian, dtype=float) + np.asarray(hessian, dtype=float).T)
+    cov = np.linalg.inv(h + np.diag(12.0 / (ub - lb) ** 2))
+    return 0.5 * (cov + cov.T)
+
+
+def reflect(y: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
+    """``y`` folded back into the box ``[lb, ub]`` by reflection at its faces (as often as needed).
+    A Gaussian step followed by reflection is a symmetric proposal (the density of going from x to
+    y equals that of y to x), so Metropolis' acceptance rule is unchanged."""
+    w = ub - lb
+    z = np.mod(y - lb, 2 * w)
+    return lb + np.where(z > w, 2 * w - z, z)
+
+
+def _sampler(cov0: np.ndarray):
+    """pyPESTO's adaptive-Metropolis sampler with the options above and reflecting bounds."""
+    import pypesto.sample as sample
+
+    class ReflectingAdaptiveMetropolis(sample.AdaptiveMetropolisSampler):
+        def initialize(self, problem, x0):
+            super().initialize(problem, x0)
+            self._bounds = np.asarray(problem.lb, dtype=float), np.asarray(problem.ub, dtype=float)
+
+        def _propose_parameter(self, x):
+            return reflect(super()._propose_parameter(x), *self._bounds)
+
+    d = len(cov0)
+    return ReflectingAdaptiveMetropolis(options={"cov0": 2.38 ** 2 / d * np.asarray(cov0, dtype=float),
+                                                 "decay_constant": AM_DECAY, "threshold_sample": AM_THRESHOLD,
+                                                 "show_progress": False})
+
+
+def _chain(petab_dir: str, work_dir: str, x0, cov0, n_samples: int, seed: int, path: str) -> None:
+    """One chain of :func:`_sampler` from ``x0`` (free parameters, scaled), in its own process:
+    pyPESTO's samplers draw from ``numpy``'s global generator, so a chain per process seeded by
+    ``seed`` is the same whatever else runs. Writes ``path`` (npz: trace of the free parameters on
+    their scales and of the negative log-posterior)."""
     import logging
 
     logging.disable(logging.INFO)
@@ -399,18 +459,18 @@ def _chain(petab_dir: str, work_dir: str, x0, n_samples: int, seed: int, path: s
     import pypesto.sample as sample
 
     np.random.seed(seed)
-    result = sample.sample(pp, n_samples=n_samples, sampler=sample.AdaptiveMetropolisSampler(),
-                           x0=np.asarray(x0, dtype=float))
+    result = sample.sample(pp, n_samples=n_samples, sampler=_sampler(np.asarray(cov0)), x0=np.asarray(x0, dtype=float))
     tmp = path + ".tmp.npz"
     np.savez(tmp, x=result.sample_result.trace_x[0], neglogpost=result.sample_result.trace_neglogpost[0])
     os.replace(tmp, path)
 
 
-def posterior(problem, pp, best_x_free, petab_dir: str, work_dir: str, store: str, *, samples: int, chains: int,
-              seed: int, key: str, progress=print) -> dict:
+def posterior(problem, pp, best_x_free, cov0, petab_dir: str, work_dir: str, store: str, *, samples: int,
+              chains: int, seed: int, key: str, progress=print) -> dict:
     """Sampling of the posterior (likelihood and the parameter table's priors) from the best fit:
-    ``chains`` adaptive-Metropolis chains of ``samples`` each (pyPESTO), run in parallel processes
-    and stored under ``store`` (reused when problem, start and length match). Burn-in by pyPESTO's
+    ``chains`` adaptive-Metropolis chains of ``samples`` each (pyPESTO; proposal from ``cov0``, the
+    Laplace covariance at the fit: :func:`_sampler`), run in parallel processes and stored under
+    ``store`` (reused when problem, start, length and sampler match). Burn-in by pyPESTO's
     Geweke test per chain; the pooled rest gives each parameter's 95 % credible interval on its
     scale, and ``determined``: the interval stays clear of both bounds (by 0.1 on the log10 scale)
     and is narrower than the prior's own 95 % range where the parameter has one, in chains that
@@ -423,7 +483,7 @@ def posterior(problem, pp, best_x_free, petab_dir: str, work_dir: str, store: st
     import pypesto.sample as sample
 
     os.makedirs(store, exist_ok=True)
-    meta = {"problem": key, "samples": samples, "x0": [round(float(v), 10) for v in best_x_free]}
+    meta = {"problem": key, "samples": samples, "x0": [round(float(v), 10) for v in best_x_free], "sampler": SAMPLER}
     paths = [os.path.join(store, f"chain_{k}.npz") for k in range(chains)]
     meta_path = os.path.join(store, "chains.json")
     if os.path.exists(meta_path):
@@ -440,7 +500,8 @@ def posterior(problem, pp, best_x_free, petab_dir: str, work_dir: str, store: st
     if todo:
         progress(f"calibrate: sampling, {len(todo)} chain(s) of {samples} in parallel processes")
         ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=_chain, args=(petab_dir, work_dir, list(best_x_free), samples, seed + k, paths[k]))
+        procs = [ctx.Process(target=_chain, args=(petab_dir, work_dir, list(best_x_free), np.asarray(cov0), samples,
+                                                   seed + k, paths[k]))
                  for k in todo]
         for proc in procs:
             proc.start()
@@ -477,8 +538,8 @@ def posterior(problem, pp, best_x_free, petab_dir: str, work_dir: str, store: st
         lo, hi = (float(v) for v in np.percentile(pooled[:, j], [2.5, 97.5]))
         rows[name] = {"lower_scaled": lo, "upper_scaled": hi, "median_scaled": float(np.median(pooled[:, j])),
                       "determined": ok and _determined(lo, hi, lb[j], ub[j], priors.get(name))}
-    return {"samples": samples, "chains": chain_rows, "mixed": ok, "min_ess": MIN_ESS, "pooled": int(len(pooled)),
-            "seconds": round(time.perf_counter() - t0, 1), "parameters": rows}
+    return {"samples": samples, "sampler": SAMPLER, "chains": chain_rows, "mixed": ok, "min_ess": MIN_ESS,
+            "pooled": int(len(pooled)), "seconds": round(time.perf_counter() - t0, 1), "parameters": rows}
 
 
 def _determined(lo: float, hi: float, lb: float, ub: float, prior_width: float | None) -> bool:
@@ -487,10 +548,17 @@ def _determined(lo: float, hi: float, lb: float, ub: float, prior_width: float |
     return bool(lo > lb + 0.1 and hi < ub - 0.1 and (prior_width is None or hi - lo < prior_width))
 
 
-def fisher(problem, pp, x_free) -> dict:
-    """Wald 95 % intervals at the fit ``x_free`` (free parameters, on their scales): the
-    objective's Hessian there is AMICI's Fisher information of the likelihood (forward
-    sensitivities) plus the priors' Hessian; its pseudo-inverse is the asymptotic covariance.
+def hessian(pp, x_free) -> np.ndarray:
+    """The objective's Hessian at ``x_free`` (free parameters, on their scales): AMICI's Fisher
+    information of the likelihood (forward sensitivities) plus the priors' Hessian, symmetrised."""
+    _, _, hess = pp.objective(np.asarray(x_free, dtype=float), sensi_orders=(0, 1, 2))
+    return 0.5 * (hess + hess.T)
+
+
+def fisher(problem, pp, x_free, hess=None) -> dict:
+    """Wald 95 % intervals at the fit ``x_free`` (free parameters, on their scales) from ``hess``,
+    the objective's Hessian there (:func:`hessian`; computed when not given); its pseudo-inverse is
+    the asymptotic covariance.
     Per parameter: ``sd_scaled``, the interval ``x -+ 1.96 sd`` clipped to the bounds,
     ``at_bound`` (within 0.05 of a bound on its scale, where a Wald interval does not apply:
     no interval) and ``determined`` (the unclipped interval clear of both bounds by 0.1 and
@@ -498,8 +566,7 @@ def fisher(problem, pp, x_free) -> dict:
     sampling, where its chains mix, supersedes it."""
     t0 = time.perf_counter()
     x = np.asarray(x_free, dtype=float)
-    _, _, hess = pp.objective(x, sensi_orders=(0, 1, 2))
-    hess = 0.5 * (hess + hess.T)
+    hess = hessian(pp, x) if hess is None else hess
     eig = np.linalg.eigvalsh(hess)
     sd = np.sqrt(np.clip(np.diag(np.linalg.pinv(hess, rcond=1e-12, hermitian=True)), 0.0, None))
     names = [pp.x_names[i] for i in pp.x_free_indices]
@@ -629,12 +696,13 @@ def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab",
     values = summary["best"]["parameters"]
     chains = post["chains"]
     ess = ", ".join(f"{c['effective_sample_size']:g}" for c in chains)
+    sampler = post.get("sampler", "pyPESTO adaptive Metropolis")     # runs before the sampler was recorded
     if mixed(chains):
         intervals = intervals_of(post["parameters"])
-        ci_method = (f"posterior 95 % credible interval: pyPESTO adaptive Metropolis, {len(chains)} chains of "
+        ci_method = (f"posterior 95 % credible interval: {sampler}; {len(chains)} chains of "
                      f"{post['samples']} from the best fit, Geweke burn-in passed, effective sample sizes {ess}")
     else:    # an unmixed chain's range is its steps, not the posterior: never written as an interval
-        unmixed = (f"the posterior sampling (pyPESTO adaptive Metropolis, {len(chains)} chains of "
+        unmixed = (f"the posterior sampling ({sampler}; {len(chains)} chains of "
                    f"{post['samples']}) did not mix (Geweke "
                    f"{'passed' if all(c['geweke_converged'] for c in chains) else 'NOT passed by every chain'}; "
                    f"effective sample sizes {ess}, below {MIN_ESS}), so its ranges are not intervals")
