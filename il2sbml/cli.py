@@ -340,8 +340,8 @@ def main(argv=None) -> int:
     c.add_argument("--max-iter", type=int, help="iterations per start (full run: 150)")
     c.add_argument("--refine-iter", type=int, help="the best starts (full run: 2, one per thread) are continued "
                    "for up to N more iterations before the sampling (full run: 600; 0: not continued)")
-    c.add_argument("--samples", type=int, help="posterior samples per chain, two chains from the best fit "
-                   "(full run: 20000; 0: none)")
+    c.add_argument("--samples", type=int, help="posterior samples per chain, two chains from the best fit, "
+                   "stored every 2000 so an interrupted run continues (full run: 100000; 0: none)")
     c.add_argument("--profiles", action="store_true", help="also profile likelihoods of every parameter (hours)")
     c.add_argument("--seed", type=int, default=1, help="seeds the start points (default: 1)")
     c.add_argument("--threads", type=int, default=2, help="starts run in parallel threads (default: 2)")

@@ -281,6 +281,15 @@ def test_laplace_covariance_gives_a_flat_direction_the_box_variance():
     assert cov[0, 1] == 0.0
 
 
+def _truncated_and_flat():
+    """A two-parameter posterior shaped like the fit's, and its Laplace covariance at (0, 0)."""
+    import pypesto
+
+    problem = pypesto.Problem(pypesto.Objective(fun=lambda x: 0.5 * x[0] ** 2), lb=[0.0, -2.0], ub=[3.0, 2.0],
+                              x_names=["a", "b"])
+    return problem, cal.laplace_covariance(np.diag([1.0, 0.0]), problem.lb, problem.ub)
+
+
 def test_sampler_draws_a_known_posterior_with_a_mode_at_a_bound():
     """The calibration's sampler (pyPESTO's adaptive Metropolis from the Laplace covariance,
     reflecting bounds) on a two-parameter posterior with a known answer, shaped like the fit's: a
@@ -288,12 +297,9 @@ def test_sampler_draws_a_known_posterior_with_a_mode_at_a_bound():
     parameters) and a parameter the data leave flat on [-2, 2]. The draws' means and variances are
     the distributions' (truncated normal: mean 0.7912, variance 0.3474; uniform: 0, 4/3), no draw
     leaves the box, and a seed fixes the chain."""
-    import pypesto
     import pypesto.sample as sample
 
-    problem = pypesto.Problem(pypesto.Objective(fun=lambda x: 0.5 * x[0] ** 2), lb=[0.0, -2.0], ub=[3.0, 2.0],
-                              x_names=["a", "b"])
-    cov0 = cal.laplace_covariance(np.diag([1.0, 0.0]), problem.lb, problem.ub)
+    problem, cov0 = _truncated_and_flat()
 
     def chain(n):
         np.random.seed(3)
@@ -307,3 +313,25 @@ def test_sampler_draws_a_known_posterior_with_a_mode_at_a_bound():
     assert x[:, 1].mean() == pytest.approx(0.0, abs=0.1)
     assert x[:, 1].var() == pytest.approx(4 / 3, abs=0.12)
     assert np.array_equal(chain(300), chain(300))
+
+
+def test_an_interrupted_chain_continues_sample_for_sample(tmp_path, monkeypatch):
+    """A chain stored in segments (here of 100) and stopped at 300 continues, in a fresh sampler,
+    to exactly the chain run to 500 at once (trace, and so every later proposal); a longer
+    target extends it, another seed gives another chain."""
+    problem, cov0 = _truncated_and_flat()
+    monkeypatch.setattr(cal, "SEGMENT", 100)
+    x0 = np.array([0.5, 0.0])
+    whole, part, other = (str(tmp_path / f"{n}.npz") for n in ("whole", "part", "other"))
+    said = []
+    cal.run_chain(problem, x0, cov0, 500, 7, whole, progress=said.append)
+    assert len(said) == 5 and said[-1].endswith("500 of 500 samples")
+    cal.run_chain(problem, x0, cov0, 300, 7, part)
+    assert len(np.load(part)["neglogpost"]) == 301
+    cal.run_chain(problem, x0, cov0, 500, 7, part)
+    a, b = np.load(whole), np.load(part)
+    assert np.array_equal(a["x"], b["x"]) and np.array_equal(a["neglogpost"], b["neglogpost"])
+    assert np.array_equal(a["cov"], b["cov"]) and float(a["cov_scale"]) == float(b["cov_scale"])
+    assert len(np.unique(a["x"][:, 0])) > 50                                  # it moved
+    cal.run_chain(problem, x0, cov0, 500, 8, other)
+    assert not np.array_equal(np.load(other)["x"], a["x"])

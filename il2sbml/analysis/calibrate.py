@@ -73,8 +73,11 @@ class Settings:
 # 150 iterations take most random starts to within a few units of their plateau, but the lowest
 # plateaus still move at that budget (29 of the first 34 published starts used it all), so the
 # two best starts (one per thread) are continued to Fides' own convergence, capped by iterations
-# (not by time, so the result does not depend on the machine), before the sampling starts there
-FULL = Settings(starts=50, max_iter=150, samples=20_000, chains=2, refine=2, refine_iter=600)
+# (not by time, so the result does not depend on the machine), before the sampling starts there;
+# 100,000 samples a chain: the 20,000 of the second published sampling had autocorrelation times
+# up to 720 samples, so an effective sample size of MIN_ESS needs ~70,000 after burn-in (~8 h on
+# two cores at 0.28 s a sample; stored in segments, so the run spans sessions)
+FULL = Settings(starts=50, max_iter=150, samples=100_000, chains=2, refine=2, refine_iter=600)
 QUICK = Settings(starts=2, max_iter=3, refine=1, refine_iter=2)
 
 
@@ -447,22 +450,66 @@ def _sampler(cov0: np.ndarray):
                                                  "show_progress": False})
 
 
+SEGMENT = 2_000
+"""Samples per stored segment of a chain: after each, the chain's trace and the sampler's whole
+state (proposal covariance, its running mean and covariance, scale, and numpy's generator) are
+written, so a chain interrupted (a session ends) continues where it stopped, sample for sample
+as if it had not been interrupted, and a longer ``--samples`` extends a finished chain."""
+
+
+def _save_chain(sampler, path: str) -> None:
+    """Write a chain's trace and its sampler's state to ``path`` (npz), atomically."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, x=np.asarray(sampler.trace_x), neglogpost=np.asarray(sampler.trace_neglogpost),
+             neglogprior=np.asarray(sampler.trace_neglogprior), cov=sampler._cov, mean_hist=sampler._mean_hist,
+             cov_hist=sampler._cov_hist, cov_scale=sampler._cov_scale,
+             rng_keys=keys, rng_pos=pos, rng_has_gauss=has_gauss, rng_gauss=gauss)
+    os.replace(tmp, path)
+
+
+def _restore_chain(sampler, data) -> None:
+    """Put a stored chain (``_save_chain``'s npz) back into an initialised ``sampler``."""
+    sampler.trace_x = list(data["x"])
+    sampler.trace_neglogpost = list(data["neglogpost"])
+    sampler.trace_neglogprior = list(data["neglogprior"])
+    sampler._cov, sampler._mean_hist, sampler._cov_hist = data["cov"], data["mean_hist"], data["cov_hist"]
+    sampler._cov_scale = float(data["cov_scale"])
+    np.random.set_state(("MT19937", data["rng_keys"], int(data["rng_pos"]), int(data["rng_has_gauss"]),
+                         float(data["rng_gauss"])))
+
+
+def run_chain(problem, x0, cov0, n_samples: int, seed: int, path: str, progress=None) -> None:
+    """A chain of :func:`_sampler` on ``problem`` (a pyPESTO problem) from ``x0`` (free
+    parameters, scaled) to ``n_samples`` samples, stored in ``path`` after every ``SEGMENT``
+    (:func:`_save_chain`: npz with the trace of the free parameters on their scales and of the
+    negative log-posterior, and the sampler's state); continued from ``path`` when it holds
+    fewer. pyPESTO's samplers draw from ``numpy``'s global generator, seeded here by ``seed``
+    (and restored with the chain), so a seed fixes every sample, however often the chain was
+    interrupted."""
+    sampler = _sampler(np.asarray(cov0))
+    x0 = np.asarray(x0, dtype=float)
+    sampler.initialize(problem, x0)       # evaluates x0; draws nothing from the generator
+    if os.path.exists(path):
+        with np.load(path) as data:
+            _restore_chain(sampler, data)
+    else:
+        np.random.seed(seed)
+    while len(sampler.trace_x) - 1 < n_samples:
+        sampler.sample(min(SEGMENT, n_samples - (len(sampler.trace_x) - 1)))
+        _save_chain(sampler, path)
+        if progress:
+            progress(f"calibrate: {os.path.basename(path)}: {len(sampler.trace_x) - 1} of {n_samples} samples")
+
+
 def _chain(petab_dir: str, work_dir: str, x0, cov0, n_samples: int, seed: int, path: str) -> None:
-    """One chain of :func:`_sampler` from ``x0`` (free parameters, scaled), in its own process:
-    pyPESTO's samplers draw from ``numpy``'s global generator, so a chain per process seeded by
-    ``seed`` is the same whatever else runs. Writes ``path`` (npz: trace of the free parameters on
-    their scales and of the negative log-posterior)."""
+    """:func:`run_chain` on the calibration's problem, in its own process (one chain per process,
+    so that numpy's global generator is the chain's alone)."""
     import logging
 
     logging.disable(logging.INFO)
     _, pp = load(petab_dir, work_dir)
-    import pypesto.sample as sample
-
-    np.random.seed(seed)
-    result = sample.sample(pp, n_samples=n_samples, sampler=_sampler(np.asarray(cov0)), x0=np.asarray(x0, dtype=float))
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, x=result.sample_result.trace_x[0], neglogpost=result.sample_result.trace_neglogpost[0])
-    os.replace(tmp, path)
+    run_chain(pp, x0, cov0, n_samples, seed, path, progress=lambda m: print(m, file=sys.stderr, flush=True))
 
 
 def posterior(problem, pp, best_x_free, cov0, petab_dir: str, work_dir: str, store: str, *, samples: int,
@@ -470,7 +517,9 @@ def posterior(problem, pp, best_x_free, cov0, petab_dir: str, work_dir: str, sto
     """Sampling of the posterior (likelihood and the parameter table's priors) from the best fit:
     ``chains`` adaptive-Metropolis chains of ``samples`` each (pyPESTO; proposal from ``cov0``, the
     Laplace covariance at the fit: :func:`_sampler`), run in parallel processes and stored under
-    ``store`` (reused when problem, start, length and sampler match). Burn-in by pyPESTO's
+    ``store`` in segments (:func:`run_chain`: a stored chain is continued to ``samples``, or its
+    first ``samples`` used; all are run afresh when problem, start, seed or sampler change;
+    ``chains.json`` records them). Burn-in by pyPESTO's
     Geweke test per chain; the pooled rest gives each parameter's 95 % credible interval on its
     scale, and ``determined``: the interval stays clear of both bounds (by 0.1 on the log10 scale)
     and is narrower than the prior's own 95 % range where the parameter has one, in chains that
@@ -483,7 +532,7 @@ def posterior(problem, pp, best_x_free, cov0, petab_dir: str, work_dir: str, sto
     import pypesto.sample as sample
 
     os.makedirs(store, exist_ok=True)
-    meta = {"problem": key, "samples": samples, "x0": [round(float(v), 10) for v in best_x_free], "sampler": SAMPLER}
+    meta = {"problem": key, "x0": [round(float(v), 10) for v in best_x_free], "seed": seed, "sampler": SAMPLER}
     paths = [os.path.join(store, f"chain_{k}.npz") for k in range(chains)]
     meta_path = os.path.join(store, "chains.json")
     if os.path.exists(meta_path):
@@ -495,10 +544,17 @@ def posterior(problem, pp, best_x_free, cov0, petab_dir: str, work_dir: str, sto
     from ..formats.files import atomic_write
 
     atomic_write(meta_path, json.dumps(meta) + "\n")
-    todo = [k for k, p in enumerate(paths) if not os.path.exists(p)]
+    def length(path):
+        if not os.path.exists(path):
+            return 0
+        with np.load(path) as data:
+            return len(data["neglogpost"]) - 1
+
+    todo = [k for k, p in enumerate(paths) if length(p) < samples]
     t0 = time.perf_counter()
     if todo:
-        progress(f"calibrate: sampling, {len(todo)} chain(s) of {samples} in parallel processes")
+        progress(f"calibrate: sampling, {len(todo)} chain(s) to {samples} in parallel processes (stored every "
+                 f"{SEGMENT}: {', '.join(f'chain {k} at {length(paths[k])}' for k in todo)})")
         ctx = multiprocessing.get_context("spawn")
         procs = [ctx.Process(target=_chain, args=(petab_dir, work_dir, list(best_x_free), np.asarray(cov0), samples,
                                                    seed + k, paths[k]))
@@ -507,15 +563,16 @@ def posterior(problem, pp, best_x_free, cov0, petab_dir: str, work_dir: str, sto
             proc.start()
         for proc in procs:
             proc.join()
-        failed = [paths[k] for k, proc in zip(todo, procs) if proc.exitcode != 0 or not os.path.exists(paths[k])]
+        failed = [paths[k] for k, proc in zip(todo, procs) if proc.exitcode != 0 or length(paths[k]) < samples]
         if failed:
             raise CalibrationError(f"sampling chain(s) {', '.join(failed)} failed; rerun il2sbml calibrate "
-                                   f"(finished chains are reused)")
+                                   f"(stored chains continue from their last segment)")
     names = [pp.x_names[i] for i in pp.x_free_indices]
     lb, ub = np.asarray(pp.lb), np.asarray(pp.ub)
     kept, chain_rows = [], []
     for k, path in enumerate(paths):
-        data = np.load(path)
+        with np.load(path) as stored:     # a longer stored chain: its first `samples`, a chain of that length
+            data = {field: stored[field][:samples + 1] for field in ("x", "neglogpost")}
         res = pypesto.Result(pp)
         res.sample_result = pypesto.result.McmcPtResult(trace_x=data["x"][None], trace_neglogpost=data["neglogpost"][None],
                                                         trace_neglogprior=np.full((1, len(data["neglogpost"])), np.nan),
@@ -682,7 +739,8 @@ def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab",
     post = summary.get("posterior")
     if not post:
         raise CalibrationError(f"{summary_path}: the run has no posterior sampling, so no interval for any "
-                               f"parameter; rerun il2sbml calibrate --out {out} with --samples N (full run: 20000)")
+                               f"parameter; rerun il2sbml calibrate --out {out} with --samples N "
+                               f"(full run: {FULL.samples})")
     if summary["problem"]["hash"] != problem_hash(petab_dir):
         raise CalibrationError(f"{summary_path}: the run fitted PEtab problem {summary['problem']['hash']}, "
                                f"{petab_dir} is {problem_hash(petab_dir)}; write the fit from a run of this problem")
