@@ -418,8 +418,7 @@ def laplace_covariance(hessian, lb, ub) -> np.ndarray:
     diagonal, the precision of a uniform distribution over the bounds, so that a direction the data
     leave flat gets the variance of the box instead of an unbounded one."""
     lb, ub = np.asarray(lb, dtype=float), np.asarray(ub, dtype=float)
-    h = 0.5 * (np.asarray(hessian, dtype=float) + np.asarray(hessian, dtype=float).T)
-    cov = np.linalg.inv(h + np.diag(12.0 / (ub - lb) ** 2))
+    cov = np.linalg.inv(np.asarray(hessian, dtype=float) + np.diag(12.0 / (ub - lb) ** 2))
     return 0.5 * (cov + cov.T)
 
 
@@ -550,11 +549,12 @@ def posterior(problem, pp, best_x_free, cov0, petab_dir: str, work_dir: str, sto
         with np.load(path) as data:
             return len(data["neglogpost"]) - 1
 
-    todo = [k for k, p in enumerate(paths) if length(p) < samples]
+    done = [length(p) for p in paths]
+    todo = [k for k, n in enumerate(done) if n < samples]
     t0 = time.perf_counter()
     if todo:
         progress(f"calibrate: sampling, {len(todo)} chain(s) to {samples} in parallel processes (stored every "
-                 f"{SEGMENT}: {', '.join(f'chain {k} at {length(paths[k])}' for k in todo)})")
+                 f"{SEGMENT}: {', '.join(f'chain {k} at {done[k]}' for k in todo)})")
         ctx = multiprocessing.get_context("spawn")
         procs = [ctx.Process(target=_chain, args=(petab_dir, work_dir, list(best_x_free), np.asarray(cov0), samples,
                                                    seed + k, paths[k]))
@@ -612,9 +612,9 @@ def hessian(pp, x_free) -> np.ndarray:
     return 0.5 * (hess + hess.T)
 
 
-def fisher(problem, pp, x_free, hess=None) -> dict:
+def fisher(problem, pp, x_free, hess) -> dict:
     """Wald 95 % intervals at the fit ``x_free`` (free parameters, on their scales) from ``hess``,
-    the objective's Hessian there (:func:`hessian`; computed when not given); its pseudo-inverse is
+    the objective's Hessian there (:func:`hessian`); its pseudo-inverse is
     the asymptotic covariance.
     Per parameter: ``sd_scaled``, the interval ``x -+ 1.96 sd`` clipped to the bounds,
     ``at_bound`` (within 0.05 of a bound on its scale, where a Wald interval does not apply:
@@ -623,7 +623,6 @@ def fisher(problem, pp, x_free, hess=None) -> dict:
     sampling, where its chains mix, supersedes it."""
     t0 = time.perf_counter()
     x = np.asarray(x_free, dtype=float)
-    hess = hessian(pp, x) if hess is None else hess
     eig = np.linalg.eigvalsh(hess)
     sd = np.sqrt(np.clip(np.diag(np.linalg.pinv(hess, rcond=1e-12, hermitian=True)), 0.0, None))
     names = [pp.x_names[i] for i in pp.x_free_indices]
