@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -132,6 +135,12 @@ def test_quick_calibration_runs_writes_its_files_and_resumes(loaded, tmp_path, c
     assert len(rows) == 1 + len(pp.x_free_indices)
     assert not any(r["determined"] for r in post["parameters"].values())   # 30 samples never pass Geweke
     assert post["mixed"] is False and post["min_ess"] == cal.MIN_ESS
+    # the run's parameter table: a row per estimated parameter, its sampled ranges not called intervals
+    table = (out / "parameters.md").read_text(encoding="utf-8").splitlines()
+    assert "| sampled 95 % range (chains not mixed: not an interval) |" in table[0]
+    assert [r.split(" | ")[0] for r in table[2:-2]] == [f"| `{n}`" for n in summary["best"]["parameters"]]
+    assert table[-1] == (f"0 of {len(rows) - 1} determined by the posterior sampling (none: the chains did not "
+                         f"mix)")
     # the Fisher analysis at the fit: a Wald interval around each value, clipped to the bounds
     wald = summary["fisher"]
     assert set(wald["parameters"]) == set(summary["best"]["parameters"]) and len(wald["eigenvalues"]) == len(rows) - 1
@@ -197,6 +206,8 @@ def _write_fit_from_the_run(out, summary, tmp_path, capsys):
         row = summary["posterior"]["parameters"][name]
         lo, hi = (10 ** row[k] if scales[name] == "log10" else row[k] for k in ("lower_scaled", "upper_scaled"))
         assert p["ci95"] == pytest.approx([lo, hi], rel=1e-3) and p["ci95"][0] <= p["ci95"][1]
+    header = cal.parameter_table(good, PETAB).splitlines()[0]
+    assert "| posterior 95 % |" in header and "not an interval" not in header
     good["posterior"]["chains"][1]["effective_sample_size"] = cal.MIN_ESS - 1.0     # one chain short: none
     (mix / "summary.json").write_text(json.dumps(good), encoding="utf-8")
     rec = cal.fit_from_run(str(mix), PETAB, str(mix / "fit.json"))
@@ -219,6 +230,27 @@ def _write_fit_from_the_run(out, summary, tmp_path, capsys):
     with pytest.raises(cal.CalibrationError, match="the run fitted PEtab problem 000000000000"):
         cal.fit_from_run(str(other), PETAB, str(other / "fit.json"))
     assert not (other / "fit.json").exists()
+
+
+def test_a_second_run_on_the_same_folder_is_refused(tmp_path, capsys):
+    """Two runs on one --out would append to the same stored starts and chains: the second is
+    refused by name (exit 2) and writes nothing; the hold ends with its process."""
+    out = tmp_path / "cal"
+    code = ("import sys, time\nfrom il2sbml.analysis.calibrate import exclusive\n"
+            "with exclusive(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(300)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["calibrate", "--quick", "--petab", PETAB, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"{out}: another il2sbml calibrate (pid {holder.pid} on " in err and "give this run another --out" in err
+        assert os.listdir(out) == [".lock"]
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    with cal.exclusive(str(out)):
+        assert (out / ".lock").read_text(encoding="utf-8").startswith(f"pid {os.getpid()} on ")
 
 
 def test_missing_problem_is_refused_by_name(tmp_path):

@@ -7,8 +7,9 @@ AMICI's forward sensitivities (gradient and Fisher information), continues the b
 convergence (``refine``: the same optimiser from where they stopped), then (full run) samples the
 posterior from the best point (and, on request, pyPESTO's profile likelihoods). It writes
 ``build/calibration/``: ``summary.json`` (settings, per-start and per-refinement results, the best
-parameters and where they come from, timings),
-``best_parameters.tsv``, ``waterfall.png`` and, with profiles, ``profiles.tsv`` (the 95 %
+parameters and where they come from, timings), ``best_parameters.tsv``, ``waterfall.png``,
+``parameters.md`` (every estimated parameter's fit, bounds, prior and intervals), with sampling
+``posterior.tsv`` and ``samples/`` (the chains), and, with profiles, ``profiles.tsv`` (the 95 %
 profile-likelihood confidence interval of each parameter and whether the data determine it) and
 ``profiles.png``.
 
@@ -45,6 +46,7 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -186,9 +188,45 @@ def time_objective(pp, x, repeats: int = 3) -> dict:
     return {"objective_s": float(np.median(f)), "objective_and_gradient_s": float(np.median(fg))}
 
 
+@contextmanager
+def exclusive(out: str):
+    """Hold ``out`` for one run: an exclusive ``flock`` on ``out/.lock`` (which names the holder),
+    released when the block ends or the process dies. A second ``il2sbml calibrate`` on the same
+    folder would append to the same stored chains and starts (the full run spans sessions and is
+    easily started twice on a compute node), so it is refused by name instead."""
+    import fcntl
+    import socket
+
+    os.makedirs(out, exist_ok=True)
+    fh = open(os.path.join(out, ".lock"), "a+", encoding="utf-8")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise CalibrationError(f"{out}: another il2sbml calibrate ({holder}) is running on this folder and "
+                               f"writes its starts and chains; wait for it to end, or give this run another "
+                               f"--out") from None
+    try:
+        fh.truncate(0)
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        fh.flush()
+        yield
+    finally:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
 def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *, settings: Settings = FULL,
               seed: int = 1, threads: int = 2, work_dir: str = "build/amici", progress=print) -> dict:
-    """Multistart optimisation (and, if ``settings.profiles``, profiles); returns the summary."""
+    """Multistart optimisation (and, if ``settings.profiles``, profiles); returns the summary. One
+    run per ``out`` at a time (:func:`exclusive`)."""
+    with exclusive(out):
+        return _calibrate(petab_dir, out, settings, seed, threads, work_dir, progress)
+
+
+def _calibrate(petab_dir, out, settings, seed, threads, work_dir, progress) -> dict:
     problem, pp = load(petab_dir, work_dir)
     import pypesto
     import pypesto.engine
@@ -233,7 +271,6 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
                    for r in result.optimize_result.list],
         "refine": refined,
     }
-    os.makedirs(out, exist_ok=True)
     from ..formats.files import atomic_write
 
     atomic_write(os.path.join(out, "best_parameters.tsv"),
@@ -260,6 +297,7 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
                                for n, r in rows.items()))
     summary["timing"]["total_s"] = round(time.perf_counter() - t0, 1)
     atomic_write(os.path.join(out, "summary.json"), json.dumps(summary, indent=1) + "\n")
+    atomic_write(os.path.join(out, "parameters.md"), parameter_table(summary, petab_dir))
     progress(f"calibrate: best objective {best.fval:.4f} ({source}) of {settings.starts} starts in "
              f"{summary['timing']['total_s']:.0f} s; {out}/summary.json")
     return summary
@@ -597,6 +635,59 @@ def posterior(problem, pp, best_x_free, cov0, petab_dir: str, work_dir: str, sto
                       "determined": ok and _determined(lo, hi, lb[j], ub[j], priors.get(name))}
     return {"samples": samples, "sampler": SAMPLER, "chains": chain_rows, "mixed": ok, "min_ess": MIN_ESS,
             "pooled": int(len(pooled)), "seconds": round(time.perf_counter() - t0, 1), "parameters": rows}
+
+
+def _g(x: float) -> str:
+    """A number for a table: 3 significant digits, thousands separated, exponent outside 1e-3-1e6."""
+    return f"{float(f'{x:.3g}'):,g}" if 1e-3 <= abs(x) < 1e6 else f"{x:.3g}"
+
+
+# the observables' parameters, whose reasons in the PEtab table give their units in words
+_NUISANCE_UNITS = {"offset": "a.u.", "scale": "a.u./molecule", "sigma": "sd of ln"}
+
+
+def parameter_table(summary: dict, petab_dir: str) -> str:
+    """Markdown table of every estimated parameter of a run (``summary``, for the problem in
+    ``petab_dir``): unit (from the parameter table's reason, ``[unit]`` at its end), bounds, best
+    fit ("(bound)" within 5 % of one), the posterior's 95 % range and whether it determines the
+    parameter (headed "sampled range, not an interval" when the chains did not mix), the Wald
+    95 % interval at the fit, and the prior (log10 mean and sd). The published one is in
+    ``docs/calibration.md``."""
+    import csv
+    import re
+
+    with open(os.path.join(petab_dir, "parameters.tsv"), newline="", encoding="utf-8") as fh:
+        table = {r["parameterId"]: r for r in csv.DictReader(fh, delimiter="\t") if r["estimate"] == "1"}
+    post, wald = summary.get("posterior"), summary.get("fisher", {}).get("parameters", {})
+    mixed_ = bool(post) and mixed(post["chains"])
+    sampled = "posterior 95 %" if mixed_ else "sampled 95 % range (chains not mixed: not an interval)"
+    lines = [f"| parameter | unit | bounds | best fit | {sampled} | determined | Wald 95 % (local) | prior (log10) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, value in summary["best"]["parameters"].items():
+        row = table[name]
+        scale = row["parameterScale"]
+        lo, hi = float(row["lowerBound"]), float(row["upperBound"])
+        unit = re.search(r"\[([^\]]+)\]\s*$", row.get("reason", "") or "")
+        at = " (bound)" if min(abs(value / lo - 1), abs(value / hi - 1)) < 0.05 else ""
+        unit = unit.group(1) if unit else _NUISANCE_UNITS.get(name.split("_")[0], "–")
+        cells = [f"`{name}`", unit, f"{_g(lo)}-{_g(hi)}", _g(value) + at]
+        if post:
+            p = post["parameters"][name]
+            cells += [f"{_g(_linear(scale, p['lower_scaled']))}-{_g(_linear(scale, p['upper_scaled']))}",
+                      "**yes**" if p["determined"] else "no"]
+        else:
+            cells += ["not sampled", "–"]
+        w = wald.get(name)
+        cells.append("–" if w is None else "at a bound" if w["at_bound"] else
+                     f"{_g(_linear(scale, w['lower_scaled']))}-{_g(_linear(scale, w['upper_scaled']))}")
+        prior = "–"
+        if row.get("objectivePriorType") == "parameterScaleNormal":
+            mean, sd = row["objectivePriorParameters"].split(";")
+            prior = f"{float(mean):.2f} ± {float(sd):.2f}"
+        lines.append("| " + " | ".join(cells + [prior]) + " |")
+    determined = sum(p["determined"] for p in post["parameters"].values()) if post else 0
+    return "\n".join(lines) + (f"\n\n{determined} of {len(lines) - 2} determined by the posterior sampling"
+                               f"{'' if mixed_ else ' (none: the chains did not mix)'}\n")
 
 
 def _determined(lo: float, hi: float, lb: float, ub: float, prior_width: float | None) -> bool:
