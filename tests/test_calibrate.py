@@ -139,8 +139,10 @@ def test_quick_calibration_runs_writes_its_files_and_resumes(loaded, tmp_path, c
     table = (out / "parameters.md").read_text(encoding="utf-8").splitlines()
     assert "| sampled 95 % range (chains not mixed: not an interval) |" in table[0]
     assert [r.split(" | ")[0] for r in table[2:-2]] == [f"| `{n}`" for n in summary["best"]["parameters"]]
-    assert table[-1] == (f"0 of {len(rows) - 1} determined by the posterior sampling (none: the chains did not "
-                         f"mix)")
+    n_wald = sum(r["determined"] for r in summary["fisher"]["parameters"].values())
+    assert table[-1] == (f"{n_wald} of {len(rows) - 1} determined, by the Wald intervals at the fit (the "
+                         f"posterior sampling did not mix)")
+    assert sum("| **yes** |" in r for r in table) == n_wald and "| determined (Wald) |" in table[0]
     # the Fisher analysis at the fit: a Wald interval around each value, clipped to the bounds
     wald = summary["fisher"]
     assert set(wald["parameters"]) == set(summary["best"]["parameters"]) and len(wald["eigenvalues"]) == len(rows) - 1
@@ -207,7 +209,7 @@ def _write_fit_from_the_run(out, summary, tmp_path, capsys):
         lo, hi = (10 ** row[k] if scales[name] == "log10" else row[k] for k in ("lower_scaled", "upper_scaled"))
         assert p["ci95"] == pytest.approx([lo, hi], rel=1e-3) and p["ci95"][0] <= p["ci95"][1]
     header = cal.parameter_table(good, PETAB).splitlines()[0]
-    assert "| posterior 95 % |" in header and "not an interval" not in header
+    assert "| posterior 95 % |" in header and "not an interval" not in header and "| determined (posterior) |" in header
     good["posterior"]["chains"][1]["effective_sample_size"] = cal.MIN_ESS - 1.0     # one chain short: none
     (mix / "summary.json").write_text(json.dumps(good), encoding="utf-8")
     rec = cal.fit_from_run(str(mix), PETAB, str(mix / "fit.json"))
@@ -367,3 +369,30 @@ def test_an_interrupted_chain_continues_sample_for_sample(tmp_path, monkeypatch)
     assert len(np.unique(a["x"][:, 0])) > 50                                  # it moved
     cal.run_chain(problem, x0, cov0, 500, 8, other)
     assert not np.array_equal(np.load(other)["x"], a["x"])
+
+
+def test_the_published_parameter_table_matches_the_fit_file():
+    """docs/calibration.md's table of the published fit (parameter_table's output) has a row for
+    exactly the fit file's parameters, with its value and, where the fit file carries Wald
+    intervals, the same interval (none at a bound)."""
+    import re
+
+    number = re.compile(r"[0-9][0-9,]*(?:\.[0-9]+)?(?:e[+-][0-9]+)?")     # positive: a '-' only in exponents
+
+    def values(cell):
+        return [float(v.replace(",", "")) for v in number.findall(cell.split(" (")[0])]
+
+    with open("model_src/il2_fit.json", encoding="utf-8") as fh:
+        fit = json.load(fh)
+    with open("docs/calibration.md", encoding="utf-8") as fh:
+        rows = {line.split(" | ")[0][3:-1]: line.strip("| \n").split(" | ") for line in fh
+                if line.startswith("| `") and line.count(" | ") == 7}
+    assert set(rows) == set(fit["parameters"])
+    assert fit["ci_method"].startswith("Wald")
+    for name, p in fit["parameters"].items():
+        cells = rows[name]
+        assert values(cells[3]) == pytest.approx([p["value"]], rel=5e-3)
+        if p["ci95"] is None:
+            assert cells[5] == "at a bound"
+        else:
+            assert values(cells[5]) == pytest.approx(p["ci95"], rel=5e-3)

@@ -649,9 +649,10 @@ _NUISANCE_UNITS = {"offset": "a.u.", "scale": "a.u./molecule", "sigma": "sd of l
 def parameter_table(summary: dict, petab_dir: str) -> str:
     """Markdown table of every estimated parameter of a run (``summary``, for the problem in
     ``petab_dir``): unit (from the parameter table's reason, ``[unit]`` at its end), bounds, best
-    fit ("(bound)" within 5 % of one), the posterior's 95 % range and whether it determines the
-    parameter (headed "sampled range, not an interval" when the chains did not mix), the Wald
-    95 % interval at the fit, and the prior (log10 mean and sd). The published one is in
+    fit ("(bound)" within 5 % of one), the posterior's 95 % range (headed "not an interval" when
+    the chains did not mix), the Wald 95 % interval at the fit, whether the data determine the
+    parameter by the interval the fit file takes (:func:`fit_from_run`: the posterior's when the
+    chains mixed, else the Wald one), and the prior (log10 mean and sd). The published one is in
     ``docs/calibration.md``."""
     import csv
     import re
@@ -661,33 +662,42 @@ def parameter_table(summary: dict, petab_dir: str) -> str:
     post, wald = summary.get("posterior"), summary.get("fisher", {}).get("parameters", {})
     mixed_ = bool(post) and mixed(post["chains"])
     sampled = "posterior 95 %" if mixed_ else "sampled 95 % range (chains not mixed: not an interval)"
-    lines = [f"| parameter | unit | bounds | best fit | {sampled} | determined | Wald 95 % (local) | prior (log10) |",
-             "|---|---|---|---|---|---|---|---|"]
+    judge = (post["parameters"] if mixed_ else wald) or {}
+    lines = [f"| parameter | unit | bounds | best fit | {sampled} | Wald 95 % (local) | "
+             f"determined ({'posterior' if mixed_ else 'Wald'}) | prior (log10) |", "|---|---|---|---|---|---|---|---|"]
+
+    def span(scale, r):
+        return f"{_g(_linear(scale, r['lower_scaled']))}-{_g(_linear(scale, r['upper_scaled']))}"
+
+    def clipped(w, lo, hi, scale):     # how far a Wald interval clipped to the bounds reached
+        reach = 1.96 * w["sd_scaled"]
+        if _linear(scale, w["value_scaled"] - reach) >= lo and _linear(scale, w["value_scaled"] + reach) <= hi:
+            return ""
+        return f" (clipped: ±{_g(reach)} {'decades' if scale == 'log10' else 'on its scale'})"
+
     for name, value in summary["best"]["parameters"].items():
         row = table[name]
         scale = row["parameterScale"]
         lo, hi = float(row["lowerBound"]), float(row["upperBound"])
         unit = re.search(r"\[([^\]]+)\]\s*$", row.get("reason", "") or "")
-        at = " (bound)" if min(abs(value / lo - 1), abs(value / hi - 1)) < 0.05 else ""
         unit = unit.group(1) if unit else _NUISANCE_UNITS.get(name.split("_")[0], "–")
-        cells = [f"`{name}`", unit, f"{_g(lo)}-{_g(hi)}", _g(value) + at]
-        if post:
-            p = post["parameters"][name]
-            cells += [f"{_g(_linear(scale, p['lower_scaled']))}-{_g(_linear(scale, p['upper_scaled']))}",
-                      "**yes**" if p["determined"] else "no"]
-        else:
-            cells += ["not sampled", "–"]
+        at = " (bound)" if min(abs(value / lo - 1), abs(value / hi - 1)) < 0.05 else ""
         w = wald.get(name)
-        cells.append("–" if w is None else "at a bound" if w["at_bound"] else
-                     f"{_g(_linear(scale, w['lower_scaled']))}-{_g(_linear(scale, w['upper_scaled']))}")
         prior = "–"
         if row.get("objectivePriorType") == "parameterScaleNormal":
             mean, sd = row["objectivePriorParameters"].split(";")
             prior = f"{float(mean):.2f} ± {float(sd):.2f}"
-        lines.append("| " + " | ".join(cells + [prior]) + " |")
-    determined = sum(p["determined"] for p in post["parameters"].values()) if post else 0
-    return "\n".join(lines) + (f"\n\n{determined} of {len(lines) - 2} determined by the posterior sampling"
-                               f"{'' if mixed_ else ' (none: the chains did not mix)'}\n")
+        cells = [f"`{name}`", unit, f"{_g(lo)}-{_g(hi)}", _g(value) + at,
+                 span(scale, post["parameters"][name]) if post else "not sampled",
+                 "–" if w is None else "at a bound" if w["at_bound"] else span(scale, w) + clipped(w, lo, hi, scale),
+                 "**yes**" if judge.get(name, {}).get("determined") else "no", prior]
+        lines.append("| " + " | ".join(cells) + " |")
+    determined = sum(bool(r.get("determined")) for r in judge.values())
+    by = ("the posterior's 95 % credible intervals" if mixed_ else
+          "the Wald intervals at the fit (the posterior sampling did not mix)" if post and wald else
+          "the Wald intervals at the fit (no posterior sampling)" if wald else
+          "nothing (no sampling, no Fisher analysis)")
+    return "\n".join(lines) + f"\n\n{determined} of {len(lines) - 2} determined, by {by}\n"
 
 
 def _determined(lo: float, hi: float, lb: float, ub: float, prior_width: float | None) -> bool:
