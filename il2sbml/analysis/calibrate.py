@@ -669,9 +669,9 @@ def parameter_table(summary: dict, petab_dir: str) -> str:
     def span(scale, r):
         return f"{_g(_linear(scale, r['lower_scaled']))}-{_g(_linear(scale, r['upper_scaled']))}"
 
-    def clipped(w, lo, hi, scale):     # how far a Wald interval clipped to the bounds reached
+    def clipped(w, scale):     # how far a Wald interval clipped to the bounds (by fisher()) reached
         reach = 1.96 * w["sd_scaled"]
-        if _linear(scale, w["value_scaled"] - reach) >= lo and _linear(scale, w["value_scaled"] + reach) <= hi:
+        if w["lower_scaled"] <= w["value_scaled"] - reach and w["value_scaled"] + reach <= w["upper_scaled"]:
             return ""
         return f" (clipped: ±{_g(reach)} {'decades' if scale == 'log10' else 'on its scale'})"
 
@@ -689,7 +689,7 @@ def parameter_table(summary: dict, petab_dir: str) -> str:
             prior = f"{float(mean):.2f} ± {float(sd):.2f}"
         cells = [f"`{name}`", unit, f"{_g(lo)}-{_g(hi)}", _g(value) + at,
                  span(scale, post["parameters"][name]) if post else "not sampled",
-                 "–" if w is None else "at a bound" if w["at_bound"] else span(scale, w) + clipped(w, lo, hi, scale),
+                 "–" if w is None else "at a bound" if w["at_bound"] else span(scale, w) + clipped(w, scale),
                  "**yes**" if judge.get(name, {}).get("determined") else "no", prior]
         lines.append("| " + " | ".join(cells) + " |")
     determined = sum(bool(r.get("determined")) for r in judge.values())
