@@ -642,6 +642,23 @@ def _g(x: float) -> str:
     return f"{float(f'{x:.3g}'):,g}" if 1e-3 <= abs(x) < 1e6 else f"{x:.3g}"
 
 
+def _parameter_rows(petab_dir: str) -> dict[str, dict]:
+    """The PEtab parameter table of ``petab_dir`` as rows (text fields) by parameter id."""
+    import csv
+
+    with open(os.path.join(petab_dir, "parameters.tsv"), newline="", encoding="utf-8") as fh:
+        return {r["parameterId"]: r for r in csv.DictReader(fh, delimiter="\t")}
+
+
+def _normal_prior(row) -> tuple[float, float] | None:
+    """Mean and sd on the parameter's scale of a parameter-table row's ``parameterScaleNormal``
+    prior (a csv row or a pandas row); None without one."""
+    if str(row.get("objectivePriorType", "")) != "parameterScaleNormal":
+        return None
+    mean, sd = str(row["objectivePriorParameters"]).split(";")
+    return float(mean), float(sd)
+
+
 # the observables' parameters, whose reasons in the PEtab table give their units in words
 _NUISANCE_UNITS = {"offset": "a.u.", "scale": "a.u./molecule", "sigma": "sd of ln"}
 
@@ -654,11 +671,9 @@ def parameter_table(summary: dict, petab_dir: str) -> str:
     parameter by the interval the fit file takes (:func:`fit_from_run`: the posterior's when the
     chains mixed, else the Wald one), and the prior (log10 mean and sd). The published one is in
     ``docs/calibration.md``."""
-    import csv
     import re
 
-    with open(os.path.join(petab_dir, "parameters.tsv"), newline="", encoding="utf-8") as fh:
-        table = {r["parameterId"]: r for r in csv.DictReader(fh, delimiter="\t") if r["estimate"] == "1"}
+    table = _parameter_rows(petab_dir)
     post, wald = summary.get("posterior"), summary.get("fisher", {}).get("parameters", {})
     mixed_ = bool(post) and mixed(post["chains"])
     sampled = "posterior 95 %" if mixed_ else "sampled 95 % range (chains not mixed: not an interval)"
@@ -683,14 +698,12 @@ def parameter_table(summary: dict, petab_dir: str) -> str:
         unit = unit.group(1) if unit else _NUISANCE_UNITS.get(name.split("_")[0], "–")
         at = " (bound)" if min(abs(value / lo - 1), abs(value / hi - 1)) < 0.05 else ""
         w = wald.get(name)
-        prior = "–"
-        if row.get("objectivePriorType") == "parameterScaleNormal":
-            mean, sd = row["objectivePriorParameters"].split(";")
-            prior = f"{float(mean):.2f} ± {float(sd):.2f}"
+        prior = _normal_prior(row)
         cells = [f"`{name}`", unit, f"{_g(lo)}-{_g(hi)}", _g(value) + at,
                  span(scale, post["parameters"][name]) if post else "not sampled",
                  "–" if w is None else "at a bound" if w["at_bound"] else span(scale, w) + clipped(w, scale),
-                 "**yes**" if judge.get(name, {}).get("determined") else "no", prior]
+                 "**yes**" if judge.get(name, {}).get("determined") else "no",
+                 f"{prior[0]:.2f} ± {prior[1]:.2f}" if prior else "–"]
         lines.append("| " + " | ".join(cells) + " |")
     determined = sum(bool(r.get("determined")) for r in judge.values())
     by = ("the posterior's 95 % credible intervals" if mixed_ else
@@ -747,9 +760,9 @@ def _prior_ranges(table, names) -> dict[str, float]:
     table) that have one."""
     out = {}
     for name in names:
-        row = table.loc[name]
-        if str(row.get("objectivePriorType", "")) == "parameterScaleNormal":
-            out[name] = 2 * 1.96 * float(str(row["objectivePriorParameters"]).split(";")[1])
+        prior = _normal_prior(table.loc[name])
+        if prior:
+            out[name] = 2 * 1.96 * prior[1]
     return out
 
 
@@ -829,8 +842,6 @@ def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab",
     none for a parameter at a bound), and ``ci_method`` says which and why. Refused, by name, when
     the summary is missing, has no sampling, or belongs to another PEtab problem than
     ``petab_dir``'s. Returns the record written."""
-    import csv
-
     summary_path = os.path.join(out, "summary.json")
     if not os.path.exists(summary_path):
         raise CalibrationError(f"{summary_path} not found: run il2sbml calibrate --out {out} to the end first")
@@ -844,8 +855,7 @@ def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab",
     if summary["problem"]["hash"] != problem_hash(petab_dir):
         raise CalibrationError(f"{summary_path}: the run fitted PEtab problem {summary['problem']['hash']}, "
                                f"{petab_dir} is {problem_hash(petab_dir)}; write the fit from a run of this problem")
-    with open(os.path.join(petab_dir, "parameters.tsv"), newline="", encoding="utf-8") as fh:
-        scales = {r["parameterId"]: r["parameterScale"] for r in csv.DictReader(fh, delimiter="\t")}
+    scales = {n: r["parameterScale"] for n, r in _parameter_rows(petab_dir).items()}
 
     def intervals_of(rows):    # linear units; none for a parameter at a bound (the Fisher analysis marks them)
         return {n: (_linear(scales[n], r["lower_scaled"]), _linear(scales[n], r["upper_scaled"]))
