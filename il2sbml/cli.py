@@ -329,24 +329,26 @@ def main(argv=None) -> int:
                     "(default: data/priors)")
     pe.set_defaults(func=cmd_petab)
     c = sub.add_parser("calibrate", help="fit the PEtab problem with pyPESTO (multistart Fides on AMICI forward "
-                       "sensitivities and Fisher information, then posterior sampling); resumes an interrupted run; "
+                       "sensitivities and Fisher information, then profile likelihoods); resumes an interrupted run; "
                        "--quick: a smoke run")
     c.add_argument("--petab", default="build/petab", help="the PEtab problem (default: build/petab)")
     c.add_argument("--out", default="build/calibration", help="output folder (default: build/calibration)")
     c.add_argument("--work-dir", default="build/amici", help="where AMICI compiles the model (default: build/amici)")
     c.add_argument("--quick", action="store_true", help="2 starts of 3 iterations, the best continued for 2 "
-                   "more, no sampling (CI smoke run)")
+                   "more, no profiles, no sampling (CI smoke run)")
     c.add_argument("--starts", type=int, help="number of starts (full run: 50)")
     c.add_argument("--max-iter", type=int, help="iterations per start (full run: 150)")
     c.add_argument("--refine-iter", type=int, help="the best starts (full run: 2, one per thread) are continued "
-                   "for up to N more iterations before the sampling (full run: 600; 0: not continued)")
+                   "for up to N more iterations before the profiles (full run: 600; 0: not continued)")
     c.add_argument("--samples", type=int, help="posterior samples per chain, two chains from the best fit, "
-                   "stored every 2000 so an interrupted run continues (full run: 100000; 0: none)")
-    c.add_argument("--profiles", action="store_true", help="also profile likelihoods of every parameter (hours)")
+                   "stored every 2000 so an interrupted run continues (default 0: none)")
+    c.add_argument("--profiles", action="store_true", help="profile likelihoods of every parameter (the full run's, "
+                   "hours, stored per parameter; with --quick: profiles as well)")
     c.add_argument("--seed", type=int, default=1, help="seeds the start points (default: 1)")
     c.add_argument("--threads", type=int, default=2, help="starts run in parallel threads (default: 2)")
-    c.add_argument("--write-fit", metavar="PATH", help="instead of running: write the finished run's best fit and "
-                   "posterior intervals (--out's summary.json) to PATH for the model (model_src/il2_fit.json)")
+    c.add_argument("--write-fit", metavar="PATH", help="instead of running: write the finished run's best fit and its "
+                   "95 %% intervals (profiles; else a posterior that mixed; else Wald) from --out's summary.json to "
+                   "PATH for the model (model_src/il2_fit.json)")
     c.set_defaults(func=cmd_calibrate)
     sv = sub.add_parser("selectivity", help="EC50, maximum and Treg selectivity of IL-2 variants per cell type "
                         "(pSTAT5 at 30 min); --map N: the design map over the two affinities")

@@ -157,10 +157,50 @@ def test_quick_calibration_runs_writes_its_files_and_resumes(loaded, tmp_path, c
     err = capsys.readouterr().err
     assert "2 of 2 starts already in" in err and "1 of 1 refinements already in" in err and "sampling" not in err
     assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["best"] == summary["best"]
+    _profiles_of_the_run(out, args, summary, best_x, pp, capsys)
     stored[1]["problem"] = "another"
     (out / "starts" / "start_001.json").write_text(json.dumps(stored[1]))
     assert main(args) == 0
     assert "1 of 2 starts already in" in capsys.readouterr().err
+
+
+def _profiles_of_the_run(out, args, summary, best_x, pp, capsys):
+    """``--profiles`` on the quick run, with a stored profile per parameter (a parabola of known
+    width around the fit, as profile_parameters stores them; computing them is tested on a
+    problem with a known answer): every one is reused, and summary, profiles.tsv, profiles.png,
+    parameters.md and the fit file take the profiles' intervals."""
+    store = out / "profiles"
+    store.mkdir()
+    key, f0 = summary["problem"]["hash"], summary["best"]["fval"]
+    setting = {"fatol": cal.PROFILE_FATOL, "maxiter": cal.PROFILE_MAXITER, "options": cal.PROFILE_OPTIONS}
+    names = [pp.x_names[i] for i in pp.x_free_indices]
+    for j, name in enumerate(names):
+        xs = best_x[j] + np.linspace(-1.0, 1.0, 21)
+        xs = xs[(xs >= pp.lb[j]) & (xs <= pp.ub[j])]
+        width = 0.1 if j % 2 == 0 else 100.0       # even: closed at -+0.196; odd: flat to the box's walk
+        rec = {"problem": key, "x_best": [float(v) for v in best_x], "f_best": f0, "settings": setting, "name": name,
+               "x": xs.tolist(), "fval": (f0 + (xs - best_x[j]) ** 2 / (2 * width ** 2)).tolist(),
+               "x_path": np.tile(np.asarray(best_x)[:, None], len(xs)).tolist(), "n_fval": 3, "n_grad": 3,
+               "time_s": 1.0}
+        (store / f"profile_{name}.json").write_text(json.dumps(rec), encoding="utf-8")
+    assert main(args + ["--profiles"]) == 0
+    assert f"profiles: {len(names)} of {len(names)} already in {store}, reused" in capsys.readouterr().err
+    prof = json.loads((out / "summary.json").read_text(encoding="utf-8"))["profiles"]
+    assert prof["n_grad"] == 3 * len(names) and prof["settings"] == setting
+    for j, name in enumerate(names):
+        row = prof["parameters"][name]
+        assert row["value_scaled"] == best_x[j]
+        if j % 2 == 0 and pp.lb[j] < best_x[j] - 0.2 and best_x[j] + 0.2 < pp.ub[j]:
+            assert row["identifiable"] and row["upper_scaled"] - row["lower_scaled"] == pytest.approx(0.392, abs=0.01)
+        elif j % 2:
+            assert not row["identifiable"] and not row["determined"]
+    tsv = (out / "profiles.tsv").read_text(encoding="utf-8").splitlines()
+    assert tsv[0] == "parameterId\tlower_95_scaled\tupper_95_scaled\tidentifiable\tdetermined" and len(tsv) == 45
+    assert (out / "profiles.png").stat().st_size > 10_000
+    assert "| profile 95 % |" in (out / "parameters.md").read_text(encoding="utf-8").splitlines()[0]
+    rec = cal.fit_from_run(str(out), PETAB, str(out / "fit.json"))
+    assert rec["ci_method"].startswith("profile likelihood 95 % interval")
+    capsys.readouterr()
 
 
 def _write_fit_from_the_run(out, summary, tmp_path, capsys):
@@ -214,6 +254,26 @@ def _write_fit_from_the_run(out, summary, tmp_path, capsys):
     (mix / "summary.json").write_text(json.dumps(good), encoding="utf-8")
     rec = cal.fit_from_run(str(mix), PETAB, str(mix / "fit.json"))
     assert rec["ci_method"].startswith("Wald") and "Geweke passed; effective sample sizes" in rec["ci_method"]
+    # profiles (the full run's) come first: each parameter's interval is its profile's, in linear units
+    prof = json.loads(json.dumps(good))
+    prof["profiles"] = {"method": "pyPESTO profiles", "parameters": {
+        n: {"lower_scaled": w["value_scaled"] - 0.3, "upper_scaled": w["value_scaled"] + 0.2,
+            "identifiable": i % 2 == 0, "lower_closed": True, "upper_closed": i % 2 == 0, "determined": i % 2 == 0}
+        for i, (n, w) in enumerate(summary["fisher"]["parameters"].items())}}
+    (mix / "summary.json").write_text(json.dumps(prof), encoding="utf-8")
+    rec = cal.fit_from_run(str(mix), PETAB, str(mix / "fit.json"))
+    n = len(rec["parameters"])
+    assert rec["ci_method"].startswith("profile likelihood 95 % interval (pyPESTO profiles)")
+    assert f"{(n + 1) // 2} of {n} closed on both sides" in rec["ci_method"]
+    for name, p in rec["parameters"].items():
+        row = prof["profiles"]["parameters"][name]
+        lo, hi = (10 ** row[k] if scales[name] == "log10" else row[k] for k in ("lower_scaled", "upper_scaled"))
+        assert p["ci95"] == pytest.approx([lo, hi], rel=1e-3)
+    table = cal.parameter_table(prof, PETAB).splitlines()
+    assert ("| best fit | profile 95 % | sampled 95 % range (chains not mixed: not an interval) | Wald 95 % (local) "
+            "| determined (profile) |") in table[0]
+    assert sum("| **yes** |" in r for r in table) == (n + 1) // 2 and sum("(bound) | " in r for r in table) >= n // 2
+    assert table[-1] == f"{(n + 1) // 2} of {n} determined, by the profile likelihoods' 95 % intervals"
     del good["fisher"]                                               # neither mixed chains nor a Fisher analysis
     (mix / "summary.json").write_text(json.dumps(good), encoding="utf-8")
     rec = cal.fit_from_run(str(mix), PETAB, str(mix / "fit.json"))
@@ -221,9 +281,9 @@ def _write_fit_from_the_run(out, summary, tmp_path, capsys):
     assert all(p["ci95"] is None for p in rec["parameters"].values())
     with pytest.raises(cal.CalibrationError, match="summary.json not found: run il2sbml calibrate"):
         cal.fit_from_run(str(other), PETAB, str(other / "fit.json"))
-    bare = {k: v for k, v in summary.items() if k != "posterior"}
+    bare = {k: v for k, v in summary.items() if k not in ("posterior", "fisher")}
     (other / "summary.json").write_text(json.dumps(bare), encoding="utf-8")
-    with pytest.raises(cal.CalibrationError, match="the run has no posterior sampling"):
+    with pytest.raises(cal.CalibrationError, match="the run has no profiles, no posterior sampling and no Fisher"):
         cal.fit_from_run(str(other), PETAB, str(other / "fit.json"))
     shutil.copy(out / "summary.json", other / "summary.json")
     moved = json.loads((other / "summary.json").read_text(encoding="utf-8"))
@@ -260,12 +320,10 @@ def test_missing_problem_is_refused_by_name(tmp_path):
         cal.load(str(tmp_path / "none"), str(tmp_path))
 
 
-def test_profile_intervals_on_a_problem_with_a_known_answer(tmp_path):
-    """_profiles on a two-parameter quadratic: -log L = (x0 - 1)^2 / (2 * 0.1^2), x1 free of the
-    data; the 95 % profile interval of x0 is 1 -+ 1.96 * 0.1, and x1 is not identifiable."""
+def _quadratic():
+    """-log L = (x0 - 1)^2 / (2 * 0.1^2) on [-2, 3]^2, x1 free of the data: the 95 % profile interval
+    of x0 is 1 -+ 1.96 * 0.1, x1 is not identifiable."""
     import pypesto
-    import pypesto.engine
-    import pypesto.optimize as optimize
 
     def f(x):
         return (x[0] - 1.0) ** 2 / (2 * 0.1 ** 2)
@@ -273,16 +331,48 @@ def test_profile_intervals_on_a_problem_with_a_known_answer(tmp_path):
     def g(x):
         return np.array([(x[0] - 1.0) / 0.1 ** 2, 0.0])
 
-    problem = pypesto.Problem(pypesto.Objective(fun=f, grad=g), lb=[-2.0, -2.0], ub=[3.0, 3.0],
-                              x_names=["a", "b"])
-    optimizer = optimize.ScipyOptimizer()
-    np.random.seed(0)
-    result = optimize.minimize(problem, optimizer=optimizer, n_starts=2, progress_bar=False)
-    rows = cal._profiles(problem, result, optimizer, pypesto.engine.SingleCoreEngine(), ["a", "b"], str(tmp_path))
-    assert rows["a"]["identifiable"] and not rows["b"]["identifiable"]
-    assert rows["a"]["lower_scaled"] == pytest.approx(1 - 1.96 * 0.1, abs=0.03)
-    assert rows["a"]["upper_scaled"] == pytest.approx(1 + 1.96 * 0.1, abs=0.03)
+    def h(x):
+        return np.diag([1 / 0.1 ** 2, 0.0])
+
+    return pypesto.Problem(pypesto.Objective(fun=f, grad=g, hess=h), lb=[-2.0, -2.0], ub=[3.0, 3.0], x_names=["a", "b"])
+
+
+def test_profiles_on_a_problem_with_a_known_answer_are_stored_and_reused(tmp_path):
+    """profile_parameters (pyPESTO's profiles with the full run's Fides settings, two threads) on
+    the quadratic: the interval of a is 1 -+ 0.196, b's is the box, open on both sides; each
+    profile is stored and reused by a second run, and computed afresh for another problem."""
+    problem, store, said = _quadratic(), tmp_path / "profiles", []
+    records = cal.profile_parameters(problem, [1.0, 0.5], 0.0, str(store), "key", 2, said.append)
+    a, b = (cal.profile_interval(records[n], -2.0, 3.0) for n in "ab")
+    assert a["lower_scaled"] == pytest.approx(1 - 1.96 * 0.1, abs=2e-3)
+    assert a["upper_scaled"] == pytest.approx(1 + 1.96 * 0.1, abs=2e-3)
+    assert a["identifiable"] and a["lower_closed"] and a["upper_closed"] and not a["below_fit"]
+    assert not b["identifiable"] and not b["lower_closed"] and not b["upper_closed"] and b["at_lb"] and b["at_ub"]
+    assert (b["lower_scaled"], b["upper_scaled"]) == (-2.0, 3.0)
+    assert sorted(os.listdir(store)) == ["profile_a.json", "profile_b.json"]
+    assert records["a"]["x"] == sorted(records["a"]["x"]) and len(records["a"]["x_path"]) == 2
+    assert said[0].endswith("0 of 2 already in " + str(store) + ", reused") and len(said) == 3
+    said.clear()
+    assert cal.profile_parameters(problem, [1.0, 0.5], 0.0, str(store), "key", 2, said.append) == records
+    assert said == [f"calibrate: profiles: 2 of 2 already in {store}, reused"]
+    cal.profile_parameters(problem, [1.0, 0.5], 0.0, str(store), "another", 1, said.append)
+    assert said[1].endswith("0 of 2 already in " + str(store) + ", reused")
+    cal._profile_figure(records, problem, str(tmp_path / "profiles.png"))
     assert (tmp_path / "profiles.png").stat().st_size > 1000
+
+
+def test_a_profile_interval_is_interpolated_at_the_threshold():
+    """The ends lie where the profile crosses 1.92 (linear between the points around it); a
+    profile that dips below the fit says so."""
+    t = cal.PROFILE_THRESHOLD
+    rec = {"x": [0.0, 1.0, 2.0, 3.0, 4.0], "fval": [10 + 2 * t, 10 + t / 2, 10.0, 10 + t / 2, 10 + 2 * t],
+           "f_best": 10.0}
+    row = cal.profile_interval(rec, -5.0, 5.0)
+    assert row["lower_scaled"] == pytest.approx(1 - 1 / 3) and row["upper_scaled"] == pytest.approx(3 + 1 / 3)
+    assert row["identifiable"] and not row["below_fit"] and not row["at_lb"]
+    rec["fval"][3] = 9.9
+    row = cal.profile_interval(rec, -5.0, 5.0)
+    assert row["below_fit"] and row["identifiable"]
 
 
 def test_missing_calibration_stack_is_refused_by_name(monkeypatch):

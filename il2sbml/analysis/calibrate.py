@@ -4,14 +4,15 @@
 it with AMICI (once: the compiled model is cached under ``build/amici/`` by a hash of the problem
 files), and runs pyPESTO's multistart optimisation with the Fides trust-region optimiser on
 AMICI's forward sensitivities (gradient and Fisher information), continues the best starts to
-convergence (``refine``: the same optimiser from where they stopped), then (full run) samples the
-posterior from the best point (and, on request, pyPESTO's profile likelihoods). It writes
+convergence (``refine``: the same optimiser from where they stopped), then (full run) profiles the
+likelihood of every parameter from the best point (pyPESTO; stored per parameter, so the hours-long
+run continues where it stopped), and, on request, samples the posterior. It writes
 ``build/calibration/``: ``summary.json`` (settings, per-start and per-refinement results, the best
 parameters and where they come from, timings), ``best_parameters.tsv``, ``waterfall.png``,
-``parameters.md`` (every estimated parameter's fit, bounds, prior and intervals), with sampling
-``posterior.tsv`` and ``samples/`` (the chains), and, with profiles, ``profiles.tsv`` (the 95 %
-profile-likelihood confidence interval of each parameter and whether the data determine it) and
-``profiles.png``.
+``parameters.md`` (every estimated parameter's fit, bounds, prior and intervals), with profiles
+``profiles/`` (one JSON per parameter), ``profiles.tsv`` (the 95 % profile-likelihood interval of
+each parameter and whether the data determine it) and ``profiles.png``, and, with sampling,
+``posterior.tsv`` and ``samples/`` (the chains).
 
 Nothing here is written by hand that pyPESTO does: start points (uniform within bounds on the
 parameter scale, from ``numpy``'s generator seeded by ``--seed``), optimisation, profiles and
@@ -69,17 +70,18 @@ class Settings:
     refine_iter: int = 0
 
 
-# the identifiability analysis of the full run is sampling, not profiles: a profile of one of the
-# 44 parameters costs ~30 re-optimisations of ~10 gradients (~25 min per direction at 5 s a
-# gradient, ~18 h for all on two cores); a chain needs objectives only (0.18 s)
+# the identifiability analysis of the full run is profiles (profile_parameters), not sampling: three
+# adaptive-Metropolis runs from the fit did not mix (docs/calibration.md; the third's largest
+# autocorrelation times grew from 720 to 1,700 samples between 20,000 and 36,000 per chain, so an
+# effective sample size of 100 would take far more than 100,000 samples, beyond any session here),
+# while a profile is a finished result per parameter, stored one file each, so the run (hours) goes
+# on across sessions and checkouts (build/calibration/profiles/ is committed). Sampling stays
+# available (--samples N).
 # 150 iterations take most random starts to within a few units of their plateau, but the lowest
 # plateaus still move at that budget (29 of the first 34 published starts used it all), so the
 # two best starts (one per thread) are continued to Fides' own convergence, capped by iterations
-# (not by time, so the result does not depend on the machine), before the sampling starts there;
-# 100,000 samples a chain: the 20,000 of the second published sampling had autocorrelation times
-# up to 720 samples, so an effective sample size of MIN_ESS needs ~70,000 after burn-in (~8 h on
-# two cores at 0.28 s a sample; stored in segments, so the run spans sessions)
-FULL = Settings(starts=50, max_iter=150, samples=100_000, chains=2, refine=2, refine_iter=600)
+# (not by time, so the result does not depend on the machine), before the profiles start there.
+FULL = Settings(starts=50, max_iter=150, samples=0, chains=2, profiles=True, refine=2, refine_iter=600)
 QUICK = Settings(starts=2, max_iter=3, refine=1, refine_iter=2)
 
 
@@ -228,8 +230,6 @@ def calibrate(petab_dir: str = "build/petab", out: str = "build/calibration", *,
 
 def _calibrate(petab_dir, out, settings, seed, threads, work_dir, progress) -> dict:
     problem, pp = load(petab_dir, work_dir)
-    import pypesto
-    import pypesto.engine
     import pypesto.optimize as optimize
 
     t0 = time.perf_counter()
@@ -239,7 +239,6 @@ def _calibrate(petab_dir, out, settings, seed, threads, work_dir, progress) -> d
              f"objective {timing['objective_s']:.2f} s, with gradient {timing['objective_and_gradient_s']:.2f} s")
     # Fides' default Hessian is the objective's own: AMICI's Fisher information (forward sensitivities)
     optimizer = optimize.FidesOptimizer(options={"maxiter": settings.max_iter}, verbose=0)
-    engine = pypesto.engine.MultiThreadEngine(n_threads=threads) if threads > 1 else pypesto.engine.SingleCoreEngine()
     points = start_points(pp, settings.starts, seed)
     result = _multistart(pp, optimizer, points, os.path.join(out, "starts"), problem_hash(petab_dir),
                          settings.max_iter, threads, progress)
@@ -290,11 +289,14 @@ def _calibrate(petab_dir, out, settings, seed, threads, work_dir, progress) -> d
                      + "".join(f"{n}\t{r['median_scaled']:.4g}\t{r['lower_scaled']:.4g}\t{r['upper_scaled']:.4g}\t"
                                f"{r['determined']}\n" for n, r in post["parameters"].items()))
     if settings.profiles:
-        rows = summary["profiles"] = _profiles(pp, result, optimizer, engine, names, out)
+        records = profile_parameters(pp, best_free, best.fval, os.path.join(out, "profiles"), problem_hash(petab_dir),
+                                     threads, progress)
+        summary["profiles"] = profile_rows(problem, pp, records)
         atomic_write(os.path.join(out, "profiles.tsv"),
-                     "parameterId\tlower_95_scaled\tupper_95_scaled\tidentifiable\n"
-                     + "".join(f"{n}\t{r['lower_scaled']:.4g}\t{r['upper_scaled']:.4g}\t{r['identifiable']}\n"
-                               for n, r in rows.items()))
+                     "parameterId\tlower_95_scaled\tupper_95_scaled\tidentifiable\tdetermined\n"
+                     + "".join(f"{n}\t{r['lower_scaled']:.4g}\t{r['upper_scaled']:.4g}\t{r['identifiable']}\t"
+                               f"{r['determined']}\n" for n, r in summary["profiles"]["parameters"].items()))
+        _profile_figure(records, pp, os.path.join(out, "profiles.png"))
     summary["timing"]["total_s"] = round(time.perf_counter() - t0, 1)
     atomic_write(os.path.join(out, "summary.json"), json.dumps(summary, indent=1) + "\n")
     atomic_write(os.path.join(out, "parameters.md"), parameter_table(summary, petab_dir))
@@ -666,23 +668,38 @@ _NUISANCE_UNITS = {"offset": "a.u.", "scale": "a.u./molecule", "sigma": "sd of l
 def parameter_table(summary: dict, petab_dir: str) -> str:
     """Markdown table of every estimated parameter of a run (``summary``, for the problem in
     ``petab_dir``): unit (from the parameter table's reason, ``[unit]`` at its end), bounds, best
-    fit ("(bound)" within 5 % of one), the posterior's 95 % range (headed "not an interval" when
-    the chains did not mix), the Wald 95 % interval at the fit, whether the data determine the
-    parameter by the interval the fit file takes (:func:`fit_from_run`: the posterior's when the
-    chains mixed, else the Wald one), and the prior (log10 mean and sd). The published one is in
-    ``docs/calibration.md``."""
+    fit ("(bound)" within 5 % of one), the profile likelihood's 95 % interval (where the run has
+    profiles; "(bound)" at an end the profile did not cross), the posterior's 95 % range (where the
+    run sampled; headed "not an interval" when the chains did not mix), the Wald 95 % interval at
+    the fit, whether the data determine the parameter by the interval the fit file takes
+    (:func:`fit_from_run`: the profile's, else the posterior's when the chains mixed, else the
+    Wald one), and the prior (log10 mean and sd). The published one is in ``docs/calibration.md``."""
     import re
 
     table = _parameter_rows(petab_dir)
-    post, wald = summary.get("posterior"), summary.get("fisher", {}).get("parameters", {})
+    prof, post = summary.get("profiles"), summary.get("posterior")
+    wald = summary.get("fisher", {}).get("parameters", {})
     mixed_ = bool(post) and mixed(post["chains"])
-    sampled = "posterior 95 %" if mixed_ else "sampled 95 % range (chains not mixed: not an interval)"
-    judge = (post["parameters"] if mixed_ else wald) or {}
-    lines = [f"| parameter | unit | bounds | best fit | {sampled} | Wald 95 % (local) | "
-             f"determined ({'posterior' if mixed_ else 'Wald'}) | prior (log10) |", "|---|---|---|---|---|---|---|---|"]
+    judge, by_name, by = ((prof["parameters"], "profile", "the profile likelihoods' 95 % intervals") if prof else
+                          (post["parameters"], "posterior", "the posterior's 95 % credible intervals") if mixed_ else
+                          (wald, "Wald", "the Wald intervals at the fit (the posterior sampling did not mix)" if post
+                           else "the Wald intervals at the fit (no profiles, no posterior sampling)") if wald else
+                          ({}, "–", "nothing (no profiles, no sampling, no Fisher analysis)"))
+    heads = ["parameter", "unit", "bounds", "best fit"]
+    if prof:
+        heads.append("profile 95 %")
+    if post:
+        heads.append("posterior 95 %" if mixed_ else "sampled 95 % range (chains not mixed: not an interval)")
+    heads += ["Wald 95 % (local)", f"determined ({by_name})", "prior (log10)"]
+    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
 
     def span(scale, r):
         return f"{_g(_linear(scale, r['lower_scaled']))}-{_g(_linear(scale, r['upper_scaled']))}"
+
+    def profiled(scale, r):     # an end the profile did not cross is the bound it reached
+        lo = _g(_linear(scale, r["lower_scaled"])) + ("" if r["lower_closed"] else " (bound)")
+        hi = _g(_linear(scale, r["upper_scaled"])) + ("" if r["upper_closed"] else " (bound)")
+        return f"{lo}-{hi}"
 
     def clipped(w, scale):     # how far a Wald interval clipped to the bounds (by fisher()) reached
         reach = 1.96 * w["sd_scaled"]
@@ -699,17 +716,16 @@ def parameter_table(summary: dict, petab_dir: str) -> str:
         at = " (bound)" if min(abs(value / lo - 1), abs(value / hi - 1)) < 0.05 else ""
         w = wald.get(name)
         prior = _normal_prior(row)
-        cells = [f"`{name}`", unit, f"{_g(lo)}-{_g(hi)}", _g(value) + at,
-                 span(scale, post["parameters"][name]) if post else "not sampled",
-                 "–" if w is None else "at a bound" if w["at_bound"] else span(scale, w) + clipped(w, scale),
-                 "**yes**" if judge.get(name, {}).get("determined") else "no",
-                 f"{prior[0]:.2f} ± {prior[1]:.2f}" if prior else "–"]
+        cells = [f"`{name}`", unit, f"{_g(lo)}-{_g(hi)}", _g(value) + at]
+        if prof:
+            cells.append(profiled(scale, prof["parameters"][name]))
+        if post:
+            cells.append(span(scale, post["parameters"][name]))
+        cells += ["–" if w is None else "at a bound" if w["at_bound"] else span(scale, w) + clipped(w, scale),
+                  "**yes**" if judge.get(name, {}).get("determined") else "no",
+                  f"{prior[0]:.2f} ± {prior[1]:.2f}" if prior else "–"]
         lines.append("| " + " | ".join(cells) + " |")
     determined = sum(bool(r.get("determined")) for r in judge.values())
-    by = ("the posterior's 95 % credible intervals" if mixed_ else
-          "the Wald intervals at the fit (the posterior sampling did not mix)" if post and wald else
-          "the Wald intervals at the fit (no posterior sampling)" if wald else
-          "nothing (no sampling, no Fisher analysis)")
     return "\n".join(lines) + f"\n\n{determined} of {len(lines) - 2} determined, by {by}\n"
 
 
@@ -778,36 +794,188 @@ def _waterfall(result, path):
     plt.close(ax.figure)
 
 
-def _profiles(pp, result, optimizer, engine, names, out) -> dict:
-    """Profile likelihoods of every free parameter; 95 % CIs by the chi-square threshold, on the
-    parameter scale (log10 for the IL-2 problem); identifiable = the interval ends inside the bounds."""
+# the profiles of the full run (pyPESTO's parameter_profile, one parameter at a time, from the
+# best fit): Fides stops a profile step's re-optimisation when one iteration changes the
+# objective by less than PROFILE_FATOL (a profile is read against a threshold of 1.92, so 0.01 is
+# far below what matters; Fides' default of ~1e-8 relative made a single step of the sloppy
+# problem run its whole budget, 150 iterations at ~8 s), or after PROFILE_MAXITER iterations;
+# steps up to 0.5 on the parameter's scale (pyPESTO's default 0.2 needs 25 steps to cross a flat
+# profile of 5 decades); each side stops past a likelihood ratio of 0.1 (Delta objective 2.30,
+# beyond the 95 % threshold of 1.92) or at the bound. Measured on the published fit (two at a time,
+# 2026-12-07): sigma of 03-19 in 16 points, 113 objective-and-gradient evaluations, 8.4 min.
+PROFILE_FATOL = 0.01
+PROFILE_MAXITER = 30
+PROFILE_OPTIONS = {"ratio_min": 0.1, "max_step_size_absolute": 0.5}
+PROFILE_THRESHOLD = 1.920729410347062
+"""Half the 95 % quantile of chi-square with one degree of freedom: a parameter's 95 % profile
+interval is where the profile stays within this of the best objective."""
+
+
+def profile_parameters(pp, x_best, f_best: float, store: str, key: str, threads: int, progress) -> dict:
+    """Profile likelihood of every free parameter of ``pp`` from the best fit ``x_best`` (free
+    parameters, on their scales; objective ``f_best``) with pyPESTO's ``parameter_profile`` and
+    Fides (the settings above), one parameter per task on ``threads`` threads, each profile
+    stored in ``store/profile_NAME.json`` as soon as it ends and reused when it was computed on
+    the same problem (``key``), from the same point and with the same settings, so that the run,
+    hours long, continues across sessions. Returns the records by parameter name, in the
+    problem's order (:func:`profile_interval` reads them)."""
+    import copy
+    import queue
+    import threading
+
+    import pypesto
+    import pypesto.engine
+    import pypesto.optimize as optimize
+    import pypesto.profile as profile
+    from pypesto.result import OptimizerResult
+
+    from ..formats.files import atomic_write
+
+    os.makedirs(store, exist_ok=True)
+    names = [pp.x_names[i] for i in pp.x_free_indices]
+    x_best = [float(v) for v in x_best]
+    setting = {"fatol": PROFILE_FATOL, "maxiter": PROFILE_MAXITER, "options": PROFILE_OPTIONS}
+    records: dict[str, dict] = {}
+    for name in names:
+        path = os.path.join(store, f"profile_{name}.json")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as fh:
+                rec = json.load(fh)
+            if rec["problem"] == key and rec["x_best"] == x_best and rec["settings"] == setting:
+                records[name] = rec
+    pending: queue.Queue = queue.Queue()
+    for name in names:
+        if name not in records:
+            pending.put(name)
+    progress(f"calibrate: profiles: {len(records)} of {len(names)} already in {store}, reused")
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def work():
+        local = copy.deepcopy(pp)
+        opt = optimize.FidesOptimizer(options={"maxiter": PROFILE_MAXITER, "fatol": PROFILE_FATOL, "frtol": 0.0},
+                                      verbose=0)
+        while not failures:
+            try:
+                name = pending.get_nowait()
+            except queue.Empty:
+                return
+            idx = local.x_free_indices[names.index(name)]
+            start = pypesto.Result(local)
+            start.optimize_result.append(OptimizerResult(id="best", x=local.get_full_vector(np.asarray(x_best)),
+                                                         fval=f_best))
+            t0 = time.perf_counter()
+            try:
+                done = profile.parameter_profile(local, start, opt, engine=pypesto.engine.SingleCoreEngine(),
+                                                 profile_index=[idx], progress_bar=False,
+                                                 profile_options=profile.ProfileOptions(**PROFILE_OPTIONS))
+            except BaseException as exc:      # reported by the caller, after the other threads stop
+                failures.append(exc)
+                return
+            prof = done.profile_result.list[0][idx]
+            order = np.argsort(prof.x_path[idx], kind="stable")
+            rec = {"problem": key, "x_best": x_best, "f_best": float(f_best), "settings": setting, "name": name,
+                   "x": [float(v) for v in prof.x_path[idx][order]],
+                   "fval": [float(v) for v in prof.fval_path[order]],
+                   "x_path": [[float(v) for v in row] for row in np.asarray(prof.x_path)[local.x_free_indices][:, order]],
+                   "n_fval": int(prof.n_fval), "n_grad": int(prof.n_grad),
+                   "time_s": round(time.perf_counter() - t0, 1)}
+            atomic_write(os.path.join(store, f"profile_{name}.json"), json.dumps(rec) + "\n")
+            with lock:
+                records[name] = rec
+                row = profile_interval(rec, local.lb_full[idx], local.ub_full[idx])
+                progress(f"calibrate: profile of {name}: 95 % {row['lower_scaled']:.3g} to {row['upper_scaled']:.3g} "
+                         f"({'closed' if row['identifiable'] else 'open'}), {len(rec['x'])} points, "
+                         f"{rec['n_grad']} gradients, {rec['time_s']:.0f} s; {len(records)}/{len(names)} done")
+
+    pool = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(threads, pending.qsize())))]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if failures:
+        raise failures[0]
+    return {name: records[name] for name in names}
+
+
+def profile_interval(rec: dict, lb: float, ub: float) -> dict:
+    """The 95 % interval of a stored profile (:func:`profile_parameters`'s record; on the
+    parameter's scale): where the profile stays within ``PROFILE_THRESHOLD`` of the best
+    objective, each end interpolated linearly between the last point inside and the first
+    outside; an end the profile never crosses is the last point it reached (the bound, or where
+    its walk stopped). ``identifiable``: crossed on both sides; ``below_fit``: the profile found
+    an objective lower than the fit's by more than 0.01 (then the fit is not the optimum)."""
+    x, d = np.asarray(rec["x"], dtype=float), np.asarray(rec["fval"], dtype=float) - rec["f_best"]
+    i0 = int(np.argmin(d))
+    ends, crossed = [], []
+    for step in (-1, 1):
+        i = i0
+        while 0 <= i + step < len(x) and d[i + step] <= PROFILE_THRESHOLD:
+            i += step
+        j = i + step
+        if 0 <= j < len(x):      # crossed between i (inside) and j (outside)
+            t = (PROFILE_THRESHOLD - d[i]) / (d[j] - d[i])
+            ends.append(float(x[i] + t * (x[j] - x[i])))
+            crossed.append(True)
+        else:
+            ends.append(float(x[i]))
+            crossed.append(False)
+    return {"lower_scaled": ends[0], "upper_scaled": ends[1], "identifiable": all(crossed),
+            "lower_closed": crossed[0], "upper_closed": crossed[1],
+            "below_fit": bool(d.min() < -0.01), "at_lb": bool(x[0] <= lb + 1e-9), "at_ub": bool(x[-1] >= ub - 1e-9)}
+
+
+def profile_rows(problem, pp, records: dict) -> dict:
+    """The profiles' summary: per parameter its 95 % interval (:func:`profile_interval`, on its
+    scale), ``value_scaled`` (the fit) and ``determined`` (closed on both sides, and, like the Wald
+    and posterior intervals, clear of both bounds by 0.1 and narrower than the prior's 95 % range);
+    with the settings and the total cost."""
+    names = [pp.x_names[i] for i in pp.x_free_indices]
+    priors = _prior_ranges(problem.parameter_df, names)
+    rows = {}
+    for j, name in enumerate(names):
+        idx = pp.x_free_indices[j]
+        lb, ub = float(pp.lb_full[idx]), float(pp.ub_full[idx])
+        rec = records[name]
+        row = profile_interval(rec, lb, ub)
+        row["value_scaled"] = float(rec["x_best"][j])
+        row["determined"] = row["identifiable"] and _determined(row["lower_scaled"], row["upper_scaled"], lb, ub,
+                                                                priors.get(name))
+        rows[name] = row
+    first = next(iter(records.values()))
+    return {"method": "profile likelihood (pyPESTO parameter_profile, Fides), 95 % by the chi-square threshold "
+                      f"{PROFILE_THRESHOLD:.2f}", "settings": first["settings"],
+            "n_grad": sum(r["n_grad"] for r in records.values()),
+            "thread_s": round(sum(r["time_s"] for r in records.values()), 1), "parameters": rows}
+
+
+def _profile_figure(records: dict, pp, path: str) -> None:
+    """pyPESTO's profile plot of the stored profiles (likelihood ratio against each parameter)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import pypesto.profile as profile
+    import pypesto
     import pypesto.visualize as vis
-    from scipy.stats import chi2
+    from pypesto.result import ProfilerResult
 
-    result = profile.parameter_profile(pp, result, optimizer, engine=engine,
-                                       profile_options=profile.ProfileOptions(ratio_min=0.1),   # past 95 % (0.146)
-                                       progress_bar=False)
-    fbest = result.optimize_result.list[0].fval
-    thresh = chi2.ppf(0.95, 1) / 2
-    rows = {}
-    for idx, name in zip(pp.x_free_indices, names):
-        prof = result.profile_result.list[0][idx]
-        xs = prof.x_path[idx]
-        fs = prof.fval_path
-        inside = xs[fs - fbest <= thresh]
-        lo, hi = float(inside.min()), float(inside.max())
-        lb, ub = pp.lb_full[idx], pp.ub_full[idx]
-        rows[name] = {"lower_scaled": lo, "upper_scaled": hi,
-                      "identifiable": bool(lo > lb + 1e-6 and hi < ub - 1e-6)}
-    axes = vis.profiles(result)
+    result = pypesto.Result(pp)
+    result.profile_result.append_empty_profile_list()
+    names = [pp.x_names[i] for i in pp.x_free_indices]
+    for i in range(len(pp.x_names)):
+        rec = records.get(pp.x_names[i]) if i in pp.x_free_indices else None
+        if rec is None:
+            result.profile_result.append_profiler_result(None)
+            continue
+        full = np.tile(np.asarray(pp.get_full_vector(np.asarray(rec["x_best"])), dtype=float)[:, None], len(rec["x"]))
+        full[pp.x_free_indices, :] = np.asarray(rec["x_path"], dtype=float)
+        fval = np.asarray(rec["fval"], dtype=float)
+        result.profile_result.append_profiler_result(
+            ProfilerResult(x_path=full, fval_path=fval, ratio_path=np.exp(rec["f_best"] - fval)))
+    axes = vis.profiles(result, profile_indices=[pp.x_free_indices[names.index(n)] for n in records],
+                        x_labels=list(records), size=(24, 3 * ((len(records) + 5) // 6)))
     fig = np.ravel(axes)[0].figure
-    fig.savefig(os.path.join(out, "profiles.png"), dpi=90, bbox_inches="tight")
+    fig.savefig(path, dpi=70, bbox_inches="tight")
     plt.close(fig)
-    return rows
 
 
 FIT_FILE = "model_src/il2_fit.json"
@@ -836,22 +1004,23 @@ def write_fit(values: dict[str, float], *, objective: float, label: str, problem
 
 def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab", path: str = FIT_FILE) -> dict:
     """Write ``path`` (:func:`write_fit`) from a finished run's ``out/summary.json``: the best
-    start's values and, per parameter, the 95 % credible interval of the posterior sampling
-    (converted to linear scale with the PEtab parameter table's scales) if its chains mixed
-    (:func:`mixed`); if not, the Wald interval of the run's Fisher analysis (:func:`fisher`;
-    none for a parameter at a bound), and ``ci_method`` says which and why. Refused, by name, when
-    the summary is missing, has no sampling, or belongs to another PEtab problem than
-    ``petab_dir``'s. Returns the record written."""
+    start's values and, per parameter, a 95 % interval (converted to linear scale with the PEtab
+    parameter table's scales), the first of: the profile likelihood's (:func:`profile_interval`;
+    the full run's); the posterior sampling's, if its chains mixed (:func:`mixed`); the Wald
+    interval of the run's Fisher analysis (:func:`fisher`; none for a parameter at a bound).
+    ``ci_method`` says which and why. Refused, by name, when the summary is missing, has none of
+    the three, or belongs to another PEtab problem than ``petab_dir``'s. Returns the record
+    written."""
     summary_path = os.path.join(out, "summary.json")
     if not os.path.exists(summary_path):
         raise CalibrationError(f"{summary_path} not found: run il2sbml calibrate --out {out} to the end first")
     with open(summary_path, encoding="utf-8") as fh:
         summary = json.load(fh)
-    post = summary.get("posterior")
-    if not post:
-        raise CalibrationError(f"{summary_path}: the run has no posterior sampling, so no interval for any "
-                               f"parameter; rerun il2sbml calibrate --out {out} with --samples N "
-                               f"(full run: {FULL.samples})")
+    prof, post, wald = summary.get("profiles"), summary.get("posterior"), summary.get("fisher")
+    if not (prof or post or wald):
+        raise CalibrationError(f"{summary_path}: the run has no profiles, no posterior sampling and no Fisher "
+                               f"analysis, so no interval for any parameter; rerun il2sbml calibrate --out {out} "
+                               f"with --profiles (the full run's)")
     if summary["problem"]["hash"] != problem_hash(petab_dir):
         raise CalibrationError(f"{summary_path}: the run fitted PEtab problem {summary['problem']['hash']}, "
                                f"{petab_dir} is {problem_hash(petab_dir)}; write the fit from a run of this problem")
@@ -862,10 +1031,17 @@ def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab",
                 for n, r in rows.items() if not r.get("at_bound")}
 
     values = summary["best"]["parameters"]
-    chains = post["chains"]
+    chains = post["chains"] if post else []
     ess = ", ".join(f"{c['effective_sample_size']:g}" for c in chains)
-    sampler = post.get("sampler", "pyPESTO adaptive Metropolis")     # runs before the sampler was recorded
-    if mixed(chains):
+    sampler = (post or {}).get("sampler", "pyPESTO adaptive Metropolis")     # runs before the sampler was recorded
+    if prof:
+        intervals = intervals_of(prof["parameters"])
+        n_closed = sum(r["identifiable"] for r in prof["parameters"].values())
+        ci_method = (f"profile likelihood 95 % interval ({prof['method']}): where the profile of the negative "
+                     f"log-likelihood plus priors stays within {PROFILE_THRESHOLD:.2f} of the best objective; "
+                     f"{n_closed} of {len(prof['parameters'])} closed on both sides, the others reach a bound "
+                     f"(the data do not bound them there)")
+    elif chains and mixed(chains):
         intervals = intervals_of(post["parameters"])
         ci_method = (f"posterior 95 % credible interval: {sampler}; {len(chains)} chains of "
                      f"{post['samples']} from the best fit, Geweke burn-in passed, effective sample sizes {ess}")
@@ -873,8 +1049,8 @@ def fit_from_run(out: str = "build/calibration", petab_dir: str = "build/petab",
         unmixed = (f"the posterior sampling ({sampler}; {len(chains)} chains of "
                    f"{post['samples']}) did not mix (Geweke "
                    f"{'passed' if all(c['geweke_converged'] for c in chains) else 'NOT passed by every chain'}; "
-                   f"effective sample sizes {ess}, below {MIN_ESS}), so its ranges are not intervals")
-        wald = summary.get("fisher")
+                   f"effective sample sizes {ess}, below {MIN_ESS}), so its ranges are not intervals"
+                   if post else "no profiles and no posterior sampling")
         if wald:
             intervals = intervals_of(wald["parameters"])
             ci_method = (f"Wald 95 % interval from the Fisher information at the fit (AMICI forward sensitivities, "
