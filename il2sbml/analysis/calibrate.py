@@ -799,13 +799,17 @@ def _waterfall(result, path):
 # objective by less than PROFILE_FATOL (a profile is read against a threshold of 1.92, so 0.01 is
 # far below what matters; Fides' default of ~1e-8 relative made a single step of the sloppy
 # problem run its whole budget, 150 iterations at ~8 s), or after PROFILE_MAXITER iterations;
-# steps up to 0.5 on the parameter's scale (pyPESTO's default 0.2 needs 25 steps to cross a flat
-# profile of 5 decades); each side stops past a likelihood ratio of 0.1 (Delta objective 2.30,
-# beyond the 95 % threshold of 1.92) or at the bound. Measured on the published fit (two at a time,
-# 2026-12-07): sigma of 03-19 in 16 points, 113 objective-and-gradient evaluations, 8.4 min.
+# each side stops past a likelihood ratio of 0.1 (Delta objective 2.30, beyond the 95 % threshold
+# of 1.92) or at the bound. Step sizes, measured on the published fit (two profiles at a time,
+# 2026-12-07): with pyPESTO's defaults (first step 0.02, ratio drop per step <= 0.1, steps <= 0.2)
+# the profile of k_jak_inact took 31 points (252 gradients, 26 min), 9 of them within 0.06 decade
+# of the fit, and sigma of 03-19 16 points (8.4 min); a first step of 0.1, a ratio drop of up to
+# 0.3 per step (the crossing of 1.92 is interpolated between points) and steps up to 0.5 decade
+# (0.2 needs 25 steps to cross a flat profile of 5 decades) cut the points, the cost of a profile.
 PROFILE_FATOL = 0.01
 PROFILE_MAXITER = 30
-PROFILE_OPTIONS = {"ratio_min": 0.1, "max_step_size_absolute": 0.5}
+PROFILE_OPTIONS = {"ratio_min": 0.1, "default_step_size_absolute": 0.1, "delta_ratio_max": 0.3,
+                   "max_step_size_absolute": 0.5}
 PROFILE_THRESHOLD = 1.920729410347062
 """Half the 95 % quantile of chi-square with one degree of freedom: a parameter's 95 % profile
 interval is where the profile stays within this of the best objective."""
