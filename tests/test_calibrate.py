@@ -373,6 +373,12 @@ def test_a_profile_interval_is_interpolated_at_the_threshold():
     rec["fval"][3] = 9.9
     row = cal.profile_interval(rec, -5.0, 5.0)
     assert row["below_fit"] and row["identifiable"]
+    # a point above the threshold between two below it (an early-stopped re-optimisation) is not an end
+    rec = {"x": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "fval": [10 + t / 2, 10 + 2 * t, 10 + t / 2, 10.0, 10 + t / 2,
+                                                         10 + 3 * t], "f_best": 10.0}
+    row = cal.profile_interval(rec, 0.0, 6.0)
+    assert row["lower_scaled"] == 0.0 and not row["lower_closed"] and row["at_lb"] and not row["identifiable"]
+    assert row["upper_scaled"] == pytest.approx(4.2) and row["upper_closed"]
 
 
 def test_missing_calibration_stack_is_refused_by_name(monkeypatch):

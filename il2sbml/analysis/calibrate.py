@@ -904,28 +904,28 @@ def profile_parameters(pp, x_best, f_best: float, store: str, key: str, threads:
 
 def profile_interval(rec: dict, lb: float, ub: float) -> dict:
     """The 95 % interval of a stored profile (:func:`profile_parameters`'s record; on the
-    parameter's scale): where the profile stays within ``PROFILE_THRESHOLD`` of the best
-    objective, each end interpolated linearly between the last point inside and the first
-    outside; an end the profile never crosses is the last point it reached (the bound, or where
-    its walk stopped). ``identifiable``: crossed on both sides; ``below_fit``: the profile found
-    an objective lower than the fit's by more than 0.01 (then the fit is not the optimum)."""
+    parameter's scale): from the outermost points within ``PROFILE_THRESHOLD`` of the best
+    objective on each side, each end interpolated linearly to the next point out, which lies
+    above it; an end with no point beyond is the last point the profile reached (the bound, or
+    where its walk stopped). Outermost, not first crossing: a profile step's re-optimisation stops
+    early (``PROFILE_FATOL``, ``PROFILE_MAXITER``), so each point is an upper bound of the true
+    profile and a point above the threshold between two below it is the optimiser's shortfall, not
+    the edge of the interval (k_jak_act's published profile has such points). ``identifiable``:
+    closed on both sides; ``below_fit``: the profile found an objective lower than the fit's by
+    more than 0.01 (then the fit is not the optimum)."""
     x, d = np.asarray(rec["x"], dtype=float), np.asarray(rec["fval"], dtype=float) - rec["f_best"]
-    i0 = int(np.argmin(d))
-    ends, crossed = [], []
-    for step in (-1, 1):
-        i = i0
-        while 0 <= i + step < len(x) and d[i + step] <= PROFILE_THRESHOLD:
-            i += step
-        j = i + step
-        if 0 <= j < len(x):      # crossed between i (inside) and j (outside)
+    inside = np.flatnonzero(d <= PROFILE_THRESHOLD)
+    ends, closed = [], []
+    for i, j in ((inside[0], inside[0] - 1), (inside[-1], inside[-1] + 1)):
+        if 0 <= j < len(x):      # between i (inside) and j (outside)
             t = (PROFILE_THRESHOLD - d[i]) / (d[j] - d[i])
             ends.append(float(x[i] + t * (x[j] - x[i])))
-            crossed.append(True)
+            closed.append(True)
         else:
             ends.append(float(x[i]))
-            crossed.append(False)
-    return {"lower_scaled": ends[0], "upper_scaled": ends[1], "identifiable": all(crossed),
-            "lower_closed": crossed[0], "upper_closed": crossed[1],
+            closed.append(False)
+    return {"lower_scaled": ends[0], "upper_scaled": ends[1], "identifiable": all(closed),
+            "lower_closed": closed[0], "upper_closed": closed[1],
             "below_fit": bool(d.min() < -0.01), "at_lb": bool(x[0] <= lb + 1e-9), "at_ub": bool(x[-1] >= ub - 1e-9)}
 
 
