@@ -315,6 +315,41 @@ def start_points(pp, n: int, seed: int) -> np.ndarray:
     return startpoint.UniformStartpoints(use_guesses=False, check_fval=True, check_grad=False)(n_starts=n, problem=pp)
 
 
+def _in_threads(tasks, threads: int, setup, run) -> None:
+    """``run(state, task)`` for each of ``tasks`` on up to ``threads`` threads, each thread with its
+    own ``state = setup()`` (its copy of the objective, as pyPESTO's MultiThreadEngine does; AMICI
+    releases the GIL while it integrates). After a failure no task is started; the first failure
+    is raised once every thread has ended."""
+    import queue
+    import threading
+
+    pending: queue.Queue = queue.Queue()
+    for task in tasks:
+        pending.put(task)
+    failures: list[BaseException] = []
+
+    def work():
+        state = setup()
+        while not failures:
+            try:
+                task = pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                run(state, task)
+            except BaseException as exc:      # reported below, after the other threads stop
+                failures.append(exc)
+                return
+
+    pool = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(threads, pending.qsize())))]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if failures:
+        raise failures[0]
+
+
 def _multistart(pp, optimizer, points, store: str, key: str, max_iter: int, threads: int, progress,
                 what: str = "start", labels=None):
     """pyPESTO optimiser tasks, one per start point, on ``threads`` threads (each with its own copy
@@ -325,7 +360,6 @@ def _multistart(pp, optimizer, points, store: str, key: str, max_iter: int, thre
     lines, ``labels`` the files: ``what_LABEL.json``, by default the point's index as NNN).
     Returns a pyPESTO ``Result`` of every start, sorted."""
     import copy
-    import queue
     import threading
 
     import pypesto
@@ -346,45 +380,26 @@ def _multistart(pp, optimizer, points, store: str, key: str, max_iter: int, thre
                 rec = json.load(fh)
             if rec["problem"] == key and rec["max_iter"] == max_iter and np.array_equal(rec["x0"], x0):
                 records[i] = rec
-    pending: queue.Queue = queue.Queue()
-    for i in range(len(points)):
-        if i not in records:
-            pending.put(i)
     if records:
         progress(f"calibrate: {len(records)} of {len(points)} {what}s already in {store}, reused")
     lock = threading.Lock()
-    failures: list[BaseException] = []
 
-    def work():
-        local, opt = copy.deepcopy(pp), copy.deepcopy(optimizer)
-        while not failures:
-            try:
-                i = pending.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                r = OptimizerTask(opt, local, points[i], str(i), HistoryOptions(), OptimizeOptions()).execute()
-            except BaseException as exc:      # reported by the caller, after the other thread stops
-                failures.append(exc)
-                return
-            rec = {"problem": key, "max_iter": max_iter, "id": i, "x0": [float(v) for v in points[i]],
-                   "x": [float(v) for v in r.x], "fval": float(r.fval), "n_fval": int(r.n_fval),
-                   "n_grad": int(r.n_grad), "exitflag": str(r.exitflag), "message": str(r.message),
-                   "time_s": round(float(r.time), 1)}
-            atomic_write(files[i], json.dumps(rec) + "\n")
-            with lock:
-                records[i] = rec
-                best = min(v["fval"] for v in records.values())
-                progress(f"calibrate: {what} {i} ended at {rec['fval']:.4f} after {rec['n_grad']} gradients "
-                         f"({rec['time_s']:.0f} s, {rec['message']}); {len(records)}/{len(points)} done, best {best:.4f}")
+    def run(state, i):
+        local, opt = state
+        r = OptimizerTask(opt, local, points[i], str(i), HistoryOptions(), OptimizeOptions()).execute()
+        rec = {"problem": key, "max_iter": max_iter, "id": i, "x0": [float(v) for v in points[i]],
+               "x": [float(v) for v in r.x], "fval": float(r.fval), "n_fval": int(r.n_fval),
+               "n_grad": int(r.n_grad), "exitflag": str(r.exitflag), "message": str(r.message),
+               "time_s": round(float(r.time), 1)}
+        atomic_write(files[i], json.dumps(rec) + "\n")
+        with lock:
+            records[i] = rec
+            best = min(v["fval"] for v in records.values())
+            progress(f"calibrate: {what} {i} ended at {rec['fval']:.4f} after {rec['n_grad']} gradients "
+                     f"({rec['time_s']:.0f} s, {rec['message']}); {len(records)}/{len(points)} done, best {best:.4f}")
 
-    pool = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(threads, pending.qsize())))]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    if failures:
-        raise failures[0]
+    _in_threads([i for i in range(len(points)) if i not in records], threads,
+                lambda: (copy.deepcopy(pp), copy.deepcopy(optimizer)), run)
     result = pypesto.Result(pp)
     result.optimize_result.append(
         [OptimizerResult(id=str(i), x=np.asarray(r["x"]), fval=r["fval"], n_fval=r["n_fval"], n_grad=r["n_grad"],
@@ -810,6 +825,8 @@ PROFILE_FATOL = 0.01
 PROFILE_MAXITER = 30
 PROFILE_OPTIONS = {"ratio_min": 0.1, "default_step_size_absolute": 0.1, "delta_ratio_max": 0.3,
                    "max_step_size_absolute": 0.5}
+PROFILE_SETTINGS = {"fatol": PROFILE_FATOL, "maxiter": PROFILE_MAXITER, "options": PROFILE_OPTIONS}
+"""What a stored profile records of how it was computed; a stored one with other settings is recomputed."""
 PROFILE_THRESHOLD = 1.920729410347062
 """Half the 95 % quantile of chi-square with one degree of freedom: a parameter's 95 % profile
 interval is where the profile stays within this of the best objective."""
@@ -824,7 +841,6 @@ def profile_parameters(pp, x_best, f_best: float, store: str, key: str, threads:
     hours long, continues across sessions. Returns the records by parameter name, in the
     problem's order (:func:`profile_interval` reads them)."""
     import copy
-    import queue
     import threading
 
     import pypesto
@@ -838,67 +854,48 @@ def profile_parameters(pp, x_best, f_best: float, store: str, key: str, threads:
     os.makedirs(store, exist_ok=True)
     names = [pp.x_names[i] for i in pp.x_free_indices]
     x_best = [float(v) for v in x_best]
-    setting = {"fatol": PROFILE_FATOL, "maxiter": PROFILE_MAXITER, "options": PROFILE_OPTIONS}
     records: dict[str, dict] = {}
     for name in names:
         path = os.path.join(store, f"profile_{name}.json")
         if os.path.exists(path):
             with open(path, encoding="utf-8") as fh:
                 rec = json.load(fh)
-            if rec["problem"] == key and rec["x_best"] == x_best and rec["settings"] == setting:
+            if rec["problem"] == key and rec["x_best"] == x_best and rec["settings"] == PROFILE_SETTINGS:
                 records[name] = rec
-    pending: queue.Queue = queue.Queue()
-    for name in names:
-        if name not in records:
-            pending.put(name)
     progress(f"calibrate: profiles: {len(records)} of {len(names)} already in {store}, reused")
     lock = threading.Lock()
-    failures: list[BaseException] = []
 
-    def work():
-        local = copy.deepcopy(pp)
-        opt = optimize.FidesOptimizer(options={"maxiter": PROFILE_MAXITER, "fatol": PROFILE_FATOL, "frtol": 0.0},
-                                      verbose=0)
-        while not failures:
-            try:
-                name = pending.get_nowait()
-            except queue.Empty:
-                return
-            idx = local.x_free_indices[names.index(name)]
-            start = pypesto.Result(local)
-            start.optimize_result.append(OptimizerResult(id="best", x=local.get_full_vector(np.asarray(x_best)),
-                                                         fval=f_best))
-            t0 = time.perf_counter()
-            try:
-                done = profile.parameter_profile(local, start, opt, engine=pypesto.engine.SingleCoreEngine(),
-                                                 profile_index=[idx], progress_bar=False,
-                                                 profile_options=profile.ProfileOptions(**PROFILE_OPTIONS))
-            except BaseException as exc:      # reported by the caller, after the other threads stop
-                failures.append(exc)
-                return
-            prof = done.profile_result.list[0][idx]
-            order = np.argsort(prof.x_path[idx], kind="stable")
-            rec = {"problem": key, "x_best": x_best, "f_best": float(f_best), "settings": setting, "name": name,
-                   "x": [float(v) for v in prof.x_path[idx][order]],
-                   "fval": [float(v) for v in prof.fval_path[order]],
-                   "x_path": [[float(v) for v in row] for row in np.asarray(prof.x_path)[local.x_free_indices][:, order]],
-                   "n_fval": int(prof.n_fval), "n_grad": int(prof.n_grad),
-                   "time_s": round(time.perf_counter() - t0, 1)}
-            atomic_write(os.path.join(store, f"profile_{name}.json"), json.dumps(rec) + "\n")
-            with lock:
-                records[name] = rec
-                row = profile_interval(rec, local.lb_full[idx], local.ub_full[idx])
-                progress(f"calibrate: profile of {name}: 95 % {row['lower_scaled']:.3g} to {row['upper_scaled']:.3g} "
-                         f"({'closed' if row['identifiable'] else 'open'}), {len(rec['x'])} points, "
-                         f"{rec['n_grad']} gradients, {rec['time_s']:.0f} s; {len(records)}/{len(names)} done")
+    def setup():
+        return copy.deepcopy(pp), optimize.FidesOptimizer(
+            options={"maxiter": PROFILE_MAXITER, "fatol": PROFILE_FATOL, "frtol": 0.0}, verbose=0)
 
-    pool = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(threads, pending.qsize())))]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    if failures:
-        raise failures[0]
+    def run(state, name):
+        local, opt = state
+        idx = local.x_free_indices[names.index(name)]
+        start = pypesto.Result(local)
+        start.optimize_result.append(OptimizerResult(id="best", x=local.get_full_vector(np.asarray(x_best)),
+                                                     fval=f_best))
+        t0 = time.perf_counter()
+        done = profile.parameter_profile(local, start, opt, engine=pypesto.engine.SingleCoreEngine(),
+                                         profile_index=[idx], progress_bar=False,
+                                         profile_options=profile.ProfileOptions(**PROFILE_OPTIONS))
+        prof = done.profile_result.list[0][idx]
+        order = np.argsort(prof.x_path[idx], kind="stable")
+        rec = {"problem": key, "x_best": x_best, "f_best": float(f_best), "settings": PROFILE_SETTINGS, "name": name,
+               "x": [float(v) for v in prof.x_path[idx][order]],
+               "fval": [float(v) for v in prof.fval_path[order]],
+               "x_path": [[float(v) for v in row] for row in np.asarray(prof.x_path)[local.x_free_indices][:, order]],
+               "n_fval": int(prof.n_fval), "n_grad": int(prof.n_grad),
+               "time_s": round(time.perf_counter() - t0, 1)}
+        atomic_write(os.path.join(store, f"profile_{name}.json"), json.dumps(rec) + "\n")
+        with lock:
+            records[name] = rec
+            row = profile_interval(rec, local.lb_full[idx], local.ub_full[idx])
+            progress(f"calibrate: profile of {name}: 95 % {row['lower_scaled']:.3g} to {row['upper_scaled']:.3g} "
+                     f"({'closed' if row['identifiable'] else 'open'}), {len(rec['x'])} points, "
+                     f"{rec['n_grad']} gradients, {rec['time_s']:.0f} s; {len(records)}/{len(names)} done")
+
+    _in_threads([n for n in names if n not in records], threads, setup, run)
     return {name: records[name] for name in names}
 
 
@@ -946,9 +943,8 @@ def profile_rows(problem, pp, records: dict) -> dict:
         row["determined"] = row["identifiable"] and _determined(row["lower_scaled"], row["upper_scaled"], lb, ub,
                                                                 priors.get(name))
         rows[name] = row
-    first = next(iter(records.values()))
     return {"method": "profile likelihood (pyPESTO parameter_profile, Fides), 95 % by the chi-square threshold "
-                      f"{PROFILE_THRESHOLD:.2f}", "settings": first["settings"],
+                      f"{PROFILE_THRESHOLD:.2f}", "settings": PROFILE_SETTINGS,
             "n_grad": sum(r["n_grad"] for r in records.values()),
             "thread_s": round(sum(r["time_s"] for r in records.values()), 1), "parameters": rows}
 
