@@ -361,6 +361,42 @@ def test_profiles_on_a_problem_with_a_known_answer_are_stored_and_reused(tmp_pat
     assert (tmp_path / "profiles.png").stat().st_size > 1000
 
 
+def test_an_interrupted_profile_resumes_where_its_walk_stopped(tmp_path):
+    """A run stopped in the middle of a profile (here: the objective fails from its 25th call on, on
+    the descending half of a) leaves that half's points in a checkpoint; the next run continues
+    from the last of them, does not recompute them, and stores the profile an uninterrupted run
+    stores (same points, values and counts), then removes the checkpoints."""
+    import pypesto
+
+    calls = {"n": 0, "fail_at": 0}
+
+    def f(x):
+        calls["n"] += 1
+        if calls["n"] >= calls["fail_at"] > 0:      # from then on (Fides absorbs a failed trial step)
+            raise RuntimeError("stopped")
+        return (x[0] - 1.0) ** 2 / (2 * 0.1 ** 2)
+
+    base = _quadratic().objective
+    problem = pypesto.Problem(pypesto.Objective(fun=f, grad=base.grad, hess=base.hess), lb=[-2.0, -2.0],
+                              ub=[3.0, 3.0], x_names=["a", "b"])
+    whole = cal.profile_parameters(problem, [1.0, 0.5], 0.0, str(tmp_path / "whole"), "key", 1, lambda m: None)
+    uninterrupted, calls["n"], calls["fail_at"] = calls["n"], 0, 25
+    store = tmp_path / "store"
+    with pytest.raises(RuntimeError, match="stopped"):
+        cal.profile_parameters(problem, [1.0, 0.5], 0.0, str(store), "key", 1, lambda m: None)
+    assert os.listdir(store) == ["partial_a_down.json"]
+    half = json.loads((store / "partial_a_down.json").read_text(encoding="utf-8"))
+    assert not half["complete"] and half["stamp"]["name"] == "a" and len(half["fval_path"]) >= 3
+    assert half["x_path"][0][-1] < half["x_path"][0][0] == 1.0      # walked down from the fit
+    calls["fail_at"], before = 0, calls["n"]
+    resumed = cal.profile_parameters(problem, [1.0, 0.5], 0.0, str(store), "key", 1, lambda m: None)
+    assert sorted(os.listdir(store)) == ["profile_a.json", "profile_b.json"]
+    for name in "ab":
+        for field in ("x", "fval", "x_path", "n_fval", "n_grad"):
+            assert resumed[name][field] == whole[name][field], (name, field)
+    assert calls["n"] - before < uninterrupted - 10      # the stored points were not redone
+
+
 def test_a_profile_interval_is_interpolated_at_the_threshold():
     """The ends lie where the profile crosses 1.92 (linear between the points around it); a
     profile that dips below the fit says so."""

@@ -838,13 +838,14 @@ def profile_parameters(pp, x_best, f_best: float, store: str, key: str, threads:
     Fides (the settings above), one parameter per task on ``threads`` threads, each profile
     stored in ``store/profile_NAME.json`` as soon as it ends and reused when it was computed on
     the same problem (``key``), from the same point and with the same settings, so that the run,
-    hours long, continues across sessions. Returns the records by parameter name, in the
-    problem's order (:func:`profile_interval` reads them)."""
+    hours long, continues across sessions. A profile's two halves (pyPESTO's descending and
+    ascending tasks) are checkpointed point by point (:class:`_ResumableEngine`), so a profile
+    longer than a session resumes where its walk stopped. Returns the records by parameter name,
+    in the problem's order (:func:`profile_interval` reads them)."""
     import copy
     import threading
 
     import pypesto
-    import pypesto.engine
     import pypesto.optimize as optimize
     import pypesto.profile as profile
     from pypesto.result import OptimizerResult
@@ -875,9 +876,9 @@ def profile_parameters(pp, x_best, f_best: float, store: str, key: str, threads:
         start = pypesto.Result(local)
         start.optimize_result.append(OptimizerResult(id="best", x=local.get_full_vector(np.asarray(x_best)),
                                                      fval=f_best))
-        t0 = time.perf_counter()
-        done = profile.parameter_profile(local, start, opt, engine=pypesto.engine.SingleCoreEngine(),
-                                         profile_index=[idx], progress_bar=False,
+        stamp = {"problem": key, "x_best": x_best, "settings": PROFILE_SETTINGS, "name": name}
+        engine = _ResumableEngine(os.path.join(store, f"partial_{name}"), stamp)
+        done = profile.parameter_profile(local, start, opt, engine=engine, profile_index=[idx], progress_bar=False,
                                          profile_options=profile.ProfileOptions(**PROFILE_OPTIONS))
         prof = done.profile_result.list[0][idx]
         order = np.argsort(prof.x_path[idx], kind="stable")
@@ -885,9 +886,9 @@ def profile_parameters(pp, x_best, f_best: float, store: str, key: str, threads:
                "x": [float(v) for v in prof.x_path[idx][order]],
                "fval": [float(v) for v in prof.fval_path[order]],
                "x_path": [[float(v) for v in row] for row in np.asarray(prof.x_path)[local.x_free_indices][:, order]],
-               "n_fval": int(prof.n_fval), "n_grad": int(prof.n_grad),
-               "time_s": round(time.perf_counter() - t0, 1)}
+               "n_fval": int(prof.n_fval), "n_grad": int(prof.n_grad), "time_s": round(engine.thread_s, 1)}
         atomic_write(os.path.join(store, f"profile_{name}.json"), json.dumps(rec) + "\n")
+        engine.discard()
         with lock:
             records[name] = rec
             row = profile_interval(rec, local.lb_full[idx], local.ub_full[idx])
@@ -897,6 +898,82 @@ def profile_parameters(pp, x_best, f_best: float, store: str, key: str, threads:
 
     _in_threads([n for n in names if n not in records], threads, setup, run)
     return {name: records[name] for name in names}
+
+
+class _ResumableEngine:
+    """A pyPESTO engine for one parameter's profile tasks (its descending and ascending halves,
+    run one after the other as pyPESTO's SingleCoreEngine runs them) that keeps each half in
+    ``prefix_down.json`` / ``prefix_up.json``: rewritten before every re-optimisation, so it holds
+    every point the walk has reached, and marked complete when the half ends. A half found there
+    with the same ``stamp`` (problem, fit, settings, parameter) is taken as it is when complete and
+    otherwise continued from its last point: pyPESTO's task walks on from the last point of the
+    profile it is given, so a resumed half computes the points an uninterrupted one would. Its
+    thread time (``thread_s``, s) and pyPESTO's counts carry over."""
+
+    def __init__(self, prefix: str, stamp: dict):
+        self.prefix, self.stamp, self.thread_s = prefix, stamp, 0.0
+
+    def _path(self, direction: int) -> str:
+        return f"{self.prefix}_{'down' if direction < 0 else 'up'}.json"
+
+    def _stored(self, direction: int):
+        path = self._path(direction)
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as fh:
+            rec = json.load(fh)
+        return rec if rec["stamp"] == self.stamp else None
+
+    def _save(self, direction: int, prof, thread_s: float, complete: bool) -> None:
+        from ..formats.files import atomic_write
+
+        rec = {"stamp": self.stamp, "complete": complete, "thread_s": round(thread_s, 1),
+               "x_path": np.asarray(prof.x_path).tolist(), "color_path": np.asarray(prof.color_path).tolist(),
+               **{k: np.asarray(prof[k]).tolist() for k in ("fval_path", "ratio_path", "gradnorm_path",
+                                                             "exitflag_path", "time_path")},
+               **{k: prof[k] for k in ("time_total", "n_fval", "n_grad", "n_hess")}}
+        atomic_write(self._path(direction), json.dumps(rec) + "\n")
+
+    @staticmethod
+    def _profile(rec: dict):
+        from pypesto.result import ProfilerResult
+
+        return ProfilerResult(**{k: np.asarray(rec[k], dtype=float) for k in (
+            "x_path", "fval_path", "ratio_path", "gradnorm_path", "exitflag_path", "time_path", "color_path")},
+            **{k: rec[k] for k in ("time_total", "n_fval", "n_grad", "n_hess")})
+
+    def execute(self, tasks, progress_bar=None) -> list:
+        out = []
+        for task in tasks:
+            direction, rec = task.par_direction, self._stored(task.par_direction)
+            before = rec["thread_s"] if rec else 0.0
+            if rec and rec["complete"]:
+                self.thread_s += before
+                out.append({"profile": self._profile(rec), "index": task.i_par, "par_direction": direction})
+                continue
+            if rec:     # the task flips the profile it is given before walking: hand it over flipped
+                task.current_profile = self._profile(rec)
+                task.current_profile.flip_profile()
+            t0, inner, engine = time.perf_counter(), task.optimizer, self
+
+            class Checkpointing:     # saves the half walked so far before each of the walk's optimisations
+                def minimize(self, *args, **kwargs):
+                    engine._save(direction, task.current_profile, before + time.perf_counter() - t0, False)
+                    return inner.minimize(*args, **kwargs)
+
+            task.optimizer = Checkpointing()
+            done = task.execute()
+            spent = before + time.perf_counter() - t0
+            self._save(direction, done["profile"], spent, True)
+            self.thread_s += spent
+            out.append(done)
+        return out
+
+    def discard(self) -> None:
+        """Remove the halves once the whole profile is stored."""
+        for direction in (-1, 1):
+            if os.path.exists(self._path(direction)):
+                os.remove(self._path(direction))
 
 
 def profile_interval(rec: dict, lb: float, ub: float) -> dict:
