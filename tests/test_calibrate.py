@@ -361,11 +361,13 @@ def test_profiles_on_a_problem_with_a_known_answer_are_stored_and_reused(tmp_pat
     assert (tmp_path / "profiles.png").stat().st_size > 1000
 
 
-def test_an_interrupted_profile_resumes_where_its_walk_stopped(tmp_path):
-    """A run stopped in the middle of a profile (here: the objective fails from its 25th call on, on
-    the descending half of a) leaves that half's points in a checkpoint; the next run continues
-    from the last of them, does not recompute them, and stores the profile an uninterrupted run
-    stores (same points, values and counts), then removes the checkpoints."""
+@pytest.mark.parametrize("fail_at, halves", [(25, {"down": False}), (60, {"down": True, "up": False})])
+def test_an_interrupted_profile_resumes_where_its_walk_stopped(tmp_path, fail_at, halves):
+    """A run stopped in the middle of a profile (the objective fails from its 25th call on, in the
+    descending half of a; or from its 60th, in the ascending half, the descending one complete)
+    leaves each half begun in a checkpoint; the next run takes a complete half as it is, continues
+    the other from its last point, does not recompute what is stored, and stores the profile an
+    uninterrupted run stores (same points, values and counts), then removes the checkpoints."""
     import pypesto
 
     calls = {"n": 0, "fail_at": 0}
@@ -380,14 +382,15 @@ def test_an_interrupted_profile_resumes_where_its_walk_stopped(tmp_path):
     problem = pypesto.Problem(pypesto.Objective(fun=f, grad=base.grad, hess=base.hess), lb=[-2.0, -2.0],
                               ub=[3.0, 3.0], x_names=["a", "b"])
     whole = cal.profile_parameters(problem, [1.0, 0.5], 0.0, str(tmp_path / "whole"), "key", 1, lambda m: None)
-    uninterrupted, calls["n"], calls["fail_at"] = calls["n"], 0, 25
+    uninterrupted, calls["n"], calls["fail_at"] = calls["n"], 0, fail_at
     store = tmp_path / "store"
     with pytest.raises(RuntimeError, match="stopped"):
         cal.profile_parameters(problem, [1.0, 0.5], 0.0, str(store), "key", 1, lambda m: None)
-    assert os.listdir(store) == ["partial_a_down.json"]
-    half = json.loads((store / "partial_a_down.json").read_text(encoding="utf-8"))
-    assert not half["complete"] and half["stamp"]["name"] == "a" and len(half["fval_path"]) >= 3
-    assert half["x_path"][0][-1] < half["x_path"][0][0] == 1.0      # walked down from the fit
+    assert sorted(os.listdir(store)) == sorted(f"partial_a_{h}.json" for h in halves)
+    for h, complete in halves.items():
+        half = json.loads((store / f"partial_a_{h}.json").read_text(encoding="utf-8"))
+        assert half["complete"] == complete and half["stamp"]["name"] == "a" and len(half["fval_path"]) >= 3
+        assert (half["x_path"][0][-1] < 1.0) == (h == "down") and half["x_path"][0][0] == 1.0   # walked from the fit
     calls["fail_at"], before = 0, calls["n"]
     resumed = cal.profile_parameters(problem, [1.0, 0.5], 0.0, str(store), "key", 1, lambda m: None)
     assert sorted(os.listdir(store)) == ["profile_a.json", "profile_b.json"]
