@@ -856,12 +856,16 @@ def profile_parameters(pp, x_best, f_best: float, store: str, key: str, threads:
     names = [pp.x_names[i] for i in pp.x_free_indices]
     x_best = [float(v) for v in x_best]
     records: dict[str, dict] = {}
+
+    def stamp(name):      # what a stored profile (or half of one) must match to be reused
+        return {"problem": key, "x_best": x_best, "settings": PROFILE_SETTINGS, "name": name}
+
     for name in names:
         path = os.path.join(store, f"profile_{name}.json")
         if os.path.exists(path):
             with open(path, encoding="utf-8") as fh:
                 rec = json.load(fh)
-            if rec["problem"] == key and rec["x_best"] == x_best and rec["settings"] == PROFILE_SETTINGS:
+            if {k: rec.get(k) for k in stamp(name)} == stamp(name):
                 records[name] = rec
     progress(f"calibrate: profiles: {len(records)} of {len(names)} already in {store}, reused")
     lock = threading.Lock()
@@ -876,13 +880,12 @@ def profile_parameters(pp, x_best, f_best: float, store: str, key: str, threads:
         start = pypesto.Result(local)
         start.optimize_result.append(OptimizerResult(id="best", x=local.get_full_vector(np.asarray(x_best)),
                                                      fval=f_best))
-        stamp = {"problem": key, "x_best": x_best, "settings": PROFILE_SETTINGS, "name": name}
-        engine = _ResumableEngine(os.path.join(store, f"partial_{name}"), stamp)
+        engine = _ResumableEngine(os.path.join(store, f"partial_{name}"), stamp(name))
         done = profile.parameter_profile(local, start, opt, engine=engine, profile_index=[idx], progress_bar=False,
                                          profile_options=profile.ProfileOptions(**PROFILE_OPTIONS))
         prof = done.profile_result.list[0][idx]
         order = np.argsort(prof.x_path[idx], kind="stable")
-        rec = {"problem": key, "x_best": x_best, "f_best": float(f_best), "settings": PROFILE_SETTINGS, "name": name,
+        rec = {**stamp(name), "f_best": float(f_best),
                "x": [float(v) for v in prof.x_path[idx][order]],
                "fval": [float(v) for v in prof.fval_path[order]],
                "x_path": [[float(v) for v in row] for row in np.asarray(prof.x_path)[local.x_free_indices][:, order]],
@@ -898,6 +901,11 @@ def profile_parameters(pp, x_best, f_best: float, store: str, key: str, threads:
 
     _in_threads([n for n in names if n not in records], threads, setup, run)
     return {name: records[name] for name in names}
+
+
+_HALF_PATHS = ("x_path", "fval_path", "ratio_path", "gradnorm_path", "exitflag_path", "time_path", "color_path")
+_HALF_COUNTS = ("time_total", "n_fval", "n_grad", "n_hess")
+"""What :class:`_ResumableEngine` keeps of a pyPESTO ``ProfilerResult`` (its arrays, its totals)."""
 
 
 class _ResumableEngine:
@@ -928,19 +936,15 @@ class _ResumableEngine:
         from ..formats.files import atomic_write
 
         rec = {"stamp": self.stamp, "complete": complete, "thread_s": round(thread_s, 1),
-               "x_path": np.asarray(prof.x_path).tolist(), "color_path": np.asarray(prof.color_path).tolist(),
-               **{k: np.asarray(prof[k]).tolist() for k in ("fval_path", "ratio_path", "gradnorm_path",
-                                                             "exitflag_path", "time_path")},
-               **{k: prof[k] for k in ("time_total", "n_fval", "n_grad", "n_hess")}}
+               **{k: np.asarray(prof[k]).tolist() for k in _HALF_PATHS}, **{k: prof[k] for k in _HALF_COUNTS}}
         atomic_write(self._path(direction), json.dumps(rec) + "\n")
 
     @staticmethod
     def _profile(rec: dict):
         from pypesto.result import ProfilerResult
 
-        return ProfilerResult(**{k: np.asarray(rec[k], dtype=float) for k in (
-            "x_path", "fval_path", "ratio_path", "gradnorm_path", "exitflag_path", "time_path", "color_path")},
-            **{k: rec[k] for k in ("time_total", "n_fval", "n_grad", "n_hess")})
+        return ProfilerResult(**{k: np.asarray(rec[k], dtype=float) for k in _HALF_PATHS},
+                              **{k: rec[k] for k in _HALF_COUNTS})
 
     def execute(self, tasks, progress_bar=None) -> list:
         out = []
